@@ -1,11 +1,16 @@
 //! A synchronous Apache Kafka producer in pure Rust.
 //!
 //! The caller's thread serializes, partitions and appends each record to an in-memory
-//! accumulator; one dedicated OS thread does all network I/O and answers every record
-//! exactly once, through a blocking future or a callback. Semantics follow the Java
-//! `KafkaProducer` 4.x: the same property names, defaults, partitioner and errors.
+//! accumulator; one dedicated OS thread does all network I/O and answers every record exactly
+//! once, through a blocking future or a callback. Semantics follow the Java `KafkaProducer` 4.x:
+//! the same property names, defaults, partitioner and errors.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod error;
 pub mod protocol;
+mod record;
+
+pub use error::{Delivery, Error, Result};
+pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};

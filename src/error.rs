@@ -1,0 +1,163 @@
+//! The public error type.
+//!
+//! Every error reported for a record says, through [`Error::delivery`], whether the record was
+//! definitely not written ([`Delivery::NotWritten`]) or may have been written
+//! ([`Delivery::Unknown`]: a request carrying it went out and no answer came back).
+
+use crate::protocol::ErrorCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Whether a failed record may nevertheless be in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The record is not in the log: it was never sent, or the broker rejected it.
+    NotWritten,
+    /// The record may be in the log: it was sent and no definite answer came back
+    /// (timeout, connection lost after the request went out, producer closed while in flight).
+    Unknown,
+}
+
+/// Errors of this crate.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration property is missing, malformed or conflicts with another.
+    #[error("invalid configuration `{property}`: {reason}")]
+    Config {
+        /// The property name, as in the Java client (`linger.ms`, ...).
+        property: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The key or value serializer failed; nothing was queued.
+    #[error("serialization of the record's {part} failed: {reason}")]
+    Serialization {
+        /// `"key"` or `"value"`.
+        part: &'static str,
+        /// The serializer's message.
+        reason: String,
+    },
+    /// The topic name is not a legal Kafka topic name.
+    #[error("invalid topic name {topic:?}: {reason}")]
+    InvalidTopic {
+        /// The name.
+        topic: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// The record's serialized size exceeds `max.request.size` or `buffer.memory`.
+    #[error("the record is {size} bytes, larger than {limit_name} ({limit})")]
+    RecordTooLarge {
+        /// Estimated serialized size.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+        /// Which limit: `max.request.size` or `buffer.memory`.
+        limit_name: &'static str,
+    },
+    /// The requested partition does not exist.
+    #[error("partition {partition} of topic {topic:?} does not exist (it has {partitions})")]
+    UnknownPartition {
+        /// Topic.
+        topic: String,
+        /// Requested partition.
+        partition: i32,
+        /// Partitions the topic has.
+        partitions: i32,
+    },
+    /// Metadata for the topic did not arrive within `max.block.ms` (for instance the topic does
+    /// not exist and auto-creation is off).
+    #[error("topic {topic:?} not present in metadata after {waited:?} (max.block.ms)")]
+    MetadataTimeout {
+        /// Topic.
+        topic: String,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+    /// `buffer.memory` stayed full for `max.block.ms`.
+    #[error(
+        "buffer.memory exhausted: no room for {requested} bytes after {waited:?} (max.block.ms)"
+    )]
+    BufferExhausted {
+        /// Bytes the record needed.
+        requested: usize,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+    /// The broker answered with an error code.
+    #[error("broker error {code}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Broker {
+        /// The code, with its name and retriable flag from the table.
+        code: ErrorCode,
+        /// The broker's error message, if it sent one.
+        message: Option<Arc<str>>,
+    },
+    /// The record was not acknowledged within `delivery.timeout.ms`.
+    #[error("delivery timed out after {elapsed:?} (delivery.timeout.ms){}", last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default())]
+    DeliveryTimeout {
+        /// Time since the record was appended.
+        elapsed: Duration,
+        /// Whether a request carrying the record was ever sent.
+        delivery: Delivery,
+        /// The last error seen for the batch, if any.
+        last_error: Option<Arc<str>>,
+    },
+    /// A network failure (connect, read, write, or a malformed response).
+    #[error("network error talking to {broker}: {reason}")]
+    Network {
+        /// The broker address.
+        broker: String,
+        /// What failed.
+        reason: String,
+        /// Whether a request carrying the record had gone out.
+        delivery: Delivery,
+    },
+    /// The producer was closed before the record could be sent or answered.
+    #[error("the producer was closed before the record was acknowledged")]
+    Closed {
+        /// Whether a request carrying the record had gone out.
+        delivery: Delivery,
+    },
+    /// A fatal producer state (for example the idempotent producer id was fenced).
+    #[error("fatal producer error: {0}")]
+    Fatal(Arc<str>),
+    /// `get_timeout` ran out before the answer came. The record is still in flight: this is
+    /// not its final answer.
+    #[error("timed out waiting for the record's result")]
+    WaitTimeout,
+}
+
+impl Error {
+    /// Whether the record may have been written despite this error.
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Error::DeliveryTimeout { delivery, .. }
+            | Error::Network { delivery, .. }
+            | Error::Closed { delivery } => *delivery,
+            Error::Fatal(_) | Error::WaitTimeout => Delivery::Unknown,
+            _ => Delivery::NotWritten,
+        }
+    }
+    /// Whether the error is transient (sending the same record again may succeed).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Broker { code, .. } => code.is_retriable(),
+            Error::Network { .. }
+            | Error::DeliveryTimeout { .. }
+            | Error::MetadataTimeout { .. }
+            | Error::BufferExhausted { .. }
+            | Error::WaitTimeout => true,
+            _ => false,
+        }
+    }
+    pub(crate) fn config(property: &str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            property: property.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

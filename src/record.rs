@@ -1,0 +1,123 @@
+//! The records a user sends and the metadata the broker answers with.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A topic name and partition number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// Topic name. Shared, since many batches and records name the same topic.
+    pub topic: Arc<str>,
+    /// Partition number.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// A topic-partition.
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// A record header: a string key and an optional byte value (Kafka allows null header values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Header key.
+    pub key: String,
+    /// Header value; `None` is written as a null value.
+    pub value: Option<Vec<u8>>,
+}
+
+impl Header {
+    /// A header with a value.
+    pub fn new(key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        Header {
+            key: key.into(),
+            value: Some(value.into()),
+        }
+    }
+}
+
+/// A record to send: topic, optional partition, key, value and timestamp, and headers.
+///
+/// ```
+/// use kafka_sync::{Header, ProducerRecord};
+/// let r = ProducerRecord::new("events", Some("user-1".to_string()), Some("clicked".to_string()))
+///     .with_header(Header::new("source", "web"))
+///     .with_timestamp(1_700_000_000_000);
+/// assert_eq!(r.topic, "events");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerRecord<K, V> {
+    /// Destination topic.
+    pub topic: String,
+    /// Partition chosen by the caller; `None` lets the partitioner choose.
+    pub partition: Option<i32>,
+    /// Key; keyed records go to `murmur2(key) % partitions` as in the Java client.
+    pub key: Option<K>,
+    /// Value; `None` is a tombstone.
+    pub value: Option<V>,
+    /// Create time in milliseconds since the epoch; `None` means "now" at send time.
+    pub timestamp: Option<i64>,
+    /// Headers, written in order.
+    pub headers: Vec<Header>,
+}
+
+impl<K, V> ProducerRecord<K, V> {
+    /// A record with an optional key and value.
+    pub fn new(topic: impl Into<String>, key: Option<K>, value: Option<V>) -> Self {
+        ProducerRecord {
+            topic: topic.into(),
+            partition: None,
+            key,
+            value,
+            timestamp: None,
+            headers: Vec::new(),
+        }
+    }
+    /// A keyless record with a value.
+    pub fn with_value(topic: impl Into<String>, value: V) -> Self {
+        Self::new(topic, None, Some(value))
+    }
+    /// Sets the partition.
+    pub fn with_partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+    /// Sets the create timestamp (ms since the epoch).
+    pub fn with_timestamp(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp = Some(timestamp_ms);
+        self
+    }
+    /// Adds a header.
+    pub fn with_header(mut self, header: Header) -> Self {
+        self.headers.push(header);
+        self
+    }
+}
+
+/// What the broker said about a written record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// Topic.
+    pub topic: Arc<str>,
+    /// Partition.
+    pub partition: i32,
+    /// Offset of the record in the partition; -1 when acks=0 (no answer was awaited), as in Java.
+    pub offset: i64,
+    /// The record's create time, or the broker's log-append time when the topic uses it.
+    pub timestamp: i64,
+    /// Size of the serialized key in bytes (-1 for no key).
+    pub serialized_key_size: i32,
+    /// Size of the serialized value in bytes (-1 for no value).
+    pub serialized_value_size: i32,
+}
