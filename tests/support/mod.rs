@@ -1,0 +1,188 @@
+//! Shared helpers for integration tests: where the brokers are, and Kafka's own Java tools
+//! (through `scripts/kafka`) as the independent writer and reader.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const HOW_TO_START: &str = "start one with `scripts/kafka start` (and `scripts/kafka start --brokers 3` \
+for the 3-node tests), then export KAFKA_BOOTSTRAP=127.0.0.1:9092 and \
+KAFKA_BOOTSTRAP_3=127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092 — or run everything with `scripts/test`";
+
+/// The repository root.
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `scripts/kafka`.
+pub fn kafka_script() -> PathBuf {
+    repo_dir().join("scripts/kafka")
+}
+
+fn require_reachable(var: &str) -> String {
+    let bootstrap = std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: these tests need a running Apache Kafka; {HOW_TO_START}")
+    });
+    let first = bootstrap.split(',').next().unwrap_or_default().to_string();
+    let addr = first
+        .parse()
+        .unwrap_or_else(|e| panic!("{var}={bootstrap}: {first} is not an ip:port ({e})"));
+    if let Err(e) = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5)) {
+        panic!("no Kafka broker answers at {first} ({var}): {e}; {HOW_TO_START}");
+    }
+    bootstrap
+}
+
+/// The single-node broker's bootstrap list (`KAFKA_BOOTSTRAP`); panics with how to start one.
+pub fn bootstrap() -> String {
+    require_reachable("KAFKA_BOOTSTRAP")
+}
+
+/// The 3-node cluster's bootstrap list (`KAFKA_BOOTSTRAP_3`); panics with how to start one.
+pub fn bootstrap3() -> String {
+    require_reachable("KAFKA_BOOTSTRAP_3")
+}
+
+/// A topic name no other test (or earlier run) uses.
+pub fn unique_topic(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `scripts/kafka <args>` and returns stdout; panics with stderr on failure.
+pub fn kafka_tool(args: &[&str], stdin: Option<&[u8]>) -> String {
+    let mut cmd = Command::new(kafka_script());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().expect("run scripts/kafka");
+    if let Some(input) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/kafka {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("tool output is UTF-8")
+}
+
+/// Creates a topic with Kafka's own topic tool.
+pub fn create_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: u32,
+    replication: u32,
+    extra: &[&str],
+) {
+    let p = partitions.to_string();
+    let r = replication.to_string();
+    let mut args = vec![
+        "topics",
+        "--bootstrap-server",
+        bootstrap,
+        "--create",
+        "--topic",
+        topic,
+        "--partitions",
+        &p,
+        "--replication-factor",
+        &r,
+    ];
+    args.extend_from_slice(extra);
+    kafka_tool(&args, None);
+}
+
+/// One record as Kafka's console consumer prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumed {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub headers: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// Reads `count` records of `topic` from the beginning with Kafka's console consumer
+/// (an independent reader), printing partition, offset, timestamp, headers, key and value.
+/// Fields are separated by the ASCII unit separator so tabs and commas in data survive.
+pub fn consume(bootstrap: &str, topic: &str, count: usize, timeout_ms: u64) -> Vec<Consumed> {
+    let max = count.to_string();
+    let timeout = timeout_ms.to_string();
+    let out = kafka_tool(
+        &[
+            "console-consumer",
+            "--bootstrap-server",
+            bootstrap,
+            "--topic",
+            topic,
+            "--from-beginning",
+            "--max-messages",
+            &max,
+            "--timeout-ms",
+            &timeout,
+            "--formatter-property",
+            "print.partition=true",
+            "--formatter-property",
+            "print.offset=true",
+            "--formatter-property",
+            "print.timestamp=true",
+            "--formatter-property",
+            "print.headers=true",
+            "--formatter-property",
+            "print.key=true",
+            "--formatter-property",
+            "print.value=true",
+            "--formatter-property",
+            "key.separator=\u{1f}",
+            "--formatter-property",
+            "headers.separator=,",
+            "--formatter-property",
+            "null.literal=<null>",
+        ],
+        None,
+    );
+    out.lines().map(parse_consumed).collect()
+}
+
+fn parse_consumed(line: &str) -> Consumed {
+    // Layout: CreateTime:<ts>\x1fPartition:<p>\x1fOffset:<o>\x1f<headers>\x1f<key>\x1f<value>
+    let f: Vec<&str> = line.splitn(6, '\u{1f}').collect();
+    assert_eq!(f.len(), 6, "unexpected console consumer line {line:?}");
+    let ts = f[0].rsplit(':').next().and_then(|t| t.parse().ok());
+    let partition = f[1]
+        .strip_prefix("Partition:")
+        .and_then(|p| p.parse().ok())
+        .expect("partition");
+    let offset = f[2]
+        .strip_prefix("Offset:")
+        .and_then(|o| o.parse().ok())
+        .expect("offset");
+    Consumed {
+        partition,
+        offset,
+        timestamp: ts,
+        headers: f[3].to_string(),
+        key: f[4].to_string(),
+        value: f[5].to_string(),
+    }
+}
