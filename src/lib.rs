@@ -5,10 +5,12 @@
 //! once, through a blocking future or a callback. Semantics follow the Java `KafkaProducer` 4.x:
 //! the same property names, defaults, partitioner and errors.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
+mod metadata;
+mod net;
 pub mod protocol;
 mod record;
 

@@ -1,0 +1,300 @@
+//! The producer's view of the cluster: brokers, and for each topic of interest its partitions
+//! and their leaders.
+//!
+//! Shared by the caller threads (which wait here, up to `max.block.ms`, for a topic they want to
+//! send to) and the sender thread (which refreshes it). The view itself is an immutable
+//! [`Cluster`] snapshot replaced whole on each update, so a reader holds an `Arc` and never a
+//! lock while it partitions or drains.
+//!
+//! Refresh policy (as the Java producer): when asked (a caller waits for an unknown topic, a
+//! leader is unknown, a broker answered NOT_LEADER_OR_FOLLOWER and the like), and otherwise every
+//! `metadata.max.age.ms`. Failed refreshes back off by `retry.backoff.ms`. Topics not used for
+//! `metadata.max.idle.ms` are dropped from the requests.
+
+use crate::error::Error;
+use crate::protocol::metadata::MetadataResponse;
+use crate::protocol::ErrorCode;
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One partition: its leader (-1 when none) and the leader's epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PartitionInfo {
+    pub partition: i32,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub error: ErrorCode,
+}
+
+/// One topic: its id (zero before Kafka 2.8) and partitions sorted by index.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicInfo {
+    pub name: Arc<str>,
+    pub topic_id: [u8; 16],
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl TopicInfo {
+    /// Number of partitions.
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.len() as i32
+    }
+    /// Partitions that currently have a leader.
+    pub fn available_partitions(&self) -> impl Iterator<Item = i32> + '_ {
+        self.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition)
+    }
+}
+
+/// An immutable snapshot of what the producer knows of the cluster.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cluster {
+    /// Broker id -> `host:port`.
+    pub brokers: HashMap<i32, String>,
+    pub topics: HashMap<Arc<str>, Arc<TopicInfo>>,
+    /// Topics the last response reported an error for (UNKNOWN_TOPIC_OR_PARTITION, ...).
+    pub topic_errors: HashMap<Arc<str>, ErrorCode>,
+}
+
+impl Cluster {
+    /// The leader of a partition, if known and present among the brokers.
+    pub fn leader_for(&self, topic: &str, partition: i32) -> Option<i32> {
+        let t = self.topics.get(topic)?;
+        let p = t.partitions.get(usize::try_from(partition).ok()?)?;
+        (p.leader >= 0 && self.brokers.contains_key(&p.leader)).then_some(p.leader)
+    }
+}
+
+struct Inner {
+    cluster: Arc<Cluster>,
+    /// Bumped on every successful update.
+    version: u64,
+    /// A refresh was asked for.
+    need_update: bool,
+    /// Topics to ask about, with when each was last used by a send.
+    topics: HashMap<Arc<str>, Instant>,
+    last_refresh: Option<Instant>,
+    last_failed_attempt: Option<Instant>,
+    closed: bool,
+}
+
+/// See the module docs.
+pub(crate) struct Metadata {
+    inner: Mutex<Inner>,
+    updated: Condvar,
+    max_age: Duration,
+    max_idle: Duration,
+    retry_backoff: Duration,
+}
+
+/// Errors for a topic that no refresh will cure: the caller fails at once instead of waiting.
+fn is_permanent_topic_error(code: ErrorCode) -> bool {
+    code == ErrorCode::INVALID_TOPIC_EXCEPTION || code == ErrorCode::TOPIC_AUTHORIZATION_FAILED
+}
+
+impl Metadata {
+    pub fn new(max_age: Duration, max_idle: Duration, retry_backoff: Duration) -> Self {
+        Metadata {
+            inner: Mutex::new(Inner {
+                cluster: Arc::new(Cluster::default()),
+                version: 0,
+                need_update: true,
+                topics: HashMap::new(),
+                last_refresh: None,
+                last_failed_attempt: None,
+                closed: false,
+            }),
+            updated: Condvar::new(),
+            max_age,
+            max_idle,
+            retry_backoff,
+        }
+    }
+
+    /// The current snapshot.
+    pub fn cluster(&self) -> Arc<Cluster> {
+        self.inner.lock().cluster.clone()
+    }
+
+    /// Asks the sender for a refresh at its next turn.
+    pub fn request_update(&self) {
+        self.inner.lock().need_update = true;
+    }
+
+    /// Wakes every waiting caller with an error: the producer is closing.
+    pub fn close(&self) {
+        self.inner.lock().closed = true;
+        self.updated.notify_all();
+    }
+
+    /// Caller side: waits until `topic` has partitions in the metadata, up to `deadline`.
+    /// `wake` nudges the sender thread to refresh. Returns the topic and the snapshot.
+    pub fn wait_for_topic(
+        &self,
+        topic: &str,
+        started: Instant,
+        deadline: Instant,
+        wake: impl Fn(),
+    ) -> Result<(Arc<Cluster>, Arc<TopicInfo>), Error> {
+        let mut inner = self.inner.lock();
+        let mut asked = false;
+        loop {
+            if inner.closed {
+                return Err(Error::Closed { delivery: crate::error::Delivery::NotWritten });
+            }
+            let now = Instant::now();
+            if let Some(used) = inner.topics.get_mut(topic) {
+                *used = now;
+            } else {
+                inner.topics.insert(Arc::from(topic), now);
+                inner.need_update = true;
+                asked = false;
+            }
+            let cluster = inner.cluster.clone();
+            if let Some(t) = cluster.topics.get(topic) {
+                if !t.partitions.is_empty() {
+                    return Ok((cluster.clone(), t.clone()));
+                }
+            }
+            if let Some(&code) = cluster.topic_errors.get(topic) {
+                if is_permanent_topic_error(code) {
+                    return Err(Error::Broker { code, message: Some(Arc::from(format!("topic {topic:?}"))) });
+                }
+            }
+            if !asked {
+                inner.need_update = true;
+                asked = true;
+                drop(inner);
+                wake();
+                inner = self.inner.lock();
+                continue;
+            }
+            if now >= deadline {
+                return Err(Error::MetadataTimeout { topic: topic.to_string(), waited: now - started });
+            }
+            let version = inner.version;
+            let timed_out = self.updated.wait_until(&mut inner, deadline).timed_out();
+            if !timed_out && inner.version != version {
+                // A refresh landed without the topic: ask again (it may be being created).
+                asked = false;
+            }
+        }
+    }
+
+    /// Sender side: when the next refresh is due (`None` = no refresh wanted yet... never:
+    /// there is always the max-age refresh). `Duration::ZERO` = now.
+    pub fn time_to_next_update(&self, now: Instant) -> Duration {
+        let inner = self.inner.lock();
+        let backoff_left = inner
+            .last_failed_attempt
+            .map(|t| (t + self.retry_backoff).saturating_duration_since(now))
+            .unwrap_or_default();
+        let due = if inner.need_update {
+            Duration::ZERO
+        } else {
+            inner.last_refresh.map_or(Duration::ZERO, |t| (t + self.max_age).saturating_duration_since(now))
+        };
+        due.max(backoff_left)
+    }
+
+    /// Sender side: the topics to ask about (dropping those idle longer than `metadata.max.idle.ms`).
+    pub fn topics_for_request(&self, now: Instant) -> Vec<Arc<str>> {
+        let mut inner = self.inner.lock();
+        let max_idle = self.max_idle;
+        inner.topics.retain(|_, used| now.saturating_duration_since(*used) < max_idle);
+        inner.topics.keys().cloned().collect()
+    }
+
+    /// Sender side: marks a topic as used (batches for it are still being sent).
+    pub fn touch(&self, topic: &Arc<str>, now: Instant) {
+        let mut inner = self.inner.lock();
+        if let Some(t) = inner.topics.get_mut(topic) {
+            *t = now;
+        } else {
+            inner.topics.insert(topic.clone(), now);
+            inner.need_update = true;
+        }
+    }
+
+    /// Sender side: a refresh failed (no broker answered, or the response was bad).
+    pub fn failed_update(&self, now: Instant) {
+        self.inner.lock().last_failed_attempt = Some(now);
+    }
+
+    /// Sender side: applies a Metadata response. Partial responses (a topic with
+    /// LEADER_NOT_AVAILABLE) are kept; a topic missing from the response keeps its old view.
+    pub fn update(&self, response: &MetadataResponse, now: Instant) {
+        let mut brokers = HashMap::with_capacity(response.brokers.len());
+        for b in &response.brokers {
+            brokers.insert(b.node_id, format!("{}:{}", b.host, b.port));
+        }
+        let mut inner = self.inner.lock();
+        let mut topics: HashMap<Arc<str>, Arc<TopicInfo>> = HashMap::new();
+        let mut topic_errors = HashMap::new();
+        let mut retry_soon = false;
+        for t in &response.topics {
+            let Some(name) = t.name.as_deref() else { continue };
+            let name: Arc<str> = inner
+                .topics
+                .get_key_value(name)
+                .map(|(k, _)| k.clone())
+                .unwrap_or_else(|| Arc::from(name));
+            if !t.error_code.is_ok() {
+                topic_errors.insert(name.clone(), t.error_code);
+                if t.error_code.is_retriable() {
+                    retry_soon = true;
+                }
+                // Keep what we knew: a transient error must not make partitions vanish.
+                if let Some(old) = inner.cluster.topics.get(&name) {
+                    topics.insert(name, old.clone());
+                }
+                continue;
+            }
+            let mut partitions: Vec<PartitionInfo> = t
+                .partitions
+                .iter()
+                .map(|p| PartitionInfo {
+                    partition: p.partition_index,
+                    leader: if p.error_code.is_ok() || p.error_code == ErrorCode::REPLICA_NOT_AVAILABLE { p.leader_id } else { -1 },
+                    leader_epoch: p.leader_epoch,
+                    error: p.error_code,
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.partition);
+            // Partition indexes must be 0..n; a gap means a partial view: keep it usable by
+            // index, treating the gap as leaderless.
+            let n = partitions.last().map_or(0, |p| p.partition + 1).max(0) as usize;
+            if n != partitions.len() && n <= 1 << 20 {
+                let mut full: Vec<PartitionInfo> = (0..n as i32)
+                    .map(|i| PartitionInfo { partition: i, leader: -1, leader_epoch: -1, error: ErrorCode::LEADER_NOT_AVAILABLE })
+                    .collect();
+                for p in partitions {
+                    if p.partition >= 0 {
+                        let i = p.partition as usize;
+                        full[i] = p;
+                    }
+                }
+                partitions = full;
+            }
+            if partitions.iter().any(|p| p.leader < 0 || !brokers.contains_key(&p.leader)) {
+                retry_soon = true;
+            }
+            topics.insert(name.clone(), Arc::new(TopicInfo { name, topic_id: t.topic_id, partitions }));
+        }
+        // Topics we asked about before and did not ask about this time stay as they were.
+        for (name, info) in inner.cluster.topics.iter() {
+            if !topics.contains_key(name) && !topic_errors.contains_key(name) && inner.topics.contains_key(name) {
+                topics.insert(name.clone(), info.clone());
+            }
+        }
+        inner.cluster = Arc::new(Cluster { brokers, topics, topic_errors });
+        inner.version += 1;
+        inner.last_refresh = Some(now);
+        inner.last_failed_attempt = if retry_soon { Some(now) } else { None };
+        inner.need_update = retry_soon;
+        drop(inner);
+        self.updated.notify_all();
+    }
+}
+

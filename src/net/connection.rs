@@ -1,0 +1,332 @@
+//! One connection to one broker: a non-blocking `std::net::TcpStream` registered with the
+//! sender's readiness poller, a write buffer of whole request frames, a read buffer parsed into
+//! response frames, and the queue of requests awaiting an answer.
+//!
+//! Kafka answers the requests of one connection in the order they were sent, so in-flight
+//! requests are a FIFO: a response whose correlation id is not the one at the front means the
+//! stream is out of step, and the connection is closed.
+//!
+//! The connection is generic over `C`, the caller's context for each request (which batches a
+//! Produce request carried, say). Whatever happens, every context handed to [`Connection::send`]
+//! comes back exactly once: with its response, from [`Connection::take_sent_unanswered`] for
+//! requests that expect no response (acks=0), or from [`Connection::close`].
+
+use crate::protocol::frame::{self, FrameError};
+use crate::protocol::header::{RequestHeader, ResponseHeader};
+use polling::{Event, Poller};
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a connection had to be closed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectionError {
+    #[error("connect to {addr} failed: {source}")]
+    Connect { addr: String, source: io::Error },
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    #[error("the broker closed the connection")]
+    Eof,
+    #[error("bad frame: {0}")]
+    Frame(#[from] FrameError),
+    #[error("response with correlation id {got}, expected {expected:?}")]
+    Correlation { got: i32, expected: Option<i32> },
+    #[error("malformed response header: {0}")]
+    Header(crate::protocol::DecodeError),
+}
+
+/// A request awaiting its response.
+#[derive(Debug)]
+struct InFlight<C> {
+    correlation_id: i32,
+    api_key: i16,
+    api_version: i16,
+    sent_at: Instant,
+    ctx: C,
+}
+
+/// A request that expects no response (Produce with acks=0): its context is returned once the
+/// last byte of its frame has been handed to the socket.
+#[derive(Debug)]
+struct Unanswered<C> {
+    end: usize,
+    ctx: C,
+}
+
+/// A response read from the broker, paired with the context of the request it answers.
+#[derive(Debug)]
+pub(crate) struct Response<C> {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub body: Vec<u8>,
+    pub ctx: C,
+}
+
+/// Largest response frame accepted. Metadata for very large clusters is the biggest response a
+/// producer sees; anything larger is a stream out of step or a hostile peer.
+pub(crate) const MAX_RESPONSE_SIZE: usize = 100 * 1024 * 1024;
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A connection to a broker. See the module docs.
+pub(crate) struct Connection<C> {
+    /// The broker's node id (negative for a bootstrap address whose id is not known yet).
+    pub node: i32,
+    /// `host:port` as configured or advertised.
+    pub addr: String,
+    stream: TcpStream,
+    poller: Arc<Poller>,
+    key: usize,
+    registered: bool,
+    /// Bytes of whole frames not yet written; `write_pos` is how far the socket took them.
+    write_buf: Vec<u8>,
+    write_pos: usize,
+    /// Bytes read and not yet parsed into frames live in `read_buf[read_start..read_end]`.
+    read_buf: Vec<u8>,
+    read_start: usize,
+    read_end: usize,
+    next_correlation_id: i32,
+    in_flight: VecDeque<InFlight<C>>,
+    unanswered: VecDeque<Unanswered<C>>,
+    /// Offset subtracted from `Unanswered::end` when the write buffer is compacted.
+    write_base: usize,
+}
+
+impl<C> Connection<C> {
+    /// Connects (blocking, bounded by `timeout`), makes the socket non-blocking and registers it
+    /// with `poller` under `key`.
+    ///
+    /// The connect itself blocks the sender thread for at most `timeout`
+    /// (`socket.connection.setup.timeout.ms`); on loopback a refused connect returns at once.
+    pub fn connect(
+        node: i32,
+        addr: &str,
+        timeout: Duration,
+        poller: Arc<Poller>,
+        key: usize,
+    ) -> Result<Self, ConnectionError> {
+        let connect_err = |source| ConnectionError::Connect { addr: addr.to_string(), source };
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(connect_err)?.collect();
+        let mut last = io::Error::new(ErrorKind::NotFound, "address resolved to nothing");
+        let mut stream = None;
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let stream = stream.ok_or_else(|| connect_err(last))?;
+        stream.set_nodelay(true).map_err(connect_err)?;
+        stream.set_nonblocking(true).map_err(connect_err)?;
+        // SAFETY (of the unsafe `add` below): polling requires that a registered source is
+        // deleted from the poller before the socket is closed. The stream lives in this struct
+        // and `Drop` (and `close`) delete it from the poller before the stream is dropped.
+        #[allow(unsafe_code)]
+        unsafe {
+            poller
+                .add(&stream, Event::readable(key))
+                .map_err(connect_err)?;
+        }
+        Ok(Connection {
+            node,
+            addr: addr.to_string(),
+            stream,
+            poller,
+            key,
+            registered: true,
+            write_buf: Vec::with_capacity(64 * 1024),
+            write_pos: 0,
+            read_buf: vec![0; READ_CHUNK],
+            read_start: 0,
+            read_end: 0,
+            next_correlation_id: 0,
+            in_flight: VecDeque::new(),
+            unanswered: VecDeque::new(),
+            write_base: 0,
+        })
+    }
+
+    /// Appends a request frame (size, header, body written by `body`) to the write buffer.
+    /// Nothing is written to the socket until [`Connection::flush`].
+    pub fn send(
+        &mut self,
+        api_key: i16,
+        api_version: i16,
+        client_id: Option<&str>,
+        expect_response: bool,
+        now: Instant,
+        ctx: C,
+        body: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<i32, (ConnectionError, C)> {
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1) & i32::MAX;
+        let start = frame::begin_frame(&mut self.write_buf);
+        RequestHeader { api_key, api_version, correlation_id, client_id }.encode(&mut self.write_buf);
+        body(&mut self.write_buf);
+        if let Err(e) = frame::finish_frame(&mut self.write_buf, start) {
+            self.write_buf.truncate(start);
+            return Err((e.into(), ctx));
+        }
+        if expect_response {
+            self.in_flight.push_back(InFlight { correlation_id, api_key, api_version, sent_at: now, ctx });
+        } else {
+            let end = self.write_base + self.write_buf.len();
+            self.unanswered.push_back(Unanswered { end, ctx });
+        }
+        Ok(correlation_id)
+    }
+
+    /// Writes as much of the write buffer as the socket takes without blocking.
+    pub fn flush(&mut self) -> Result<(), ConnectionError> {
+        while self.write_pos < self.write_buf.len() {
+            match self.stream.write(&self.write_buf[self.write_pos..]) {
+                Ok(0) => return Err(ConnectionError::Eof),
+                Ok(n) => self.write_pos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if self.write_pos == self.write_buf.len() {
+            self.write_base += self.write_buf.len();
+            self.write_buf.clear();
+            self.write_pos = 0;
+        }
+        Ok(())
+    }
+
+    /// Contexts of requests that expect no response and have been fully written.
+    pub fn take_sent_unanswered(&mut self) -> Vec<C> {
+        let written = self.write_base + self.write_pos;
+        let mut out = Vec::new();
+        while self.unanswered.front().is_some_and(|u| u.end <= written) {
+            out.push(self.unanswered.pop_front().expect("checked").ctx);
+        }
+        out
+    }
+
+    /// Reads what the socket has and returns every complete response, in order.
+    pub fn read(&mut self) -> Result<Vec<Response<C>>, ConnectionError> {
+        let mut responses = Vec::new();
+        loop {
+            // Make room: move unparsed bytes to the front, grow only for a frame that needs it.
+            if self.read_end == self.read_buf.len() {
+                if self.read_start > 0 {
+                    self.read_buf.copy_within(self.read_start..self.read_end, 0);
+                    self.read_end -= self.read_start;
+                    self.read_start = 0;
+                } else {
+                    let grow = self.read_buf.len().min(MAX_RESPONSE_SIZE + 4);
+                    self.read_buf.resize(self.read_buf.len() + grow.max(READ_CHUNK), 0);
+                }
+            }
+            match self.stream.read(&mut self.read_buf[self.read_end..]) {
+                Ok(0) => {
+                    self.parse(&mut responses)?;
+                    return Err(ConnectionError::Eof);
+                }
+                Ok(n) => {
+                    self.read_end += n;
+                    self.parse(&mut responses)?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Shrink a buffer that grew for one huge response.
+        if self.read_start == self.read_end && self.read_buf.len() > 4 * READ_CHUNK {
+            self.read_buf = vec![0; READ_CHUNK];
+            self.read_start = 0;
+            self.read_end = 0;
+        }
+        Ok(responses)
+    }
+
+    fn parse(&mut self, out: &mut Vec<Response<C>>) -> Result<(), ConnectionError> {
+        while let Some(end) = frame::parse_frame(&self.read_buf[self.read_start..self.read_end], MAX_RESPONSE_SIZE)? {
+            let payload = &self.read_buf[self.read_start + frame::SIZE_PREFIX_LEN..self.read_start + end];
+            let expected = self.in_flight.front().map(|f| (f.correlation_id, f.api_key, f.api_version));
+            let Some((cid, api_key, api_version)) = expected else {
+                let got = payload.get(..4).map_or(-1, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                return Err(ConnectionError::Correlation { got, expected: None });
+            };
+            let (header, body) =
+                ResponseHeader::split(payload, api_key, api_version).map_err(ConnectionError::Header)?;
+            if header.correlation_id != cid {
+                return Err(ConnectionError::Correlation { got: header.correlation_id, expected: Some(cid) });
+            }
+            let body = body.to_vec();
+            self.read_start += end;
+            let f = self.in_flight.pop_front().expect("checked");
+            out.push(Response { api_key, api_version, body, ctx: f.ctx });
+        }
+        if self.read_start == self.read_end {
+            self.read_start = 0;
+            self.read_end = 0;
+        }
+        Ok(())
+    }
+
+    /// Re-arms the poller for this socket: always readable, writable while bytes are pending.
+    pub fn rearm(&self) -> io::Result<()> {
+        let ev = if self.write_pos < self.write_buf.len() {
+            Event::all(self.key)
+        } else {
+            Event::readable(self.key)
+        };
+        self.poller.modify(&self.stream, ev)
+    }
+
+    /// Number of requests awaiting a response.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether bytes are waiting to be written.
+    pub fn has_pending_writes(&self) -> bool {
+        self.write_pos < self.write_buf.len()
+    }
+
+    /// When the oldest request awaiting a response was sent.
+    pub fn oldest_in_flight(&self) -> Option<Instant> {
+        self.in_flight.front().map(|f| f.sent_at)
+    }
+
+    /// Iterates over the contexts of requests awaiting a response, oldest first.
+    pub fn in_flight_contexts(&self) -> impl Iterator<Item = &C> {
+        self.in_flight.iter().map(|f| &f.ctx)
+    }
+
+    /// Closes the socket and returns every context not yet answered, each exactly once, with
+    /// whether its request had been completely written (it may have reached the broker).
+    pub fn close(mut self) -> Vec<(C, bool)> {
+        self.deregister();
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let written = self.write_base + self.write_pos;
+        let mut out: Vec<(C, bool)> = self.in_flight.drain(..).map(|f| (f.ctx, true)).collect();
+        // A request in the write buffer may be partly written; partly counts as sent, since the
+        // broker could not act on it but we cannot prove which bytes it read.
+        let _ = written;
+        out.extend(self.unanswered.drain(..).map(|u| (u.ctx, true)));
+        out
+    }
+
+    fn deregister(&mut self) {
+        if self.registered {
+            let _ = self.poller.delete(&self.stream);
+            self.registered = false;
+        }
+    }
+}
+
+impl<C> Drop for Connection<C> {
+    fn drop(&mut self) {
+        self.deregister();
+    }
+}

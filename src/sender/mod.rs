@@ -1,0 +1,920 @@
+//! The sender thread: the only place that ties the accumulator to the network.
+//!
+//! One OS thread per producer runs [`Sender::run`]. Each turn it:
+//! 1. asks for a producer id first when idempotence is on (InitProducerId);
+//! 2. refreshes metadata when asked or when it is older than `metadata.max.age.ms`;
+//! 3. asks the accumulator which leaders have sendable batches, connects to those it is not
+//!    connected to (after the reconnect backoff), and drains batches for those whose connection
+//!    is ready and has room under `max.in.flight.requests.per.connection`;
+//! 4. sends one Produce request per broker, fails batches whose `delivery.timeout.ms` passed
+//!    and closes connections whose oldest request passed `request.timeout.ms`;
+//! 5. waits for socket readiness or a wake-up (an append that filled or started a batch, a
+//!    flush, a close, a caller waiting for metadata), bounded by the next timer;
+//! 6. reads responses: completes batches (callbacks run here), retries retriable failures with
+//!    exponential backoff, and marks metadata stale when a broker says it is not the leader.
+//!
+//! # Idempotence
+//!
+//! With `enable.idempotence` (the default), a producer id and epoch are obtained before the
+//! first batch is drained; each partition's sequence is assigned when a batch is first drained
+//! and kept across its retries. Up to `max.in.flight` (<= 5) batches of a partition may be in
+//! flight. When one fails and is retried, the partition stops draining until every batch of it
+//! in flight has come back, and retries go out again in sequence order (the accumulator keeps
+//! re-enqueued batches sorted by sequence). A batch answered OUT_OF_ORDER_SEQUENCE_NUMBER is
+//! retried when an earlier batch of the partition is itself being retried (the broker refused it
+//! only because of the gap); otherwise the sequence really diverged and the batch fails.
+//! DUPLICATE_SEQUENCE_NUMBER means the broker already has the batch: success.
+
+use crate::accumulator::{BatchAck, DrainHook, LeaderLookup, ProducerBatch, RecordAccumulator};
+use crate::error::{Delivery, Error};
+use crate::metadata::{Cluster, Metadata};
+use crate::net::{Connection, ConnectionError, Response};
+use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
+use crate::protocol::init_producer_id::{self, InitProducerIdRequest, InitProducerIdResponse};
+use crate::protocol::metadata::{self as metadata_api, MetadataRequest, MetadataResponse};
+use crate::protocol::produce::{self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic};
+use crate::protocol::versions::ApiVersionTable;
+use crate::protocol::ErrorCode;
+use crate::record::TopicPartition;
+use polling::{Events, Poller};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Settings the sender needs (from the producer config).
+#[derive(Debug, Clone)]
+pub(crate) struct SenderConfig {
+    pub bootstrap: Vec<String>,
+    pub client_id: String,
+    /// -1 (all), 0 or 1.
+    pub acks: i16,
+    pub request_timeout: Duration,
+    pub delivery_timeout: Duration,
+    pub max_request_size: usize,
+    pub max_in_flight: usize,
+    pub retries: u32,
+    pub retry_backoff: Duration,
+    pub reconnect_backoff: Duration,
+    pub reconnect_backoff_max: Duration,
+    pub connection_setup_timeout: Duration,
+    pub idempotence: bool,
+}
+
+/// State shared by the producer handle and the sender thread.
+pub(crate) struct Shared {
+    pub accumulator: Arc<RecordAccumulator>,
+    pub metadata: Arc<Metadata>,
+    pub poller: Arc<Poller>,
+    /// Cleared by `close`: stop taking work, send what is queued, then exit.
+    pub running: AtomicBool,
+    /// Set when the close timeout ran out: fail everything still pending and exit.
+    pub force_close: AtomicBool,
+}
+
+impl Shared {
+    /// Wakes the sender thread out of its readiness wait.
+    pub fn wake(&self) {
+        let _ = self.poller.notify();
+    }
+}
+
+/// What a request in flight was for; comes back with its response or when its connection dies.
+enum RequestCtx {
+    ApiVersions,
+    Metadata,
+    InitProducerId,
+    Produce(Vec<ProducerBatch>),
+}
+
+/// A broker we may talk to: a node id from metadata, or a negative id for a bootstrap address.
+struct Node {
+    addr: String,
+    conn: Option<Connection<RequestCtx>>,
+    /// ApiVersions answered: the versions both sides speak.
+    versions: Option<ApiVersionTable>,
+    /// No connection attempt before this instant.
+    reconnect_at: Option<Instant>,
+    consecutive_failures: u32,
+}
+
+impl Node {
+    fn new(addr: String) -> Self {
+        Node { addr, conn: None, versions: None, reconnect_at: None, consecutive_failures: 0 }
+    }
+    fn is_ready(&self) -> bool {
+        self.conn.is_some() && self.versions.is_some()
+    }
+    fn in_flight(&self) -> usize {
+        self.conn.as_ref().map_or(0, |c| c.in_flight())
+    }
+}
+
+/// Idempotent-producer state (KIP-98): producer id, epoch, and per partition the next sequence
+/// to assign, the batches in flight and whether one is being retried.
+#[derive(Default)]
+struct Idempotence {
+    enabled: bool,
+    producer_id: i64,
+    producer_epoch: i16,
+    in_flight_request: bool,
+    retry_at: Option<Instant>,
+    partitions: HashMap<TopicPartition, PartitionSeq>,
+    max_in_flight: usize,
+}
+
+#[derive(Default)]
+struct PartitionSeq {
+    next_sequence: i32,
+    /// Base sequences of this partition's batches in flight.
+    in_flight: Vec<i32>,
+    /// Lowest base sequence re-enqueued for retry and not yet acknowledged.
+    retrying: Option<i32>,
+}
+
+impl DrainHook for Idempotence {
+    fn can_drain(&mut self, tp: &TopicPartition, first: &ProducerBatch, _now: Instant) -> bool {
+        if !self.enabled {
+            return true;
+        }
+        if self.producer_id < 0 {
+            return false;
+        }
+        let Some(p) = self.partitions.get(tp) else { return true };
+        if p.in_flight.len() >= self.max_in_flight {
+            return false;
+        }
+        // While a retry is pending, resend nothing until every batch in flight has come back;
+        // then resend in sequence order, starting with the lowest.
+        if p.retrying.is_some() {
+            return p.in_flight.is_empty() && first.has_sequence();
+        }
+        true
+    }
+
+    fn on_drain(&mut self, batch: &mut ProducerBatch, first_time: bool) {
+        if !self.enabled {
+            return;
+        }
+        let p = self.partitions.entry(batch.topic_partition().clone()).or_default();
+        if first_time || !batch.has_sequence() {
+            batch.set_producer_state(self.producer_id, self.producer_epoch, p.next_sequence, false);
+            p.next_sequence = p.next_sequence.wrapping_add(batch.record_count()) & i32::MAX;
+        }
+        p.in_flight.push(batch.base_sequence());
+    }
+}
+
+impl Idempotence {
+    fn batch_returned(&mut self, batch: &ProducerBatch) {
+        if let Some(p) = self.partitions.get_mut(batch.topic_partition()) {
+            if let Some(i) = p.in_flight.iter().position(|&s| s == batch.base_sequence()) {
+                p.in_flight.swap_remove(i);
+            }
+        }
+    }
+    fn retry_scheduled(&mut self, batch: &ProducerBatch) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(p) = self.partitions.get_mut(batch.topic_partition()) {
+            let s = batch.base_sequence();
+            p.retrying = Some(p.retrying.map_or(s, |r| r.min(s)));
+        }
+    }
+    fn acknowledged(&mut self, batch: &ProducerBatch) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(p) = self.partitions.get_mut(batch.topic_partition()) {
+            if p.retrying == Some(batch.base_sequence()) {
+                p.retrying = None;
+            }
+        }
+    }
+    /// Whether an OUT_OF_ORDER_SEQUENCE_NUMBER for this batch is explained by an earlier batch
+    /// of the same partition being retried.
+    fn gap_explained(&self, batch: &ProducerBatch) -> bool {
+        self.partitions
+            .get(batch.topic_partition())
+            .and_then(|p| p.retrying)
+            .is_some_and(|r| r < batch.base_sequence())
+    }
+}
+
+/// Leader lookup over a metadata snapshot.
+struct Leaders<'a>(&'a Cluster);
+impl LeaderLookup for Leaders<'_> {
+    fn leader_for(&self, tp: &TopicPartition) -> Option<i32> {
+        self.0.leader_for(&tp.topic, tp.partition)
+    }
+}
+
+/// The sender loop. See the module docs.
+pub(crate) struct Sender {
+    cfg: SenderConfig,
+    shared: Arc<Shared>,
+    nodes: HashMap<i32, Node>,
+    /// Poller key -> node id.
+    keys: HashMap<usize, i32>,
+    next_key: usize,
+    next_bootstrap: usize,
+    metadata_in_flight: bool,
+    idem: Idempotence,
+    events: Events,
+    jitter: u64,
+}
+
+const ALL_ACKS: i16 = -1;
+
+impl Sender {
+    pub fn new(cfg: SenderConfig, shared: Arc<Shared>) -> Self {
+        let mut nodes = HashMap::new();
+        for (i, addr) in cfg.bootstrap.iter().enumerate() {
+            nodes.insert(-1 - i as i32, Node::new(addr.clone()));
+        }
+        let idem = Idempotence {
+            enabled: cfg.idempotence,
+            producer_id: -1,
+            producer_epoch: -1,
+            max_in_flight: cfg.max_in_flight.max(1),
+            ..Default::default()
+        };
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+            | 1;
+        Sender {
+            cfg,
+            shared,
+            nodes,
+            keys: HashMap::new(),
+            next_key: 1,
+            next_bootstrap: 0,
+            metadata_in_flight: false,
+            idem,
+            events: Events::new(),
+            jitter: seed,
+        }
+    }
+
+    /// Runs until the producer closes. Every batch gets its answer before this returns.
+    pub fn run(mut self) {
+        log::debug!("sender thread started");
+        while self.shared.running.load(Ordering::Acquire) {
+            self.run_once();
+        }
+        // Graceful close: send what is queued and wait for what is in flight.
+        while !self.shared.force_close.load(Ordering::Acquire)
+            && (self.shared.accumulator.has_undrained() || self.any_in_flight())
+        {
+            self.run_once();
+        }
+        if self.shared.force_close.load(Ordering::Acquire) {
+            log::debug!("sender: forced close, failing what is pending");
+        }
+        // Close every connection: in-flight batches fail as "may have been written".
+        let ids: Vec<i32> = self.nodes.keys().copied().collect();
+        for id in ids {
+            if let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.take()) {
+                for (ctx, _) in conn.close() {
+                    if let RequestCtx::Produce(batches) = ctx {
+                        for b in batches {
+                            let d = b.delivery_if_failed();
+                            b.done(Err(Error::Closed { delivery: d }));
+                        }
+                    }
+                }
+            }
+        }
+        // Anything still queued (or appended by a racing caller) is answered now.
+        self.shared.accumulator.abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
+        log::debug!("sender thread stopped");
+    }
+
+    fn any_in_flight(&self) -> bool {
+        self.nodes.values().any(|n| n.in_flight() > 0 || n.conn.as_ref().is_some_and(|c| c.has_pending_writes()))
+    }
+
+    fn rand(&mut self) -> u64 {
+        // xorshift64*: only for jitter and picking a node.
+        let mut x = self.jitter;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.jitter = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// One turn of the loop.
+    fn run_once(&mut self) {
+        let now = Instant::now();
+        let mut timeout = Duration::from_secs(1);
+
+        self.sync_nodes_with_metadata();
+        self.maybe_init_producer_id(now, &mut timeout);
+        self.maybe_update_metadata(now, &mut timeout);
+        self.send_produce_requests(now, &mut timeout);
+        self.fail_expired(now);
+        self.check_request_timeouts(now);
+
+        // Flush writes and re-arm interest before waiting.
+        let mut broken = Vec::new();
+        for (&id, node) in self.nodes.iter_mut() {
+            if let Some(conn) = node.conn.as_mut() {
+                if let Err(e) = conn.flush().and_then(|_| conn.rearm().map_err(ConnectionError::Io)) {
+                    broken.push((id, e));
+                }
+            }
+        }
+        for (id, e) in broken {
+            self.disconnect(id, &e.to_string(), now);
+        }
+        self.complete_unanswered(now);
+
+        let timeout = if self.shared.running.load(Ordering::Acquire) { timeout } else { timeout.min(Duration::from_millis(50)) };
+        self.events.clear();
+        if let Err(e) = self.shared.poller.wait(&mut self.events, Some(timeout)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                log::warn!("readiness wait failed: {e}");
+            }
+        }
+        let now = Instant::now();
+        let ready: Vec<(usize, bool, bool)> = self.events.iter().map(|ev| (ev.key, ev.readable, ev.writable)).collect();
+        for (key, readable, writable) in ready {
+            let Some(&id) = self.keys.get(&key) else { continue };
+            let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.as_mut()) else { continue };
+            let mut result = Ok(Vec::new());
+            if writable {
+                if let Err(e) = conn.flush() {
+                    result = Err(e);
+                }
+            }
+            if readable && result.is_ok() {
+                result = conn.read();
+            }
+            match result {
+                Ok(responses) => {
+                    for r in responses {
+                        self.handle_response(id, r, now);
+                    }
+                }
+                Err(e) => {
+                    // Responses that arrived before the error are lost with the connection
+                    // only if they were not parsed; parsed ones were returned above.
+                    self.disconnect(id, &e.to_string(), now);
+                }
+            }
+        }
+        self.complete_unanswered(now);
+    }
+
+    /// Adds metadata brokers as nodes and forgets brokers no longer listed (idle ones only).
+    fn sync_nodes_with_metadata(&mut self) {
+        let cluster = self.shared.metadata.cluster();
+        for (&id, addr) in &cluster.brokers {
+            match self.nodes.get_mut(&id) {
+                Some(n) if &n.addr == addr => {}
+                Some(n) => {
+                    if n.in_flight() == 0 {
+                        if let Some(c) = n.conn.take() {
+                            drop(c.close());
+                        }
+                        *n = Node::new(addr.clone());
+                    }
+                }
+                None => {
+                    self.nodes.insert(id, Node::new(addr.clone()));
+                }
+            }
+        }
+    }
+
+    /// Starts a connection to `id` if allowed now; returns whether it is connected (perhaps
+    /// still waiting for its ApiVersions answer).
+    fn ensure_connected(&mut self, id: i32, now: Instant) -> bool {
+        let Some(node) = self.nodes.get_mut(&id) else { return false };
+        if node.conn.is_some() {
+            return true;
+        }
+        if node.reconnect_at.is_some_and(|t| now < t) {
+            return false;
+        }
+        let key = self.next_key;
+        self.next_key += 1;
+        let addr = node.addr.clone();
+        log::debug!("connecting to node {id} at {addr}");
+        match Connection::connect(id, &addr, self.cfg.connection_setup_timeout, self.shared.poller.clone(), key) {
+            Ok(mut conn) => {
+                let req = ApiVersionsRequest {
+                    client_software_name: "kafka-sync",
+                    client_software_version: env!("CARGO_PKG_VERSION"),
+                };
+                let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+                let v = api_versions::MAX_VERSION;
+                match conn.send(api_versions::API_KEY, v, client_id, true, now, RequestCtx::ApiVersions, |b| req.encode(v, b)) {
+                    Ok(_) => {}
+                    Err((e, _)) => {
+                        log::warn!("node {id}: cannot encode ApiVersions: {e}");
+                        return false;
+                    }
+                }
+                self.keys.insert(key, id);
+                let node = self.nodes.get_mut(&id).expect("present");
+                node.conn = Some(conn);
+                node.versions = None;
+                true
+            }
+            Err(e) => {
+                log::warn!("node {id} ({addr}): {e}");
+                self.connection_failed(id, now);
+                false
+            }
+        }
+    }
+
+    fn connection_failed(&mut self, id: i32, now: Instant) {
+        let base = self.cfg.reconnect_backoff;
+        let max = self.cfg.reconnect_backoff_max;
+        let r = self.rand();
+        let Some(node) = self.nodes.get_mut(&id) else { return };
+        node.consecutive_failures = node.consecutive_failures.saturating_add(1);
+        let exp = base.saturating_mul(1u32 << node.consecutive_failures.saturating_sub(1).min(16)).min(max);
+        // +-20% jitter (KIP-144).
+        let jitter = 0.8 + (r % 4001) as f64 / 10000.0;
+        let backoff = exp.mul_f64(jitter).min(max.mul_f64(1.2));
+        node.reconnect_at = Some(now + backoff);
+        self.shared.metadata.request_update();
+    }
+
+    /// Closes a connection; everything in flight on it is failed or retried.
+    fn disconnect(&mut self, id: i32, reason: &str, now: Instant) {
+        let Some(node) = self.nodes.get_mut(&id) else { return };
+        let Some(conn) = node.conn.take() else { return };
+        node.versions = None;
+        let addr = node.addr.clone();
+        log::info!("disconnected from node {id} ({addr}): {reason}");
+        self.keys.retain(|_, v| *v != id);
+        for (ctx, _sent) in conn.close() {
+            match ctx {
+                RequestCtx::ApiVersions => {}
+                RequestCtx::Metadata => {
+                    self.metadata_in_flight = false;
+                    self.shared.metadata.failed_update(now);
+                }
+                RequestCtx::InitProducerId => {
+                    self.idem.in_flight_request = false;
+                    self.idem.retry_at = Some(now + self.cfg.retry_backoff);
+                }
+                RequestCtx::Produce(batches) => {
+                    for b in batches {
+                        let err = Error::Network { broker: addr.clone(), reason: reason.to_string(), delivery: Delivery::Unknown };
+                        self.fail_or_retry(b, err, now);
+                    }
+                }
+            }
+        }
+        self.connection_failed(id, now);
+    }
+
+    /// A ready node with the fewest requests in flight, or failing that a node to connect to.
+    fn least_loaded_node(&mut self, now: Instant) -> Option<i32> {
+        let mut best: Option<(usize, i32)> = None;
+        for (&id, n) in &self.nodes {
+            if n.is_ready() && n.in_flight() < self.cfg.max_in_flight.max(1) {
+                let load = n.in_flight();
+                if best.is_none_or(|(l, _)| load < l) {
+                    best = Some((load, id));
+                }
+            }
+        }
+        if let Some((_, id)) = best {
+            return Some(id);
+        }
+        // Nothing ready: if a connection is being set up, wait for it.
+        if self.nodes.values().any(|n| n.conn.is_some() && n.versions.is_none()) {
+            return None;
+        }
+        // Connect to a known broker first, else cycle through the bootstrap list.
+        let mut candidates: Vec<i32> = self
+            .nodes
+            .iter()
+            .filter(|(&id, n)| id >= 0 && n.conn.is_none() && n.reconnect_at.is_none_or(|t| now >= t))
+            .map(|(&id, _)| id)
+            .collect();
+        if candidates.is_empty() {
+            let n = self.cfg.bootstrap.len();
+            for k in 0..n {
+                let id = -1 - ((self.next_bootstrap + k) % n) as i32;
+                let node = &self.nodes[&id];
+                if node.conn.is_none() && node.reconnect_at.is_none_or(|t| now >= t) {
+                    candidates.push(id);
+                    self.next_bootstrap = (self.next_bootstrap + k + 1) % n;
+                    break;
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return None;
+        }
+        let pick = candidates[(self.rand() % candidates.len() as u64) as usize];
+        self.ensure_connected(pick, now);
+        None
+    }
+
+    /// Time until the earliest reconnect backoff ends (to bound the wait).
+    fn next_reconnect(&self, now: Instant) -> Option<Duration> {
+        self.nodes
+            .values()
+            .filter(|n| n.conn.is_none())
+            .filter_map(|n| n.reconnect_at)
+            .map(|t| t.saturating_duration_since(now))
+            .min()
+    }
+
+    fn maybe_update_metadata(&mut self, now: Instant, timeout: &mut Duration) {
+        if self.metadata_in_flight {
+            return;
+        }
+        let due = self.shared.metadata.time_to_next_update(now);
+        if !due.is_zero() {
+            *timeout = (*timeout).min(due);
+            return;
+        }
+        let Some(id) = self.least_loaded_node(now) else {
+            if let Some(d) = self.next_reconnect(now) {
+                *timeout = (*timeout).min(d.max(Duration::from_millis(1)));
+            }
+            return;
+        };
+        let topics = self.shared.metadata.topics_for_request(now);
+        let node = self.nodes.get_mut(&id).expect("ready node");
+        let versions = node.versions.as_ref().expect("ready");
+        let Some(v) = versions.negotiate(metadata_api::API_KEY, metadata_api::MIN_VERSION, metadata_api::MAX_VERSION) else {
+            log::error!("node {id} supports no Metadata version we speak");
+            self.shared.metadata.failed_update(now);
+            return;
+        };
+        let names: Vec<&str> = topics.iter().map(|t| &**t).collect();
+        let req = MetadataRequest::for_topics(&names, false);
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let conn = node.conn.as_mut().expect("ready");
+        match conn.send(metadata_api::API_KEY, v, client_id, true, now, RequestCtx::Metadata, |b| req.encode(v, b)) {
+            Ok(_) => self.metadata_in_flight = true,
+            Err((e, _)) => log::error!("cannot encode Metadata request: {e}"),
+        }
+    }
+
+    fn maybe_init_producer_id(&mut self, now: Instant, timeout: &mut Duration) {
+        if !self.idem.enabled || self.idem.producer_id >= 0 || self.idem.in_flight_request {
+            return;
+        }
+        if let Some(t) = self.idem.retry_at {
+            if now < t {
+                *timeout = (*timeout).min(t - now);
+                return;
+            }
+        }
+        // Only worth asking once there is something to send or it was asked for.
+        let Some(id) = self.least_loaded_node(now) else { return };
+        let node = self.nodes.get_mut(&id).expect("ready node");
+        let versions = node.versions.as_ref().expect("ready");
+        let Some(v) = versions.negotiate(init_producer_id::API_KEY, init_producer_id::MIN_VERSION, init_producer_id::MAX_VERSION) else {
+            log::error!("node {id} does not support InitProducerId: idempotence cannot work");
+            self.idem.retry_at = Some(now + self.cfg.retry_backoff);
+            return;
+        };
+        let req = InitProducerIdRequest::new(None, i32::MAX);
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let conn = node.conn.as_mut().expect("ready");
+        if conn.send(init_producer_id::API_KEY, v, client_id, true, now, RequestCtx::InitProducerId, |b| req.encode(v, b)).is_ok() {
+            self.idem.in_flight_request = true;
+        }
+    }
+
+    fn send_produce_requests(&mut self, now: Instant, timeout: &mut Duration) {
+        let cluster = self.shared.metadata.cluster();
+        let leaders = Leaders(&cluster);
+        let acc = self.shared.accumulator.clone();
+        let ready = acc.ready(&leaders, now);
+        if !ready.unknown_leader_topics.is_empty() {
+            for t in &ready.unknown_leader_topics {
+                self.shared.metadata.touch(t, now);
+            }
+            self.shared.metadata.request_update();
+        }
+        if ready.next_ready_check_delay < *timeout {
+            *timeout = ready.next_ready_check_delay;
+        }
+        let mut sendable = HashSet::new();
+        for &id in &ready.ready_nodes {
+            if !self.ensure_connected(id, now) {
+                continue;
+            }
+            let n = &self.nodes[&id];
+            if n.is_ready() && n.in_flight() < self.cfg.max_in_flight.max(1) {
+                sendable.insert(id);
+            }
+        }
+        if let Some(d) = self.next_reconnect(now) {
+            if !ready.ready_nodes.is_empty() {
+                *timeout = (*timeout).min(d.max(Duration::from_millis(1)));
+            }
+        }
+        if sendable.is_empty() {
+            return;
+        }
+        let drained = acc.drain_with(&leaders, &sendable, self.cfg.max_request_size, now, &mut self.idem);
+        for (id, batches) in drained {
+            self.send_produce(id, batches, &cluster, now);
+        }
+    }
+
+    fn send_produce(&mut self, id: i32, batches: Vec<ProducerBatch>, cluster: &Cluster, now: Instant) {
+        let node = self.nodes.get_mut(&id).expect("sendable node");
+        let versions = node.versions.as_ref().expect("ready");
+        let mut version = versions.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION);
+        // Produce v13+ names topics by id; use it only when every topic's id is known.
+        if version.is_some_and(|v| v >= produce::FIRST_TOPIC_ID_VERSION) {
+            let all_ids = batches.iter().all(|b| {
+                cluster.topics.get(&*b.topic_partition().topic).is_some_and(|t| t.topic_id != [0; 16])
+            });
+            if !all_ids {
+                version = versions.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::FIRST_TOPIC_ID_VERSION - 1);
+            }
+        }
+        let Some(version) = version else {
+            let addr = node.addr.clone();
+            for b in batches {
+                let err = Error::Network {
+                    broker: addr.clone(),
+                    reason: "the broker supports no Produce version >= 3 (Kafka 0.11+ is required)".into(),
+                    delivery: Delivery::NotWritten,
+                };
+                self.idem.batch_returned(&b);
+                b.done(Err(err));
+            }
+            return;
+        };
+        // Group by topic, keeping drain order.
+        let mut topics: Vec<ProduceTopic<'_>> = Vec::new();
+        for b in &batches {
+            let tp = b.topic_partition();
+            let part = ProducePartition { index: tp.partition, records: b.bytes() };
+            match topics.iter_mut().find(|t| t.name == &*tp.topic) {
+                Some(t) => t.partitions.push(part),
+                None => topics.push(ProduceTopic {
+                    name: &tp.topic,
+                    topic_id: cluster.topics.get(&*tp.topic).map_or([0; 16], |t| t.topic_id),
+                    partitions: vec![part],
+                }),
+            }
+        }
+        let req = ProduceRequest {
+            transactional_id: None,
+            acks: self.cfg.acks,
+            timeout_ms: i32::try_from(self.cfg.request_timeout.as_millis()).unwrap_or(i32::MAX),
+            topics,
+        };
+        let expect_response = self.cfg.acks != 0;
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let conn = node.conn.as_mut().expect("ready");
+        // Encode into the connection's buffer, then hand the batches over as the context.
+        let mut body = Vec::new();
+        req.encode(version, &mut body);
+        drop(req);
+        let res = conn.send(produce::API_KEY, version, client_id, expect_response, now, RequestCtx::Produce(batches), |b| {
+            b.extend_from_slice(&body)
+        });
+        if let Err((e, RequestCtx::Produce(batches))) = res {
+            for b in batches {
+                let err = Error::Network { broker: node.addr.clone(), reason: e.to_string(), delivery: Delivery::NotWritten };
+                self.idem.batch_returned(&b);
+                b.done(Err(err));
+            }
+        }
+    }
+
+    /// acks=0: batches are answered (offset -1) once their request is written.
+    fn complete_unanswered(&mut self, _now: Instant) {
+        for node in self.nodes.values_mut() {
+            let Some(conn) = node.conn.as_mut() else { continue };
+            for ctx in conn.take_sent_unanswered() {
+                if let RequestCtx::Produce(batches) = ctx {
+                    for b in batches {
+                        b.done(Ok(BatchAck { base_offset: -1, log_append_time: -1 }));
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail_expired(&mut self, now: Instant) {
+        for b in self.shared.accumulator.expired_batches(now) {
+            let err = Error::DeliveryTimeout {
+                elapsed: now.saturating_duration_since(b.created()),
+                delivery: b.delivery_if_failed(),
+                last_error: b.last_error().cloned(),
+            };
+            self.idem.batch_returned(&b);
+            b.done(Err(err));
+        }
+    }
+
+    fn check_request_timeouts(&mut self, now: Instant) {
+        let timed_out: Vec<i32> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| {
+                n.conn
+                    .as_ref()
+                    .and_then(|c| c.oldest_in_flight())
+                    .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.request_timeout)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in timed_out {
+            let reason = format!("no response within request.timeout.ms ({:?})", self.cfg.request_timeout);
+            self.disconnect(id, &reason, now);
+        }
+    }
+
+    fn handle_response(&mut self, id: i32, r: Response<RequestCtx>, now: Instant) {
+        match r.ctx {
+            RequestCtx::ApiVersions => self.handle_api_versions(id, r.api_version, &r.body, now),
+            RequestCtx::Metadata => {
+                self.metadata_in_flight = false;
+                match MetadataResponse::decode(&r.body, r.api_version) {
+                    Ok(m) => {
+                        if !m.error_code.is_ok() {
+                            log::warn!("metadata from node {id}: {}", m.error_code);
+                            self.shared.metadata.failed_update(now);
+                        } else {
+                            self.shared.metadata.update(&m, now);
+                        }
+                    }
+                    Err(e) => {
+                        log::warn!("malformed Metadata response from node {id}: {e}");
+                        self.shared.metadata.failed_update(now);
+                    }
+                }
+            }
+            RequestCtx::InitProducerId => {
+                self.idem.in_flight_request = false;
+                match InitProducerIdResponse::decode(&r.body, r.api_version) {
+                    Ok(resp) if resp.error_code.is_ok() => {
+                        log::info!("producer id {} epoch {}", resp.producer_id, resp.producer_epoch);
+                        self.idem.producer_id = resp.producer_id;
+                        self.idem.producer_epoch = resp.producer_epoch;
+                        self.idem.retry_at = None;
+                    }
+                    Ok(resp) if resp.error_code.is_retriable() => {
+                        log::info!("InitProducerId: {}; retrying", resp.error_code);
+                        self.idem.retry_at = Some(now + self.cfg.retry_backoff);
+                    }
+                    Ok(resp) => {
+                        log::error!("InitProducerId failed: {}", resp.error_code);
+                        let msg: Arc<str> = Arc::from(format!("InitProducerId failed: {}", resp.error_code));
+                        self.shared.accumulator.abort_incomplete_batches(|_, _| Error::Fatal(msg.clone()));
+                        self.idem.retry_at = Some(now + self.cfg.retry_backoff.max(Duration::from_secs(1)));
+                    }
+                    Err(e) => {
+                        log::warn!("malformed InitProducerId response from node {id}: {e}");
+                        self.idem.retry_at = Some(now + self.cfg.retry_backoff);
+                    }
+                }
+            }
+            RequestCtx::Produce(batches) => self.handle_produce(id, r.api_version, &r.body, batches, now),
+        }
+    }
+
+    fn handle_api_versions(&mut self, id: i32, version: i16, body: &[u8], now: Instant) {
+        let resp = match ApiVersionsResponse::decode(body, version) {
+            Ok(r) => r,
+            Err(e) => {
+                self.disconnect(id, &format!("malformed ApiVersions response: {e}"), now);
+                return;
+            }
+        };
+        if resp.error_code == ErrorCode::UNSUPPORTED_VERSION {
+            // The broker is older than our ApiVersions version: retry at what it supports.
+            let v = resp.retry_version();
+            let node = self.nodes.get_mut(&id).expect("node");
+            let conn = node.conn.as_mut().expect("connected");
+            let req = ApiVersionsRequest { client_software_name: "kafka-sync", client_software_version: env!("CARGO_PKG_VERSION") };
+            let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+            let _ = conn.send(api_versions::API_KEY, v, client_id, true, now, RequestCtx::ApiVersions, |b| req.encode(v, b));
+            return;
+        }
+        if !resp.error_code.is_ok() {
+            self.disconnect(id, &format!("ApiVersions failed: {}", resp.error_code), now);
+            return;
+        }
+        let table = ApiVersionTable::from_response(&resp);
+        if table.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION).is_none() {
+            log::error!("node {id} does not support Produce v3 or later; Kafka 0.11+ (2.1+ tested) is required");
+        }
+        let node = self.nodes.get_mut(&id).expect("node");
+        node.versions = Some(table);
+        node.consecutive_failures = 0;
+        node.reconnect_at = None;
+        log::debug!("node {id} ({}) ready", node.addr);
+    }
+
+    fn handle_produce(&mut self, id: i32, version: i16, body: &[u8], batches: Vec<ProducerBatch>, now: Instant) {
+        let resp = match ProduceResponse::decode(body, version) {
+            Ok(r) => r,
+            Err(e) => {
+                let addr = self.nodes.get(&id).map_or_else(String::new, |n| n.addr.clone());
+                for b in batches {
+                    let err = Error::Network { broker: addr.clone(), reason: format!("malformed Produce response: {e}"), delivery: Delivery::Unknown };
+                    self.fail_or_retry(b, err, now);
+                }
+                self.disconnect(id, "malformed Produce response", now);
+                return;
+            }
+        };
+        let cluster = self.shared.metadata.cluster();
+        for b in batches {
+            let tp = b.topic_partition();
+            let part = resp.topics.iter().find(|t| {
+                if t.name.is_empty() {
+                    cluster.topics.get(&*tp.topic).is_some_and(|ti| ti.topic_id == t.topic_id)
+                } else {
+                    t.name == *tp.topic
+                }
+            }).and_then(|t| t.partitions.iter().find(|p| p.index == tp.partition));
+            let Some(p) = part else {
+                let err = Error::Broker { code: ErrorCode::UNKNOWN_SERVER_ERROR, message: Some(Arc::from("the Produce response did not mention the partition")) };
+                self.fail_or_retry(b, err, now);
+                continue;
+            };
+            let code = p.error_code;
+            if code.is_ok() || code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
+                self.idem.batch_returned(&b);
+                self.idem.acknowledged(&b);
+                b.done(Ok(BatchAck { base_offset: p.base_offset, log_append_time: p.log_append_time_ms }));
+                continue;
+            }
+            let mut message = p.error_message.clone();
+            if !p.record_errors.is_empty() {
+                let details: Vec<String> = p
+                    .record_errors
+                    .iter()
+                    .take(5)
+                    .map(|e| format!("record {}: {}", e.batch_index, e.message.as_deref().unwrap_or("invalid")))
+                    .collect();
+                message = Some(format!("{}{}", message.map(|m| m + "; ").unwrap_or_default(), details.join("; ")));
+            }
+            if matches!(
+                code,
+                ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION | ErrorCode::LEADER_NOT_AVAILABLE | ErrorCode::FENCED_LEADER_EPOCH | ErrorCode::KAFKA_STORAGE_ERROR | ErrorCode::NOT_ENOUGH_REPLICAS
+            ) {
+                self.shared.metadata.request_update();
+            }
+            let err = Error::Broker { code, message: message.map(Arc::from) };
+            self.fail_or_retry(b, err, now);
+        }
+    }
+
+    /// Retries a failed batch when the error allows it and time remains; fails it otherwise.
+    fn fail_or_retry(&mut self, mut b: ProducerBatch, err: Error, now: Instant) {
+        self.idem.batch_returned(&b);
+        let retriable = match &err {
+            Error::Broker { code, .. } if *code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => self.idem.gap_explained(&b),
+            e => e.is_retriable(),
+        };
+        let timed_out = b.has_reached_delivery_timeout(self.cfg.delivery_timeout, now);
+        let attempts_left = b.attempts() < self.cfg.retries;
+        let closing_forced = self.shared.force_close.load(Ordering::Acquire);
+        if retriable && !timed_out && attempts_left && !closing_forced {
+            log::debug!("retrying {} after {err}", b.topic_partition());
+            b.set_last_error(err.to_string());
+            self.idem.retry_scheduled(&b);
+            self.shared.accumulator.reenqueue(b, now);
+            return;
+        }
+        let final_err = if retriable && timed_out {
+            Error::DeliveryTimeout {
+                elapsed: now.saturating_duration_since(b.created()),
+                delivery: b.delivery_if_failed(),
+                last_error: Some(Arc::from(err.to_string())),
+            }
+        } else {
+            err
+        };
+        log::debug!("batch for {} failed: {final_err}", b.topic_partition());
+        if self.idem.enabled {
+            // The batch will not be retried: later batches must not wait for it.
+            if let Some(p) = self.idem.partitions.get_mut(b.topic_partition()) {
+                if p.retrying == Some(b.base_sequence()) {
+                    p.retrying = None;
+                }
+            }
+        }
+        b.done(Err(final_err));
+    }
+}
+
+#[allow(dead_code)]
+const _: i16 = ALL_ACKS;
