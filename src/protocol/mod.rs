@@ -6,6 +6,7 @@
 
 pub mod error_code;
 pub mod primitives;
+pub mod record_batch;
 
 pub use error_code::ErrorCode;
 pub use primitives::{DecodeError, DecodeResult, Decoder};
