@@ -8,9 +8,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accumulator;
 mod error;
+mod future;
 pub mod protocol;
 mod record;
 
 pub use error::{Delivery, Error, Result};
+pub use future::{Callback, SendFuture};
 pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};

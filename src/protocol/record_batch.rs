@@ -389,6 +389,9 @@ impl RecordBatchBuilder {
     }
 
     fn write_header(&mut self) {
+        if self.buf.len() < BATCH_HEADER_LEN {
+            return; // buffer taken away
+        }
         let mut h = Vec::with_capacity(BATCH_HEADER_LEN);
         put_i64(&mut h, 0); // baseOffset
         put_i32(&mut h, (self.buf.len() - LOG_OVERHEAD) as i32); // checked in append
@@ -416,6 +419,12 @@ impl RecordBatchBuilder {
     /// Takes the buffer back (for reuse by a pool).
     pub fn into_buffer(self) -> Vec<u8> {
         self.buf
+    }
+    /// Takes the buffer out (for reuse by a pool), leaving this builder closed and empty:
+    /// [`bytes`](Self::bytes) is then empty and further calls change nothing.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.closed = true;
+        std::mem::take(&mut self.buf)
     }
     /// Current size in bytes, header included.
     pub fn len(&self) -> usize {
