@@ -10,8 +10,8 @@
 //!
 //! # Lock rules
 //!
-//! - Order: `muted` → `drain_index` → `queues` (the map; read or write) → one partition
-//!   queue's mutex. A partition queue's mutex is never held while taking the `queues` lock, and
+//! - Order: `drain_index` → `queues` (the map; read or write) → one partition queue's
+//!   mutex. `muted` is a leaf (copied at the start of `ready` and `drain`). A partition queue's mutex is never held while taking the `queues` lock, and
 //!   two partition queues are never locked at once.
 //! - The buffer pool, the incomplete-batch registry and each batch's completion have leaf
 //!   locks: nothing else is taken while they are held.
@@ -56,13 +56,15 @@ impl<F: Fn(&TopicPartition) -> Option<i32>> LeaderLookup for F {
 pub trait DrainHook {
     /// Whether the front batch of `tp` may be drained now (for example: a producer id is
     /// known, the partition has fewer than 5 batches in flight, the partition was added to the
-    /// transaction). `false` skips the partition for this drain.
+    /// transaction). `false` skips the partition for this drain. Runs with the partition's
+    /// queue locked: it must not call back into the accumulator.
     fn can_drain(&mut self, _tp: &TopicPartition, _first: &ProducerBatch, _now: Instant) -> bool {
         true
     }
     /// Called for each drained batch after it is sealed. `first_time` is true on its first
     /// drain: that is where idempotence assigns producer id, epoch and base sequence
-    /// ([`ProducerBatch::set_producer_state`]); retries keep them.
+    /// ([`ProducerBatch::set_producer_state`]); retries keep them. No queue lock is held; the
+    /// hook may call [`RecordAccumulator::mute`] (but not `drain` again).
     fn on_drain(&mut self, _batch: &mut ProducerBatch, _first_time: bool) {}
 }
 
@@ -378,7 +380,7 @@ impl RecordAccumulator {
             next_ready_check_delay: Duration::MAX,
             ..ReadyCheck::default()
         };
-        let muted = self.muted.lock();
+        let muted = self.muted.lock().clone();
         let queues = self.queues.read();
         for tp in &queues.order {
             let Some(queue) = queues.map.get(tp) else {
@@ -448,15 +450,21 @@ impl RecordAccumulator {
         if ready_nodes.is_empty() {
             return out;
         }
-        let muted = self.muted.lock();
+        let muted = self.muted.lock().clone();
         let mut drain_index = self.drain_index.lock();
-        let queues = self.queues.read();
-        for &node in ready_nodes {
-            let parts: Vec<(&TopicPartition, &Queue)> = queues
+        // Snapshot of the queues, so no map lock is held while batches are drained.
+        let all: Vec<(TopicPartition, Queue)> = {
+            let queues = self.queues.read();
+            queues
                 .order
                 .iter()
-                .filter(|tp| leaders.leader_for(tp) == Some(node))
-                .filter_map(|tp| queues.map.get(tp).map(|q| (tp, q)))
+                .filter_map(|tp| queues.map.get(tp).map(|q| (tp.clone(), q.clone())))
+                .collect()
+        };
+        for &node in ready_nodes {
+            let parts: Vec<&(TopicPartition, Queue)> = all
+                .iter()
+                .filter(|(tp, _)| leaders.leader_for(tp) == Some(node))
                 .collect();
             if parts.is_empty() {
                 continue;

@@ -656,3 +656,32 @@ fn concurrent_appends_lose_nothing() {
     assert!(futures.iter().all(|f| f.try_get().unwrap().is_ok()));
     assert!(!acc.has_incomplete());
 }
+
+#[test]
+fn thread_safety_bounds() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<RecordAccumulator>();
+    send_sync::<SendFuture>();
+    send_sync::<BufferPool>();
+    send::<ProducerBatch>();
+}
+
+#[test]
+fn drain_hook_may_mute() {
+    struct MuteAfter<'a>(&'a RecordAccumulator);
+    impl DrainHook for MuteAfter<'_> {
+        fn on_drain(&mut self, b: &mut ProducerBatch, _first_time: bool) {
+            self.0.mute(b.topic_partition());
+        }
+    }
+    let acc = RecordAccumulator::new(cfg(100));
+    let t0 = Instant::now();
+    append(&acc, 0, &[0u8; 30], t0);
+    append(&acc, 0, &[0u8; 30], t0);
+    let nodes: HashSet<i32> = [1].into();
+    let got = acc.drain_with(&all_on_1, &nodes, usize::MAX, t0, &mut MuteAfter(&acc));
+    assert_eq!(got[&1].len(), 1);
+    assert!(acc.is_muted(&tp(0)));
+    assert!(acc.ready(&all_on_1, t0).ready_nodes.is_empty());
+}
