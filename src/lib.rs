@@ -8,11 +8,15 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accumulator;
 mod error;
 mod metadata;
 mod net;
+mod future;
+mod sender;
 pub mod protocol;
 mod record;
 
 pub use error::{Delivery, Error, Result};
+pub use future::{Callback, SendFuture};
 pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};

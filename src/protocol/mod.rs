@@ -30,6 +30,7 @@ pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod versions;
+pub mod record_batch;
 
 pub use api::{Request, Response};
 pub use error_code::ErrorCode;

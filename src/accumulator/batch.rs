@@ -1,0 +1,265 @@
+//! [`ProducerBatch`]: one partition's batch of records, its bytes built in place, its retry
+//! state and its completion.
+
+use super::buffer_pool::BufferPool;
+use crate::error::{Delivery, Error};
+use crate::future::{BatchAck, BatchCompletion, RecordThunk};
+use crate::protocol::record_batch::{HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
+use crate::record::{Header, TopicPartition};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl HeaderRef for Header {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn value(&self) -> Option<&[u8]> {
+        self.value.as_deref()
+    }
+}
+
+/// A batch of records for one partition.
+///
+/// Owned by its partition queue in the accumulator until drained, then by the sender. Its
+/// memory goes back to the pool when it is dropped; if it is dropped without an answer, its
+/// records are failed with [`Error::Closed`] (so no record ever waits forever).
+#[derive(Debug)]
+pub struct ProducerBatch {
+    tp: TopicPartition,
+    builder: RecordBatchBuilder,
+    alloc_size: usize,
+    pool: Option<Arc<BufferPool>>,
+    created: Instant,
+    attempts: u32,
+    last_attempt: Instant,
+    drained: Option<Instant>,
+    retry: bool,
+    retry_backoff: Duration,
+    completion: Arc<BatchCompletion>,
+    last_error: Option<Arc<str>>,
+}
+
+impl ProducerBatch {
+    pub(crate) fn new(
+        tp: TopicPartition,
+        builder: RecordBatchBuilder,
+        alloc_size: usize,
+        pool: Option<Arc<BufferPool>>,
+        completion: Arc<BatchCompletion>,
+        now: Instant,
+    ) -> Self {
+        ProducerBatch {
+            tp,
+            builder,
+            alloc_size,
+            pool,
+            created: now,
+            attempts: 0,
+            last_attempt: now,
+            drained: None,
+            retry: false,
+            retry_backoff: Duration::ZERO,
+            completion,
+            last_error: None,
+        }
+    }
+
+    /// Appends a record if it fits the batch's write limit: `Ok(None)` if it does not fit,
+    /// an error if the record cannot be expressed in the batch format at all.
+    pub(crate) fn try_append(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Result<Option<RecordThunk>, Error> {
+        let too_large = |size| Error::RecordTooLarge {
+            size,
+            limit: i32::MAX as usize,
+            limit_name: "the record batch format",
+        };
+        let approx = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
+        let size = self
+            .builder
+            .record_size(timestamp, key, value, headers)
+            .ok_or_else(|| too_large(approx))?;
+        if !self.builder.fits(size) {
+            return Ok(None);
+        }
+        let relative_offset = self.builder.record_count();
+        self.builder
+            .append(timestamp, key, value, headers)
+            .map_err(|_| too_large(size))?;
+        Ok(Some(RecordThunk {
+            relative_offset,
+            timestamp,
+            key_size: key.map_or(-1, |k| k.len() as i32),
+            value_size: value.map_or(-1, |v| v.len() as i32),
+        }))
+    }
+
+    /// The partition.
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.tp
+    }
+    /// Records in the batch.
+    pub fn record_count(&self) -> i32 {
+        self.builder.record_count()
+    }
+    /// Size of the batch in bytes, header included.
+    pub fn size_in_bytes(&self) -> usize {
+        self.builder.len()
+    }
+    /// Whether no further record fits.
+    pub fn is_full(&self) -> bool {
+        self.builder.is_full()
+    }
+    /// Seals the batch (header and CRC written); idempotent. The accumulator seals every
+    /// batch it drains.
+    pub fn close(&mut self) {
+        self.builder.close();
+    }
+    /// Whether the batch is sealed.
+    pub fn is_closed(&self) -> bool {
+        self.builder.is_closed()
+    }
+    /// The batch's wire bytes (a complete record batch once [`close`](Self::close)d): the
+    /// `records` field of a ProduceRequest partition.
+    pub fn bytes(&self) -> &[u8] {
+        self.builder.bytes()
+    }
+    /// The record batch builder (read-only).
+    pub fn builder(&self) -> &RecordBatchBuilder {
+        &self.builder
+    }
+
+    /// When the batch was created (the start of `delivery.timeout.ms` for its records).
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+    /// Retries so far (0 until the first [`reenqueue`](super::RecordAccumulator::reenqueue)).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    /// When the batch was last re-enqueued (or created).
+    pub fn last_attempt(&self) -> Instant {
+        self.last_attempt
+    }
+    /// When the batch was last drained, if ever.
+    pub fn drained_at(&self) -> Option<Instant> {
+        self.drained
+    }
+    /// Whether the batch is queued for a retry.
+    pub fn is_retry(&self) -> bool {
+        self.retry
+    }
+    /// Whether the batch is still waiting out its retry backoff at `now`.
+    pub fn in_retry_backoff(&self, now: Instant) -> bool {
+        self.retry && now.saturating_duration_since(self.last_attempt) < self.retry_backoff
+    }
+    /// The backoff chosen at the last re-enqueue.
+    pub fn retry_backoff(&self) -> Duration {
+        self.retry_backoff
+    }
+    /// Whether `delivery_timeout` has passed since creation at `now`.
+    pub fn has_reached_delivery_timeout(&self, delivery_timeout: Duration, now: Instant) -> bool {
+        now.saturating_duration_since(self.created) >= delivery_timeout
+    }
+
+    pub(crate) fn drained(&mut self, now: Instant) {
+        self.drained = Some(now);
+    }
+    pub(crate) fn reenqueued(&mut self, now: Instant, backoff: Duration) {
+        self.attempts = self.attempts.saturating_add(1);
+        self.last_attempt = now;
+        self.retry = true;
+        self.retry_backoff = backoff;
+    }
+
+    /// Records that a request carrying this batch is going out. From then on, failures must
+    /// say [`Delivery::Unknown`]. The accumulator's `drain` calls it (conservatively).
+    pub fn mark_sent(&mut self) {
+        self.completion.mark_sent();
+    }
+    /// Whether a request carrying this batch ever went out.
+    pub fn was_sent(&self) -> bool {
+        self.completion.was_sent()
+    }
+    /// [`Delivery::Unknown`] once sent, else [`Delivery::NotWritten`]: what a failure of this
+    /// batch means for its records.
+    pub fn delivery_if_failed(&self) -> Delivery {
+        self.completion.delivery_if_failed()
+    }
+
+    /// Sets producer id, epoch and base sequence (idempotence, transactions); the header and
+    /// CRC are rewritten if the batch is already sealed.
+    pub fn set_producer_state(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+        transactional: bool,
+    ) {
+        self.builder
+            .set_producer_state(producer_id, producer_epoch, base_sequence, transactional);
+    }
+    /// Producer id in the header (-1 if none).
+    pub fn producer_id(&self) -> i64 {
+        self.builder.producer_id()
+    }
+    /// Producer epoch in the header (-1 if none).
+    pub fn producer_epoch(&self) -> i16 {
+        self.builder.producer_epoch()
+    }
+    /// Base sequence in the header (-1 if none).
+    pub fn base_sequence(&self) -> i32 {
+        self.builder.base_sequence()
+    }
+    /// Whether a sequence was assigned.
+    pub fn has_sequence(&self) -> bool {
+        self.builder.base_sequence() != NO_SEQUENCE
+    }
+
+    /// The last error seen for this batch (for [`Error::DeliveryTimeout`]'s `last_error`).
+    pub fn last_error(&self) -> Option<&Arc<str>> {
+        self.last_error.as_ref()
+    }
+    /// Records the last error seen for this batch.
+    pub fn set_last_error(&mut self, e: impl Into<Arc<str>>) {
+        self.last_error = Some(e.into());
+    }
+
+    /// The batch's shared completion (what its futures read).
+    pub fn completion(&self) -> &Arc<BatchCompletion> {
+        &self.completion
+    }
+    /// Completes the batch: its callbacks run on this thread, then its futures are answered.
+    /// Returns `false` (ignored) if it was already completed.
+    pub fn done(&self, result: Result<BatchAck, Error>) -> bool {
+        self.completion.complete(result)
+    }
+    /// Whether the batch has its final answer.
+    pub fn is_done(&self) -> bool {
+        self.completion.is_completed()
+    }
+}
+
+impl Drop for ProducerBatch {
+    fn drop(&mut self) {
+        if !self.completion.is_completed() {
+            if self.record_count() > 0 {
+                log::warn!(
+                    "batch for {} dropped without an answer; failing its {} record(s)",
+                    self.tp,
+                    self.record_count()
+                );
+            }
+            self.completion.complete(Err(Error::Closed {
+                delivery: self.completion.delivery_if_failed(),
+            }));
+        }
+        if let Some(pool) = self.pool.take() {
+            pool.deallocate(self.builder.take_buffer(), self.alloc_size);
+        }
+    }
+}

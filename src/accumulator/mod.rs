@@ -1,0 +1,656 @@
+//! The record accumulator: per-partition queues of batches whose bytes are built in place,
+//! bounded by `buffer.memory`, appended to by caller threads and drained by the sender thread.
+//!
+//! This is the Java `RecordAccumulator` / `ProducerBatch` / `BufferPool` split. It knows
+//! batches and memory, not sockets: the sender asks which brokers have something to send
+//! ([`RecordAccumulator::ready`]), takes batches for them ([`RecordAccumulator::drain`]),
+//! completes them ([`ProducerBatch::done`]) and puts failed ones back for a retry
+//! ([`RecordAccumulator::reenqueue`]). Time is passed in (`now`), never read, except for the
+//! real waits (`max.block.ms` in `append`, `flush`).
+//!
+//! # Lock rules
+//!
+//! - Order: `drain_index` → `queues` (the map; read or write) → one partition queue's
+//!   mutex. `muted` is a leaf (copied at the start of `ready` and `drain`). A partition queue's mutex is never held while taking the `queues` lock, and
+//!   two partition queues are never locked at once.
+//! - The buffer pool, the incomplete-batch registry and each batch's completion have leaf
+//!   locks: nothing else is taken while they are held.
+//! - No lock is held while blocking for memory (`append` releases its queue, allocates, then
+//!   locks again and re-checks) or while user callbacks run: batches are taken out of their
+//!   queues first and completed afterwards.
+//! - `muted` and `drain_index` are used by the sender thread only.
+
+mod backoff;
+mod batch;
+mod buffer_pool;
+
+pub use self::backoff::ExponentialBackoff;
+pub use self::batch::ProducerBatch;
+pub use self::buffer_pool::BufferPool;
+pub use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk};
+
+use crate::error::{Delivery, Error};
+use crate::future::{IncompleteBatches, SendFuture};
+use crate::protocol::record_batch::{encoded_record_size, RecordBatchBuilder, BATCH_HEADER_LEN};
+use crate::record::{Header, TopicPartition};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Who leads a partition (implemented by the metadata cache).
+pub trait LeaderLookup {
+    /// The node id of the partition's leader, if known.
+    fn leader_for(&self, tp: &TopicPartition) -> Option<i32>;
+}
+
+impl<F: Fn(&TopicPartition) -> Option<i32>> LeaderLookup for F {
+    fn leader_for(&self, tp: &TopicPartition) -> Option<i32> {
+        self(tp)
+    }
+}
+
+/// Per-partition decisions the sender makes while draining: the idempotence / transactions
+/// hook. Defaults let everything through and assign nothing.
+pub trait DrainHook {
+    /// Whether the front batch of `tp` may be drained now (for example: a producer id is
+    /// known, the partition has fewer than 5 batches in flight, the partition was added to the
+    /// transaction). `false` skips the partition for this drain. Runs with the partition's
+    /// queue locked: it must not call back into the accumulator.
+    fn can_drain(&mut self, _tp: &TopicPartition, _first: &ProducerBatch, _now: Instant) -> bool {
+        true
+    }
+    /// Called for each drained batch after it is sealed. `first_time` is true on its first
+    /// drain: that is where idempotence assigns producer id, epoch and base sequence
+    /// ([`ProducerBatch::set_producer_state`]); retries keep them. No queue lock is held; the
+    /// hook may call [`RecordAccumulator::mute`] (but not `drain` again).
+    fn on_drain(&mut self, _batch: &mut ProducerBatch, _first_time: bool) {}
+}
+
+/// A [`DrainHook`] that does nothing (no idempotence).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoDrainHook;
+impl DrainHook for NoDrainHook {}
+
+/// Settings of the accumulator (from the producer config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccumulatorConfig {
+    /// `batch.size`: the size of a new batch (larger only for one oversized record).
+    pub batch_size: usize,
+    /// `linger.ms`: how long a non-full batch waits for more records.
+    pub linger: Duration,
+    /// `buffer.memory`: the bound on memory held by queued and in-flight batches.
+    pub buffer_memory: usize,
+    /// `retry.backoff.ms`: the first retry backoff.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`: the largest retry backoff.
+    pub retry_backoff_max: Duration,
+    /// `delivery.timeout.ms`: the time a record may take from append to final answer.
+    pub delivery_timeout: Duration,
+}
+
+impl Default for AccumulatorConfig {
+    /// The Java producer's defaults.
+    fn default() -> Self {
+        AccumulatorConfig {
+            batch_size: 16384,
+            linger: Duration::from_millis(5),
+            buffer_memory: 32 * 1024 * 1024,
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_millis(1000),
+            delivery_timeout: Duration::from_millis(120_000),
+        }
+    }
+}
+
+/// What [`RecordAccumulator::append`] did.
+#[derive(Debug)]
+pub struct AppendResult {
+    /// The record's answer (also delivered to the callback, if one was given).
+    pub future: SendFuture,
+    /// The batch the record went into is full, or more than one batch is queued: wake the
+    /// sender.
+    pub batch_is_full: bool,
+    /// A new batch was started for this record: wake the sender, and let the sticky
+    /// partitioner move on.
+    pub new_batch_created: bool,
+}
+
+/// What [`RecordAccumulator::ready`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadyCheck {
+    /// Leaders that have at least one sendable batch.
+    pub ready_nodes: HashSet<i32>,
+    /// How long until a batch not yet sendable may become so (linger or backoff left);
+    /// `Duration::MAX` when nothing waits.
+    pub next_ready_check_delay: Duration,
+    /// Topics with queued batches whose partition leader is unknown: refresh metadata.
+    pub unknown_leader_topics: HashSet<Arc<str>>,
+}
+
+type Queue = Arc<Mutex<VecDeque<ProducerBatch>>>;
+
+#[derive(Default)]
+struct Queues {
+    map: HashMap<TopicPartition, Queue>,
+    /// Partitions in creation order: a stable order for round-robin draining.
+    order: Vec<TopicPartition>,
+}
+
+/// Decrements a counter when dropped.
+struct InProgress<'a>(&'a AtomicUsize);
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Queues of batches per partition. Thread-safe: `append` from any thread, the rest from the
+/// sender thread. See the [module docs](self) for the lock rules.
+pub struct RecordAccumulator {
+    config: AccumulatorConfig,
+    pool: Arc<BufferPool>,
+    queues: RwLock<Queues>,
+    incomplete: Arc<IncompleteBatches>,
+    next_batch_id: AtomicU64,
+    flushes_in_progress: AtomicUsize,
+    appends_in_progress: AtomicUsize,
+    closed: AtomicBool,
+    drain_index: Mutex<HashMap<i32, usize>>,
+    muted: Mutex<HashSet<TopicPartition>>,
+    backoff: ExponentialBackoff,
+}
+
+impl std::fmt::Debug for RecordAccumulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordAccumulator")
+            .field("config", &self.config)
+            .field("pool", &self.pool)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl RecordAccumulator {
+    /// An accumulator with its own buffer pool of `buffer_memory` bytes.
+    pub fn new(config: AccumulatorConfig) -> Self {
+        let pool = Arc::new(BufferPool::new(config.buffer_memory, config.batch_size));
+        let backoff = ExponentialBackoff::new(config.retry_backoff, config.retry_backoff_max);
+        RecordAccumulator {
+            config,
+            pool,
+            queues: RwLock::new(Queues::default()),
+            incomplete: Arc::new(IncompleteBatches::default()),
+            next_batch_id: AtomicU64::new(1),
+            flushes_in_progress: AtomicUsize::new(0),
+            appends_in_progress: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            drain_index: Mutex::new(HashMap::new()),
+            muted: Mutex::new(HashSet::new()),
+            backoff,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AccumulatorConfig {
+        &self.config
+    }
+    /// The memory pool.
+    pub fn buffer_pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
+    fn queue(&self, tp: &TopicPartition) -> Queue {
+        if let Some(q) = self.queues.read().map.get(tp) {
+            return q.clone();
+        }
+        let mut qs = self.queues.write();
+        if let Some(q) = qs.map.get(tp) {
+            return q.clone();
+        }
+        let q: Queue = Arc::default();
+        qs.map.insert(tp.clone(), q.clone());
+        qs.order.push(tp.clone());
+        q
+    }
+
+    fn closed_error() -> Error {
+        Error::Closed {
+            delivery: Delivery::NotWritten,
+        }
+    }
+
+    /// Appends a record to the partition's last batch, or to a new batch (allocating its
+    /// memory, blocking up to `max_block` when `buffer.memory` is exhausted). A record larger
+    /// than `batch.size` gets a batch of exactly its own size.
+    ///
+    /// `timestamp` is the record's create time (ms since the epoch), already resolved by the
+    /// caller. The callback, if any, runs once with the record's answer, on the thread that
+    /// completes the batch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append(
+        &self,
+        tp: &TopicPartition,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        callback: Option<Callback>,
+        now: Instant,
+        max_block: Duration,
+    ) -> Result<AppendResult, Error> {
+        self.appends_in_progress.fetch_add(1, Ordering::AcqRel);
+        let _guard = InProgress(&self.appends_in_progress);
+        if self.is_closed() {
+            return Err(Self::closed_error());
+        }
+        let queue = self.queue(tp);
+        let mut callback = callback;
+
+        // First try: the last batch of the partition.
+        {
+            let mut q = queue.lock();
+            if self.is_closed() {
+                return Err(Self::closed_error());
+            }
+            if let Some(r) = Self::try_append_last(&mut q, timestamp, key, value, headers)? {
+                drop(q);
+                return Ok(self.finish_append(r, &mut callback, false));
+            }
+        }
+
+        // A new batch: size it, then allocate without holding the queue lock.
+        let first_size = encoded_record_size::<Header>(0, 0, key, value, headers).ok_or(
+            Error::RecordTooLarge {
+                size: key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len),
+                limit: i32::MAX as usize,
+                limit_name: "the record batch format",
+            },
+        )?;
+        let size = self
+            .config
+            .batch_size
+            .max(BATCH_HEADER_LEN.saturating_add(first_size));
+        let buf = self.pool.allocate(size, max_block)?;
+
+        let mut q = queue.lock();
+        if self.is_closed() {
+            drop(q);
+            self.pool.deallocate(buf, size);
+            return Err(Self::closed_error());
+        }
+        // Another thread may have started a batch while this one waited for memory.
+        if let Some(r) = Self::try_append_last(&mut q, timestamp, key, value, headers)? {
+            drop(q);
+            self.pool.deallocate(buf, size);
+            return Ok(self.finish_append(r, &mut callback, false));
+        }
+        let id = self.next_batch_id.fetch_add(1, Ordering::AcqRel);
+        let completion = BatchCompletion::new(id, tp.clone(), Some(self.incomplete.clone()));
+        let builder = RecordBatchBuilder::with_buffer(buf, size);
+        let mut batch = ProducerBatch::new(
+            tp.clone(),
+            builder,
+            size,
+            Some(self.pool.clone()),
+            completion.clone(),
+            now,
+        );
+        let thunk = match batch.try_append(timestamp, key, value, headers) {
+            Ok(Some(t)) => t,
+            // Cannot happen (the batch was sized for this record); fail the record, not the
+            // process. The empty batch is dropped and its memory returned.
+            Ok(None) => {
+                return Err(Error::RecordTooLarge {
+                    size: first_size,
+                    limit: size,
+                    limit_name: "batch.size",
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let full = batch.is_full();
+        q.push_back(batch);
+        let batch_is_full = full || q.len() > 1;
+        drop(q);
+        Ok(self.finish_append(
+            Appended {
+                completion,
+                thunk,
+                batch_is_full,
+            },
+            &mut callback,
+            true,
+        ))
+    }
+
+    /// Appends to the last batch of `q` if the record fits (and the batch is still open and
+    /// unanswered).
+    fn try_append_last(
+        q: &mut VecDeque<ProducerBatch>,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Result<Option<Appended>, Error> {
+        let len = q.len();
+        let Some(last) = q.back_mut() else {
+            return Ok(None);
+        };
+        if last.is_closed() || last.is_done() {
+            return Ok(None);
+        }
+        match last.try_append(timestamp, key, value, headers)? {
+            None => Ok(None),
+            Some(thunk) => Ok(Some(Appended {
+                completion: last.completion().clone(),
+                thunk,
+                batch_is_full: len > 1 || last.is_full(),
+            })),
+        }
+    }
+
+    /// Registers the callback and builds the result; runs outside the queue lock.
+    fn finish_append(
+        &self,
+        a: Appended,
+        callback: &mut Option<Callback>,
+        new_batch_created: bool,
+    ) -> AppendResult {
+        if let Some(cb) = callback.take() {
+            if let Some(cb) = a.completion.add_callback(a.thunk, cb) {
+                a.completion.run_late_callback(a.thunk, cb);
+            }
+        }
+        AppendResult {
+            future: SendFuture::new(a.completion, a.thunk),
+            batch_is_full: a.batch_is_full,
+            new_batch_created,
+        }
+    }
+
+    /// Which leaders have a sendable batch: full, lingered `linger.ms`, retry backoff over,
+    /// or any batch while a flush is in progress, the accumulator is closing, or callers wait
+    /// for memory. Muted partitions and partitions in retry backoff are skipped.
+    pub fn ready(&self, leaders: &impl LeaderLookup, now: Instant) -> ReadyCheck {
+        let exhausted = self.pool.queued() > 0;
+        let forced = exhausted || self.is_closed() || self.flush_in_progress();
+        let mut out = ReadyCheck {
+            next_ready_check_delay: Duration::MAX,
+            ..ReadyCheck::default()
+        };
+        let muted = self.muted.lock().clone();
+        let queues = self.queues.read();
+        for tp in &queues.order {
+            let Some(queue) = queues.map.get(tp) else {
+                continue;
+            };
+            let q = queue.lock();
+            let Some(first) = q.front() else {
+                continue;
+            };
+            let Some(leader) = leaders.leader_for(tp) else {
+                out.unknown_leader_topics.insert(tp.topic.clone());
+                continue;
+            };
+            if out.ready_nodes.contains(&leader) || muted.contains(tp) {
+                continue;
+            }
+            let backing_off = first.in_retry_backoff(now);
+            let (since, wait) = if first.is_retry() {
+                (first.last_attempt(), first.retry_backoff())
+            } else {
+                (first.created(), self.config.linger)
+            };
+            let waited = now.saturating_duration_since(since);
+            let full = q.len() > 1 || first.is_full();
+            let sendable = full || waited >= wait || forced;
+            if sendable && !backing_off {
+                out.ready_nodes.insert(leader);
+            } else {
+                let left = wait.saturating_sub(waited);
+                out.next_ready_check_delay = out.next_ready_check_delay.min(left);
+            }
+        }
+        out
+    }
+
+    /// [`drain_with`](Self::drain_with) without an idempotence hook.
+    pub fn drain(
+        &self,
+        leaders: &impl LeaderLookup,
+        ready_nodes: &HashSet<i32>,
+        max_request_size: usize,
+        now: Instant,
+    ) -> HashMap<i32, Vec<ProducerBatch>> {
+        self.drain_with(
+            leaders,
+            ready_nodes,
+            max_request_size,
+            now,
+            &mut NoDrainHook,
+        )
+    }
+
+    /// Takes, for each ready node, at most one batch per partition it leads, visiting the
+    /// partitions round-robin from where the node's last drain stopped so none starves, and
+    /// stopping before the total would exceed `max_request_size` (the first batch is always
+    /// taken). Partitions that are muted or in retry backoff are skipped. Every drained batch
+    /// is sealed, marked sent, and passed to `hook`.
+    pub fn drain_with(
+        &self,
+        leaders: &impl LeaderLookup,
+        ready_nodes: &HashSet<i32>,
+        max_request_size: usize,
+        now: Instant,
+        hook: &mut impl DrainHook,
+    ) -> HashMap<i32, Vec<ProducerBatch>> {
+        let mut out = HashMap::new();
+        if ready_nodes.is_empty() {
+            return out;
+        }
+        let muted = self.muted.lock().clone();
+        let mut drain_index = self.drain_index.lock();
+        // Snapshot of the queues, so no map lock is held while batches are drained.
+        let all: Vec<(TopicPartition, Queue)> = {
+            let queues = self.queues.read();
+            queues
+                .order
+                .iter()
+                .filter_map(|tp| queues.map.get(tp).map(|q| (tp.clone(), q.clone())))
+                .collect()
+        };
+        for &node in ready_nodes {
+            let parts: Vec<&(TopicPartition, Queue)> = all
+                .iter()
+                .filter(|(tp, _)| leaders.leader_for(tp) == Some(node))
+                .collect();
+            if parts.is_empty() {
+                continue;
+            }
+            let n = parts.len();
+            let start = drain_index.get(&node).copied().unwrap_or(0) % n;
+            let mut next_start = (start + 1) % n;
+            let mut size = 0usize;
+            let mut batches = Vec::new();
+            for k in 0..n {
+                let i = (start + k) % n;
+                let (tp, queue) = parts[i];
+                if muted.contains(tp) {
+                    continue;
+                }
+                let mut q = queue.lock();
+                // Batches answered while queued (aborted) are dropped, not sent.
+                while q.front().is_some_and(ProducerBatch::is_done) {
+                    q.pop_front();
+                }
+                let Some(first) = q.front() else {
+                    continue;
+                };
+                if first.in_retry_backoff(now) {
+                    continue;
+                }
+                if !batches.is_empty()
+                    && size.saturating_add(first.size_in_bytes()) > max_request_size
+                {
+                    next_start = i;
+                    break;
+                }
+                if !hook.can_drain(tp, first, now) {
+                    continue;
+                }
+                let Some(mut batch) = q.pop_front() else {
+                    continue;
+                };
+                drop(q);
+                let first_time = batch.drained_at().is_none();
+                batch.close();
+                hook.on_drain(&mut batch, first_time);
+                batch.drained(now);
+                batch.mark_sent();
+                size = size.saturating_add(batch.size_in_bytes());
+                batches.push(batch);
+            }
+            drain_index.insert(node, next_start);
+            if !batches.is_empty() {
+                out.insert(node, batches);
+            }
+        }
+        out
+    }
+
+    /// Puts a batch back for a retry, at the front of its partition queue (in base-sequence
+    /// order among batches that have one), with the next exponential backoff.
+    pub fn reenqueue(&self, mut batch: ProducerBatch, now: Instant) {
+        let backoff = self.backoff.backoff(batch.attempts().saturating_add(1));
+        batch.reenqueued(now, backoff);
+        let queue = self.queue(batch.topic_partition());
+        let mut q = queue.lock();
+        if batch.has_sequence() {
+            let seq = batch.base_sequence();
+            let pos = q
+                .iter()
+                .position(|b| !b.has_sequence() || b.base_sequence() > seq)
+                .unwrap_or(q.len());
+            q.insert(pos, batch);
+        } else {
+            q.push_front(batch);
+        }
+    }
+
+    /// Removes and returns the queued batches whose `delivery.timeout.ms` has passed (from the
+    /// front of each partition queue). The caller fails them.
+    pub fn expired_batches(&self, now: Instant) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        let queues = self.queues.read();
+        for queue in queues.map.values() {
+            let mut q = queue.lock();
+            while q
+                .front()
+                .is_some_and(|b| b.has_reached_delivery_timeout(self.config.delivery_timeout, now))
+            {
+                if let Some(b) = q.pop_front() {
+                    out.push(b);
+                }
+            }
+        }
+        out
+    }
+
+    /// Returns a batch's memory to the pool (dropping a batch does the same).
+    pub fn deallocate(&self, batch: ProducerBatch) {
+        drop(batch);
+    }
+
+    /// Starts a flush: every queued batch is ready until
+    /// [`await_flush_completion`](Self::await_flush_completion) returns.
+    pub fn begin_flush(&self) {
+        self.flushes_in_progress.fetch_add(1, Ordering::AcqRel);
+    }
+    /// Whether a flush is in progress.
+    pub fn flush_in_progress(&self) -> bool {
+        self.flushes_in_progress.load(Ordering::Acquire) > 0
+    }
+    /// Waits until every batch created before this call is answered (callbacks run), or
+    /// `timeout` (`Duration::MAX`: no limit). Ends the flush started by
+    /// [`begin_flush`](Self::begin_flush) either way. Returns whether all were answered.
+    pub fn await_flush_completion(&self, timeout: Duration) -> bool {
+        let _end = InProgress(&self.flushes_in_progress);
+        let up_to = self.next_batch_id.load(Ordering::Acquire).saturating_sub(1);
+        let deadline = Instant::now().checked_add(timeout);
+        self.incomplete.wait_until_done(up_to, deadline)
+    }
+
+    /// Whether any batch waits in a partition queue.
+    pub fn has_undrained(&self) -> bool {
+        let queues = self.queues.read();
+        queues.map.values().any(|q| !q.lock().is_empty())
+    }
+    /// Whether any batch (queued or in flight) has no answer yet.
+    pub fn has_incomplete(&self) -> bool {
+        !self.incomplete.is_empty()
+    }
+    /// Callers currently inside [`append`](Self::append).
+    pub fn appends_in_progress(&self) -> usize {
+        self.appends_in_progress.load(Ordering::Acquire)
+    }
+
+    /// Stops accepting records: later appends, and callers blocked for memory, get
+    /// [`Error::Closed`] (not written). Queued batches stay, and are all ready.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.pool.close();
+    }
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Fails every batch without an answer, each exactly once: queued batches are removed
+    /// and failed; batches in flight (held by the sender) are failed through their shared
+    /// completion, and the sender's later `done` is ignored. `error` gets each batch's
+    /// partition and whether it may have been written. Call after [`close`](Self::close)
+    /// (and once [`appends_in_progress`](Self::appends_in_progress) is 0), as Java does.
+    pub fn abort_incomplete_batches(&self, error: impl Fn(&TopicPartition, Delivery) -> Error) {
+        let mut taken = Vec::new();
+        {
+            let queues = self.queues.read();
+            for queue in queues.map.values() {
+                taken.extend(queue.lock().drain(..));
+            }
+        }
+        for batch in taken {
+            batch.done(Err(error(
+                batch.topic_partition(),
+                batch.delivery_if_failed(),
+            )));
+        }
+        for c in self.incomplete.snapshot() {
+            c.complete(Err(error(c.topic_partition(), c.delivery_if_failed())));
+        }
+    }
+
+    /// Mutes a partition: it is neither ready nor drained until unmuted (the sender's guard
+    /// for ordering with one batch in flight per partition).
+    pub fn mute(&self, tp: &TopicPartition) {
+        self.muted.lock().insert(tp.clone());
+    }
+    /// Unmutes a partition.
+    pub fn unmute(&self, tp: &TopicPartition) {
+        self.muted.lock().remove(tp);
+    }
+    /// Whether a partition is muted.
+    pub fn is_muted(&self, tp: &TopicPartition) -> bool {
+        self.muted.lock().contains(tp)
+    }
+}
+
+struct Appended {
+    completion: Arc<BatchCompletion>,
+    thunk: RecordThunk,
+    batch_is_full: bool,
+}
+
+#[cfg(test)]
+mod tests;
