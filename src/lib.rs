@@ -8,9 +8,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod config;
 mod error;
+mod partitioner;
 pub mod protocol;
 mod record;
+mod serializer;
+mod topic;
 
+pub use config::{
+    Acks, BrokerAddress, CompressionType, ProducerConfig, ProducerConfigBuilder, SecurityProtocol,
+};
 pub use error::{Delivery, Error, Result};
+pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
 pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};
+pub use serializer::{DefaultSerializer, Serializer};
