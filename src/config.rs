@@ -857,14 +857,15 @@ impl ProducerConfig {
             delivery_timeout = Duration::from_millis(floor_ms as u64);
         }
 
-        // Backoff: a max below the base means a constant backoff of the base.
+        // Java's ExponentialBackoff starts at min(base, max): a max below the base gives a
+        // static backoff of the max. Same for the connection setup timeout.
         if retry_backoff > retry_backoff_max {
             log::warn!(
                 "retry.backoff.ms ({retry_backoff:?}) > retry.backoff.max.ms \
-                 ({retry_backoff_max:?}): constant backoff of {retry_backoff:?}"
+                 ({retry_backoff_max:?}): static backoff of {retry_backoff_max:?}"
             );
         }
-        let retry_backoff_max = retry_backoff_max.max(retry_backoff);
+        let retry_backoff = retry_backoff.min(retry_backoff_max);
         if p.explicit("reconnect.backoff.ms") && !p.explicit("reconnect.backoff.max.ms") {
             log::info!(
                 "exponential reconnect backoff disabled: reconnect.backoff.ms is set, \
@@ -872,21 +873,25 @@ impl ProducerConfig {
             );
             reconnect_backoff_max = reconnect_backoff;
         }
-        let reconnect_backoff_max = reconnect_backoff_max.max(reconnect_backoff);
+        let reconnect_backoff = reconnect_backoff.min(reconnect_backoff_max);
+        if socket_connection_setup_timeout > socket_connection_setup_timeout_max {
+            log::warn!(
+                "socket.connection.setup.timeout.ms > socket.connection.setup.timeout.max.ms: \
+                 static connection setup timeout of {socket_connection_setup_timeout_max:?}"
+            );
+        }
+        let socket_connection_setup_timeout =
+            socket_connection_setup_timeout.min(socket_connection_setup_timeout_max);
 
-        // Idempotence (Java's postProcessAndValidateIdempotenceConfigs).
+        // Idempotence (Java 4.4's postProcessAndValidateIdempotenceConfigs).
         let idempotence_explicit = p.explicit("enable.idempotence");
         let mut idempotence = p.boolean("enable.idempotence", true)?;
         if idempotence {
             let conflicts = [
                 (retries == 0, "retries", "must be greater than 0"),
                 (acks != Acks::All, "acks", "must be all (or -1)"),
-                (
-                    max_in_flight > 5,
-                    "max.in.flight.requests.per.connection",
-                    "must be at most 5",
-                ),
             ];
+            let mut disable = false;
             for (conflict, property, what) in conflicts {
                 if !conflict {
                     continue;
@@ -898,8 +903,19 @@ impl ProducerConfig {
                     ));
                 }
                 log::info!("idempotence disabled because {property} {what} for it");
-                idempotence = false;
+                disable = true;
             }
+            // Since Kafka 4.0 this one is an error even when idempotence is only the default.
+            if max_in_flight > 5 {
+                return Err(Error::config(
+                    "max.in.flight.requests.per.connection",
+                    format!(
+                        "must be at most 5 when enable.idempotence is true (the default), got \
+                         {max_in_flight}; set enable.idempotence=false to allow more"
+                    ),
+                ));
+            }
+            idempotence = !disable;
         }
 
         Ok(ProducerConfig {
@@ -980,20 +996,20 @@ impl ProducerConfig {
     pub fn retries(&self) -> u32 {
         self.retries
     }
-    /// `retry.backoff.ms`: the first retry backoff.
+    /// The first retry backoff: `min(retry.backoff.ms, retry.backoff.max.ms)`.
     pub fn retry_backoff(&self) -> Duration {
         self.retry_backoff
     }
-    /// Effective cap of the retry backoff: `max(retry.backoff.ms, retry.backoff.max.ms)`.
+    /// `retry.backoff.max.ms`: cap of the exponential retry backoff.
     pub fn retry_backoff_max(&self) -> Duration {
         self.retry_backoff_max
     }
-    /// `reconnect.backoff.ms`: the first reconnect backoff.
+    /// The first reconnect backoff: `min(reconnect.backoff.ms, reconnect_backoff_max())`.
     pub fn reconnect_backoff(&self) -> Duration {
         self.reconnect_backoff
     }
-    /// Effective cap of the reconnect backoff (equal to the base when only
-    /// `reconnect.backoff.ms` was set, as in Java).
+    /// Cap of the reconnect backoff: `reconnect.backoff.max.ms`, or `reconnect.backoff.ms`
+    /// when only that was set (as in Java).
     pub fn reconnect_backoff_max(&self) -> Duration {
         self.reconnect_backoff_max
     }
@@ -1030,7 +1046,7 @@ impl ProducerConfig {
         self.partitioner.as_ref()
     }
     /// Whether the producer is idempotent, after Java's rules: the default `true` is turned
-    /// off by `acks` other than `all`, `retries=0` or more than 5 requests in flight.
+    /// off by `acks` other than `all` or by `retries=0`.
     pub fn idempotence_enabled(&self) -> bool {
         self.idempotence
     }
@@ -1060,7 +1076,8 @@ impl ProducerConfig {
     pub fn receive_buffer_bytes(&self) -> Option<usize> {
         self.receive_buffer_bytes
     }
-    /// `socket.connection.setup.timeout.ms`.
+    /// The first connection setup timeout: `min(socket.connection.setup.timeout.ms,
+    /// socket.connection.setup.timeout.max.ms)`.
     pub fn socket_connection_setup_timeout(&self) -> Duration {
         self.socket_connection_setup_timeout
     }
@@ -1510,12 +1527,7 @@ mod tests {
 
     #[test]
     fn idempotence_default_is_turned_off_by_conflicts() {
-        for conflict in [
-            ("acks", "1"),
-            ("acks", "0"),
-            ("retries", "0"),
-            ("max.in.flight.requests.per.connection", "6"),
-        ] {
+        for conflict in [("acks", "1"), ("acks", "0"), ("retries", "0")] {
             let c = cfg(&[conflict]).unwrap();
             assert!(!c.idempotence_enabled(), "{conflict:?}");
         }
@@ -1525,28 +1537,55 @@ mod tests {
             ("enable.idempotence", "false"),
             ("acks", "1"),
             ("retries", "0"),
+            ("max.in.flight.requests.per.connection", "6"),
         ])
         .unwrap();
         assert!(!c.idempotence_enabled());
         assert_eq!(c.retries(), 0);
+        assert_eq!(c.max_in_flight_requests_per_connection(), 6);
+    }
+
+    #[test]
+    fn more_than_five_in_flight_needs_idempotence_off_even_by_default() {
+        // Java 4.4: an error unless enable.idempotence=false, whatever acks/retries say
+        for extra in [None, Some(("acks", "1")), Some(("retries", "0"))] {
+            let mut props = vec![("max.in.flight.requests.per.connection", "6")];
+            props.extend(extra);
+            let (p, r) = err(&props);
+            assert_eq!(p, "max.in.flight.requests.per.connection", "{extra:?}");
+            assert!(r.contains("enable.idempotence=false"), "{r}");
+        }
     }
 
     #[test]
     fn backoff_adjustments() {
-        // max below base: constant backoff at base
+        // max below base: static backoff at max (Java's ExponentialBackoff takes the min)
         let c = cfg(&[("retry.backoff.ms", "500"), ("retry.backoff.max.ms", "200")]).unwrap();
-        assert_eq!(c.retry_backoff_max(), Duration::from_millis(500));
+        assert_eq!(c.retry_backoff(), Duration::from_millis(200));
+        assert_eq!(c.retry_backoff_max(), Duration::from_millis(200));
         // reconnect.backoff.ms alone: no exponential reconnect backoff
         let c = cfg(&[("reconnect.backoff.ms", "200")]).unwrap();
+        assert_eq!(c.reconnect_backoff(), Duration::from_millis(200));
         assert_eq!(c.reconnect_backoff_max(), Duration::from_millis(200));
         let c = cfg(&[
             ("reconnect.backoff.ms", "200"),
             ("reconnect.backoff.max.ms", "5000"),
         ])
         .unwrap();
+        assert_eq!(c.reconnect_backoff(), Duration::from_millis(200));
         assert_eq!(c.reconnect_backoff_max(), Duration::from_millis(5000));
         let c = cfg(&[("reconnect.backoff.max.ms", "10")]).unwrap();
-        assert_eq!(c.reconnect_backoff_max(), Duration::from_millis(50));
+        assert_eq!(c.reconnect_backoff(), Duration::from_millis(10));
+        assert_eq!(c.reconnect_backoff_max(), Duration::from_millis(10));
+        let c = cfg(&[
+            ("socket.connection.setup.timeout.ms", "40000"),
+            ("socket.connection.setup.timeout.max.ms", "20000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.socket_connection_setup_timeout(),
+            Duration::from_millis(20000)
+        );
     }
 
     #[test]
