@@ -655,6 +655,17 @@ fn parse_bootstrap(value: &str) -> Result<Vec<BrokerAddress>, Error> {
     Ok(out)
 }
 
+/// Splits a `.properties` entry at the first `=`, `:` or blank.
+fn split_property(entry: &str) -> (String, String) {
+    let split = entry
+        .find(|c: char| c == '=' || c == ':' || c.is_whitespace())
+        .unwrap_or(entry.len());
+    let (name, rest) = entry.split_at(split);
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix(['=', ':']).map_or(rest, str::trim_start);
+    (name.to_string(), rest.trim_end().to_string())
+}
+
 impl ProducerConfig {
     /// A builder with nothing set (`bootstrap.servers` must be set before `build`).
     pub fn builder() -> ProducerConfigBuilder {
@@ -675,6 +686,47 @@ impl ProducerConfig {
                 b.set(k.as_ref().to_string(), v.as_ref().to_string())
             })
             .build()
+    }
+
+    /// Reads Java `.properties` text (a `producer.properties` file) into name/value pairs for
+    /// [`from_properties`](Self::from_properties) or [`ProducerConfigBuilder::set`].
+    ///
+    /// Supported: `#` and `!` comment lines, `name=value`, `name: value` and `name value`,
+    /// surrounding blanks trimmed, and lines continued with a trailing backslash. Unicode
+    /// escapes and other backslash escapes of the Java format are not interpreted.
+    ///
+    /// ```
+    /// let text = "# producer\nbootstrap.servers=localhost:9092\nlinger.ms: 10\n";
+    /// let props = kafka_sync::ProducerConfig::parse_properties(text);
+    /// let cfg = kafka_sync::ProducerConfig::from_properties(props).unwrap();
+    /// assert_eq!(cfg.linger().as_millis(), 10);
+    /// ```
+    pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut logical = String::new();
+        for line in text.lines() {
+            let line = line.trim_start();
+            if logical.is_empty()
+                && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+            {
+                continue;
+            }
+            // an odd number of trailing backslashes continues the line
+            let trailing = line.len() - line.trim_end_matches('\\').len();
+            if trailing % 2 == 1 {
+                logical.push_str(&line[..line.len() - 1]);
+                continue;
+            }
+            logical.push_str(line);
+            let entry = std::mem::take(&mut logical);
+            let entry = entry.trim();
+            out.push(split_property(entry));
+        }
+        if !logical.trim().is_empty() {
+            let entry = logical.trim();
+            out.push(split_property(entry));
+        }
+        out
     }
 
     fn from_parts(
@@ -1668,5 +1720,32 @@ mod tests {
                 "{r}"
             );
         }
+    }
+
+    #[test]
+    fn properties_text() {
+        let text = "# comment\n! also comment\n\n  bootstrap.servers = b1:9092,\\\n    b2:9092\nlinger.ms:10\nacks all\nclient.id=\nretries=3 \n";
+        let props = ProducerConfig::parse_properties(text);
+        assert_eq!(
+            props,
+            [
+                (
+                    "bootstrap.servers".to_string(),
+                    "b1:9092,b2:9092".to_string()
+                ),
+                ("linger.ms".to_string(), "10".to_string()),
+                ("acks".to_string(), "all".to_string()),
+                ("client.id".to_string(), String::new()),
+                ("retries".to_string(), "3".to_string()),
+            ]
+        );
+        let c = ProducerConfig::from_properties(props).unwrap();
+        assert_eq!(c.bootstrap_servers().len(), 2);
+        assert_eq!(c.retries(), 3);
+        // a continued last line without a newline
+        assert_eq!(
+            ProducerConfig::parse_properties("a=b\\"),
+            [("a".to_string(), "b".to_string())]
+        );
     }
 }
