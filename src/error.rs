@@ -151,7 +151,6 @@ impl Error {
             _ => false,
         }
     }
-    #[allow(dead_code)] // used by config validation
     pub(crate) fn config(property: &str, reason: impl Into<String>) -> Self {
         Error::Config {
             property: property.to_string(),

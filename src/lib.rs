@@ -9,14 +9,23 @@
 #![warn(missing_docs)]
 
 pub mod accumulator;
+mod config;
 mod error;
+mod future;
 mod metadata;
 mod net;
-mod future;
+mod partitioner;
 mod sender;
 pub mod protocol;
 mod record;
+mod serializer;
+mod topic;
 
+pub use config::{
+    Acks, BrokerAddress, CompressionType, ProducerConfig, ProducerConfigBuilder, SecurityProtocol,
+};
 pub use error::{Delivery, Error, Result};
 pub use future::{Callback, SendFuture};
+pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
 pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};
+pub use serializer::{DefaultSerializer, Serializer};
