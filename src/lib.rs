@@ -15,6 +15,7 @@ mod future;
 mod metadata;
 mod net;
 mod partitioner;
+mod producer;
 mod sender;
 pub mod protocol;
 mod record;
@@ -27,5 +28,6 @@ pub use config::{
 pub use error::{Delivery, Error, Result};
 pub use future::{Callback, SendFuture};
 pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
+pub use producer::{PartitionInfo, Producer};
 pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};
 pub use serializer::{DefaultSerializer, Serializer};

@@ -26,6 +26,8 @@ pub(crate) struct PartitionInfo {
     pub leader: i32,
     pub leader_epoch: i32,
     pub error: ErrorCode,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
 }
 
 /// One topic: its id (zero before Kafka 2.8) and partitions sorted by index.
@@ -34,16 +36,14 @@ pub(crate) struct TopicInfo {
     pub name: Arc<str>,
     pub topic_id: [u8; 16],
     pub partitions: Vec<PartitionInfo>,
+    /// Partitions that have a leader, ascending (what the sticky partitioner picks from).
+    pub available: Vec<i32>,
 }
 
 impl TopicInfo {
     /// Number of partitions.
     pub fn partition_count(&self) -> i32 {
         self.partitions.len() as i32
-    }
-    /// Partitions that currently have a leader.
-    pub fn available_partitions(&self) -> impl Iterator<Item = i32> + '_ {
-        self.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition)
     }
 }
 
@@ -61,7 +61,7 @@ impl Cluster {
     /// The leader of a partition, if known and present among the brokers.
     pub fn leader_for(&self, topic: &str, partition: i32) -> Option<i32> {
         let t = self.topics.get(topic)?;
-        let p = t.partitions.get(usize::try_from(partition).ok()?)?;
+        let p = t.partitions.get(usize::try_from(partition).ok()?).filter(|p| p.partition == partition)?;
         (p.leader >= 0 && self.brokers.contains_key(&p.leader)).then_some(p.leader)
     }
 }
@@ -259,6 +259,8 @@ impl Metadata {
                     leader: if p.error_code.is_ok() || p.error_code == ErrorCode::REPLICA_NOT_AVAILABLE { p.leader_id } else { -1 },
                     leader_epoch: p.leader_epoch,
                     error: p.error_code,
+                    replicas: p.replica_nodes.clone(),
+                    isr: p.isr_nodes.clone(),
                 })
                 .collect();
             partitions.sort_by_key(|p| p.partition);
@@ -267,7 +269,14 @@ impl Metadata {
             let n = partitions.last().map_or(0, |p| p.partition + 1).max(0) as usize;
             if n != partitions.len() && n <= 1 << 20 {
                 let mut full: Vec<PartitionInfo> = (0..n as i32)
-                    .map(|i| PartitionInfo { partition: i, leader: -1, leader_epoch: -1, error: ErrorCode::LEADER_NOT_AVAILABLE })
+                    .map(|i| PartitionInfo {
+                        partition: i,
+                        leader: -1,
+                        leader_epoch: -1,
+                        error: ErrorCode::LEADER_NOT_AVAILABLE,
+                        replicas: Vec::new(),
+                        isr: Vec::new(),
+                    })
                     .collect();
                 for p in partitions {
                     if p.partition >= 0 {
@@ -280,7 +289,12 @@ impl Metadata {
             if partitions.iter().any(|p| p.leader < 0 || !brokers.contains_key(&p.leader)) {
                 retry_soon = true;
             }
-            topics.insert(name.clone(), Arc::new(TopicInfo { name, topic_id: t.topic_id, partitions }));
+            let available = partitions
+                .iter()
+                .filter(|p| p.leader >= 0 && brokers.contains_key(&p.leader))
+                .map(|p| p.partition)
+                .collect();
+            topics.insert(name.clone(), Arc::new(TopicInfo { name, topic_id: t.topic_id, partitions, available }));
         }
         // Topics we asked about before and did not ask about this time stay as they were.
         for (name, info) in inner.cluster.topics.iter() {

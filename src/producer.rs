@@ -1,0 +1,354 @@
+//! The producer: what users hold. `send` runs on the caller's thread (serialize, partition,
+//! append); the network is the sender thread's.
+
+use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
+use crate::config::ProducerConfig;
+use crate::error::{Delivery, Error};
+use crate::future::SendFuture;
+use crate::metadata::Metadata;
+use crate::partitioner::{choose_partition, BuiltInPartitioners, PartitionChoice, TopicLayout};
+use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
+use crate::record::{ProducerRecord, RecordMetadata, TopicPartition};
+use crate::sender::{Sender, SenderConfig, Shared};
+use crate::serializer::{DefaultSerializer, Serializer};
+use crate::topic::validate_topic;
+use parking_lot::Mutex;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What Kafka says about one partition of a topic ([`Producer::partitions_for`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Broker id of the leader, if the partition has one.
+    pub leader: Option<i32>,
+    /// Broker ids of the replicas.
+    pub replicas: Vec<i32>,
+    /// Broker ids of the in-sync replicas.
+    pub in_sync_replicas: Vec<i32>,
+}
+
+thread_local! {
+    /// Per-thread scratch buffers for the serialized key and value: no allocation per record.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A Kafka producer: `Send + Sync`, share it between threads (e.g. in an `Arc`).
+///
+/// Records are answered exactly once: through the [`SendFuture`] returned by
+/// [`send`](Producer::send), or the callback given to
+/// [`send_with_callback`](Producer::send_with_callback). Dropping the producer closes it
+/// ([`close`](Producer::close) without a timeout): queued records are sent first, and every
+/// record still pending when the sender gives up (at the latest after `delivery.timeout.ms`)
+/// is answered with an error.
+///
+/// ```no_run
+/// use kafka_sync::{Producer, ProducerConfig, ProducerRecord};
+///
+/// let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?;
+/// let producer: Producer<String, String> = Producer::new(config)?;
+/// let md = producer
+///     .send(ProducerRecord::new("events", Some("user-1".to_string()), Some("hello".to_string())))?
+///     .get()?;
+/// println!("written to {}-{} at offset {}", md.topic, md.partition, md.offset);
+/// # Ok::<(), kafka_sync::Error>(())
+/// ```
+pub struct Producer<K, V> {
+    key_serializer: Box<dyn Serializer<K>>,
+    value_serializer: Box<dyn Serializer<V>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ProducerConfig,
+    shared: Arc<Shared>,
+    sticky: BuiltInPartitioners,
+    closed: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    exited: crossbeam_channel::Receiver<()>,
+}
+
+impl<K, V> Producer<K, V>
+where
+    DefaultSerializer: Serializer<K> + Serializer<V>,
+{
+    /// A producer with the built-in serializers for `K` and `V` (bytes, strings, integers as Java
+    /// writes them). Starts the sender thread; nothing is connected until the first send.
+    pub fn new(config: ProducerConfig) -> Result<Self, Error> {
+        Self::with_serializers(config, DefaultSerializer, DefaultSerializer)
+    }
+}
+
+impl<K, V> Producer<K, V> {
+    /// A producer with the given key and value serializers.
+    pub fn with_serializers(
+        config: ProducerConfig,
+        key_serializer: impl Serializer<K> + 'static,
+        value_serializer: impl Serializer<V> + 'static,
+    ) -> Result<Self, Error> {
+        let acc = Arc::new(RecordAccumulator::new(AccumulatorConfig {
+            batch_size: config.batch_size(),
+            linger: config.linger(),
+            buffer_memory: config.buffer_memory(),
+            retry_backoff: config.retry_backoff(),
+            retry_backoff_max: config.retry_backoff_max(),
+            delivery_timeout: config.delivery_timeout(),
+        }));
+        let metadata = Arc::new(Metadata::new(config.metadata_max_age(), config.metadata_max_idle(), config.retry_backoff()));
+        let poller = Arc::new(polling::Poller::new().map_err(|e| Error::Network {
+            broker: String::new(),
+            reason: format!("cannot create the readiness poller: {e}"),
+            delivery: Delivery::NotWritten,
+        })?);
+        let shared = Arc::new(Shared {
+            accumulator: acc,
+            metadata,
+            poller,
+            running: AtomicBool::new(true),
+            force_close: AtomicBool::new(false),
+        });
+        let sender_cfg = SenderConfig {
+            bootstrap: config.bootstrap_servers().iter().map(|b| b.to_string()).collect(),
+            client_id: config.client_id().to_string(),
+            acks: config.acks().as_i16(),
+            request_timeout: config.request_timeout(),
+            delivery_timeout: config.delivery_timeout(),
+            max_request_size: config.max_request_size(),
+            max_in_flight: config.max_in_flight_requests_per_connection(),
+            retries: config.retries(),
+            retry_backoff: config.retry_backoff(),
+            reconnect_backoff: config.reconnect_backoff(),
+            reconnect_backoff_max: config.reconnect_backoff_max(),
+            connection_setup_timeout: config.socket_connection_setup_timeout(),
+            idempotence: config.idempotence_enabled(),
+        };
+        log::info!("producer {} starting: {:?}", config.client_id(), config);
+        let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
+        let sender = Sender::new(sender_cfg, shared.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("kafka-producer-network-thread | {}", config.client_id()))
+            .spawn(move || {
+                sender.run();
+                let _ = exit_tx.send(());
+            })
+            .map_err(|e| Error::Network {
+                broker: String::new(),
+                reason: format!("cannot start the sender thread: {e}"),
+                delivery: Delivery::NotWritten,
+            })?;
+        let sticky = BuiltInPartitioners::new(config.batch_size());
+        Ok(Producer {
+            key_serializer: Box::new(key_serializer),
+            value_serializer: Box::new(value_serializer),
+            inner: Arc::new(Inner {
+                config,
+                shared,
+                sticky,
+                closed: AtomicBool::new(false),
+                thread: Mutex::new(Some(thread)),
+                exited: exit_rx,
+            }),
+        })
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.config
+    }
+
+    /// Sends a record. Returns at once with a [`SendFuture`] for its answer, or with an error
+    /// for what is known before anything is queued: an invalid topic name, a serialization
+    /// failure, a record larger than `max.request.size`, a partition that does not exist, the
+    /// topic not in metadata within `max.block.ms`, or `buffer.memory` still full after
+    /// `max.block.ms`. When it returns an error, nothing was queued.
+    ///
+    /// It blocks only for metadata of a topic not seen before and for buffer memory, each bounded
+    /// by `max.block.ms` in total.
+    pub fn send(&self, record: ProducerRecord<K, V>) -> Result<SendFuture, Error> {
+        self.do_send(record, None)
+    }
+
+    /// Sends a record and calls `callback` once with its answer.
+    ///
+    /// The callback runs on the producer's sender thread: keep it short and never block in it
+    /// (in particular, do not call [`flush`](Producer::flush), [`close`](Producer::close) or a
+    /// blocking `get` from it), or every other record of this producer waits.
+    ///
+    /// If this returns an error, the record was not queued and the callback is not called: the
+    /// error is the record's answer. The returned future resolves with the same answer as the
+    /// callback.
+    pub fn send_with_callback(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: impl FnOnce(Result<RecordMetadata, Error>) + Send + 'static,
+    ) -> Result<SendFuture, Error> {
+        self.do_send(record, Some(Box::new(callback)))
+    }
+
+    fn do_send(&self, record: ProducerRecord<K, V>, callback: Option<crate::Callback>) -> Result<SendFuture, Error> {
+        let inner = &*self.inner;
+        let cfg = &inner.config;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed { delivery: Delivery::NotWritten });
+        }
+        validate_topic(&record.topic)?;
+        let started = Instant::now();
+        let deadline = started + cfg.max_block();
+        let shared = &inner.shared;
+        let (_cluster, topic) = shared.metadata.wait_for_topic(&record.topic, started, deadline, || shared.wake())?;
+
+        SCRATCH.with(|scratch| {
+            // A serializer that itself sends would find the buffers in use: give it fresh ones.
+            let mut fresh = (Vec::new(), Vec::new());
+            let mut guard = scratch.try_borrow_mut();
+            let (kbuf, vbuf) = match guard.as_deref_mut() {
+                Ok(bufs) => bufs,
+                Err(_) => &mut fresh,
+            };
+            kbuf.clear();
+            vbuf.clear();
+            let key = match &record.key {
+                Some(k) => {
+                    self.key_serializer.serialize(&record.topic, k, kbuf).map_err(|e| as_serialization(e, "key"))?;
+                    Some(&kbuf[..])
+                }
+                None => None,
+            };
+            let value = match &record.value {
+                Some(v) => {
+                    self.value_serializer.serialize(&record.topic, v, vbuf).map_err(|e| as_serialization(e, "value"))?;
+                    Some(&vbuf[..])
+                }
+                None => None,
+            };
+
+            let size = BATCH_HEADER_LEN + record_size_upper_bound(key, value, &record.headers);
+            if size > cfg.max_request_size() {
+                return Err(Error::RecordTooLarge { size, limit: cfg.max_request_size(), limit_name: "max.request.size" });
+            }
+            if size > cfg.buffer_memory() {
+                return Err(Error::RecordTooLarge { size, limit: cfg.buffer_memory(), limit_name: "buffer.memory" });
+            }
+
+            let layout = TopicLayout::new(topic.partition_count(), &topic.available);
+            let custom = cfg.partitioner().map(|p| &**p);
+            let choice =
+                choose_partition(record.partition, custom, cfg.partitioner_ignore_keys(), &record.topic, key, value, &layout)?;
+            let sticky = match choice {
+                PartitionChoice::Fixed(_) => None,
+                PartitionChoice::Sticky => {
+                    let p = inner.sticky.topic(&record.topic);
+                    let info = p.peek_current(&layout);
+                    Some((p, info))
+                }
+            };
+            let partition = match (&choice, &sticky) {
+                (PartitionChoice::Fixed(p), _) => *p,
+                (_, Some((_, info))) => info.partition(),
+                _ => unreachable!("sticky choice has sticky info"),
+            };
+            let timestamp = record.timestamp.unwrap_or_else(now_ms);
+            let tp = TopicPartition { topic: topic.name.clone(), partition };
+            let now = Instant::now();
+            let max_block = deadline.saturating_duration_since(now);
+            let result = shared.accumulator.append(&tp, timestamp, key, value, &record.headers, callback, now, max_block)?;
+            if let Some((p, info)) = sticky {
+                p.update_partition_info(&info, size - BATCH_HEADER_LEN, &layout, result.batch_is_full);
+            }
+            if result.batch_is_full || result.new_batch_created {
+                shared.wake();
+            }
+            Ok(result.future)
+        })
+    }
+
+    /// Blocks until every record sent before this call has its answer (success or error).
+    /// Lingering batches are sent at once.
+    pub fn flush(&self) {
+        let shared = &self.inner.shared;
+        shared.accumulator.begin_flush();
+        shared.wake();
+        shared.accumulator.await_flush_completion(Duration::MAX);
+    }
+
+    /// The partitions of `topic`, waiting up to `max.block.ms` for its metadata.
+    pub fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionInfo>, Error> {
+        validate_topic(topic)?;
+        let shared = &self.inner.shared;
+        let started = Instant::now();
+        let deadline = started + self.inner.config.max_block();
+        let (_c, t) = shared.metadata.wait_for_topic(topic, started, deadline, || shared.wake())?;
+        Ok(t
+            .partitions
+            .iter()
+            .map(|p| PartitionInfo {
+                topic: topic.to_string(),
+                partition: p.partition,
+                leader: (p.leader >= 0).then_some(p.leader),
+                replicas: p.replicas.clone(),
+                in_sync_replicas: p.isr.clone(),
+            })
+            .collect())
+    }
+
+    /// Closes the producer: no new records are accepted; queued records are sent and in-flight
+    /// ones awaited for up to `timeout`. When the timeout runs out, every record still without
+    /// an answer is failed ([`Error::Closed`], saying whether it may have been written) and
+    /// this returns. `Duration::MAX` waits as long as it takes (bounded by
+    /// `delivery.timeout.ms` per record). Calling it again does nothing.
+    pub fn close(&self, timeout: Duration) {
+        self.inner.close(timeout);
+    }
+}
+
+impl Inner {
+    fn close(&self, timeout: Duration) {
+        let first = !self.closed.swap(true, Ordering::AcqRel);
+        let shared = &self.shared;
+        if first {
+            log::info!("closing producer {} (timeout {:?})", self.config.client_id(), timeout);
+            shared.accumulator.close();
+            shared.metadata.close();
+        }
+        shared.running.store(false, Ordering::Release);
+        shared.wake();
+        let finished = match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.exited.recv_deadline(deadline).is_ok(),
+            None => self.exited.recv().is_ok(),
+        };
+        if !finished {
+            log::info!("close timeout ran out: failing what is still pending");
+            shared.force_close.store(true, Ordering::Release);
+            shared.wake();
+        }
+        if let Some(t) = self.thread.lock().take() {
+            if t.join().is_err() {
+                log::error!("the sender thread panicked");
+                shared.accumulator.abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
+            }
+        }
+    }
+}
+
+impl<K, V> Drop for Producer<K, V> {
+    fn drop(&mut self) {
+        self.inner.close(Duration::MAX);
+    }
+}
+
+fn as_serialization(e: Error, part: &'static str) -> Error {
+    match e {
+        Error::Serialization { .. } => e,
+        other => Error::Serialization { part, reason: other.to_string() },
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
