@@ -16,9 +16,9 @@ mod metadata;
 mod net;
 mod partitioner;
 mod producer;
-mod sender;
 pub mod protocol;
 mod record;
+mod sender;
 mod serializer;
 mod topic;
 

@@ -61,7 +61,10 @@ impl Cluster {
     /// The leader of a partition, if known and present among the brokers.
     pub fn leader_for(&self, topic: &str, partition: i32) -> Option<i32> {
         let t = self.topics.get(topic)?;
-        let p = t.partitions.get(usize::try_from(partition).ok()?).filter(|p| p.partition == partition)?;
+        let p = t
+            .partitions
+            .get(usize::try_from(partition).ok()?)
+            .filter(|p| p.partition == partition)?;
         (p.leader >= 0 && self.brokers.contains_key(&p.leader)).then_some(p.leader)
     }
 }
@@ -141,7 +144,9 @@ impl Metadata {
         let mut asked = false;
         loop {
             if inner.closed {
-                return Err(Error::Closed { delivery: crate::error::Delivery::NotWritten });
+                return Err(Error::Closed {
+                    delivery: crate::error::Delivery::NotWritten,
+                });
             }
             let now = Instant::now();
             if let Some(used) = inner.topics.get_mut(topic) {
@@ -159,7 +164,10 @@ impl Metadata {
             }
             if let Some(&code) = cluster.topic_errors.get(topic) {
                 if is_permanent_topic_error(code) {
-                    return Err(Error::Broker { code, message: Some(Arc::from(format!("topic {topic:?}"))) });
+                    return Err(Error::Broker {
+                        code,
+                        message: Some(Arc::from(format!("topic {topic:?}"))),
+                    });
                 }
             }
             if !asked {
@@ -171,7 +179,10 @@ impl Metadata {
                 continue;
             }
             if now >= deadline {
-                return Err(Error::MetadataTimeout { topic: topic.to_string(), waited: now - started });
+                return Err(Error::MetadataTimeout {
+                    topic: topic.to_string(),
+                    waited: now - started,
+                });
             }
             let version = inner.version;
             let timed_out = self.updated.wait_until(&mut inner, deadline).timed_out();
@@ -193,7 +204,9 @@ impl Metadata {
         let due = if inner.need_update {
             Duration::ZERO
         } else {
-            inner.last_refresh.map_or(Duration::ZERO, |t| (t + self.max_age).saturating_duration_since(now))
+            inner.last_refresh.map_or(Duration::ZERO, |t| {
+                (t + self.max_age).saturating_duration_since(now)
+            })
         };
         due.max(backoff_left)
     }
@@ -202,7 +215,9 @@ impl Metadata {
     pub fn topics_for_request(&self, now: Instant) -> Vec<Arc<str>> {
         let mut inner = self.inner.lock();
         let max_idle = self.max_idle;
-        inner.topics.retain(|_, used| now.saturating_duration_since(*used) < max_idle);
+        inner
+            .topics
+            .retain(|_, used| now.saturating_duration_since(*used) < max_idle);
         inner.topics.keys().cloned().collect()
     }
 
@@ -234,7 +249,9 @@ impl Metadata {
         let mut topic_errors = HashMap::new();
         let mut retry_soon = false;
         for t in &response.topics {
-            let Some(name) = t.name.as_deref() else { continue };
+            let Some(name) = t.name.as_deref() else {
+                continue;
+            };
             let name: Arc<str> = inner
                 .topics
                 .get_key_value(name)
@@ -256,7 +273,13 @@ impl Metadata {
                 .iter()
                 .map(|p| PartitionInfo {
                     partition: p.partition_index,
-                    leader: if p.error_code.is_ok() || p.error_code == ErrorCode::REPLICA_NOT_AVAILABLE { p.leader_id } else { -1 },
+                    leader: if p.error_code.is_ok()
+                        || p.error_code == ErrorCode::REPLICA_NOT_AVAILABLE
+                    {
+                        p.leader_id
+                    } else {
+                        -1
+                    },
                     leader_epoch: p.leader_epoch,
                     error: p.error_code,
                     replicas: p.replica_nodes.clone(),
@@ -286,7 +309,10 @@ impl Metadata {
                 }
                 partitions = full;
             }
-            if partitions.iter().any(|p| p.leader < 0 || !brokers.contains_key(&p.leader)) {
+            if partitions
+                .iter()
+                .any(|p| p.leader < 0 || !brokers.contains_key(&p.leader))
+            {
                 retry_soon = true;
             }
             let available = partitions
@@ -294,15 +320,30 @@ impl Metadata {
                 .filter(|p| p.leader >= 0 && brokers.contains_key(&p.leader))
                 .map(|p| p.partition)
                 .collect();
-            topics.insert(name.clone(), Arc::new(TopicInfo { name, topic_id: t.topic_id, partitions, available }));
+            topics.insert(
+                name.clone(),
+                Arc::new(TopicInfo {
+                    name,
+                    topic_id: t.topic_id,
+                    partitions,
+                    available,
+                }),
+            );
         }
         // Topics we asked about before and did not ask about this time stay as they were.
         for (name, info) in inner.cluster.topics.iter() {
-            if !topics.contains_key(name) && !topic_errors.contains_key(name) && inner.topics.contains_key(name) {
+            if !topics.contains_key(name)
+                && !topic_errors.contains_key(name)
+                && inner.topics.contains_key(name)
+            {
                 topics.insert(name.clone(), info.clone());
             }
         }
-        inner.cluster = Arc::new(Cluster { brokers, topics, topic_errors });
+        inner.cluster = Arc::new(Cluster {
+            brokers,
+            topics,
+            topic_errors,
+        });
         inner.version += 1;
         inner.last_refresh = Some(now);
         inner.last_failed_attempt = if retry_soon { Some(now) } else { None };
@@ -311,4 +352,3 @@ impl Metadata {
         self.updated.notify_all();
     }
 }
-

@@ -100,7 +100,11 @@ impl<K, V> Producer<K, V> {
             retry_backoff_max: config.retry_backoff_max(),
             delivery_timeout: config.delivery_timeout(),
         }));
-        let metadata = Arc::new(Metadata::new(config.metadata_max_age(), config.metadata_max_idle(), config.retry_backoff()));
+        let metadata = Arc::new(Metadata::new(
+            config.metadata_max_age(),
+            config.metadata_max_idle(),
+            config.retry_backoff(),
+        ));
         let poller = Arc::new(polling::Poller::new().map_err(|e| Error::Network {
             broker: String::new(),
             reason: format!("cannot create the readiness poller: {e}"),
@@ -114,7 +118,11 @@ impl<K, V> Producer<K, V> {
             force_close: AtomicBool::new(false),
         });
         let sender_cfg = SenderConfig {
-            bootstrap: config.bootstrap_servers().iter().map(|b| b.to_string()).collect(),
+            bootstrap: config
+                .bootstrap_servers()
+                .iter()
+                .map(|b| b.to_string())
+                .collect(),
             client_id: config.client_id().to_string(),
             acks: config.acks().as_i16(),
             request_timeout: config.request_timeout(),
@@ -132,7 +140,10 @@ impl<K, V> Producer<K, V> {
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
         let sender = Sender::new(sender_cfg, shared.clone());
         let thread = std::thread::Builder::new()
-            .name(format!("kafka-producer-network-thread | {}", config.client_id()))
+            .name(format!(
+                "kafka-producer-network-thread | {}",
+                config.client_id()
+            ))
             .spawn(move || {
                 sender.run();
                 let _ = exit_tx.send(());
@@ -191,17 +202,26 @@ impl<K, V> Producer<K, V> {
         self.do_send(record, Some(Box::new(callback)))
     }
 
-    fn do_send(&self, record: ProducerRecord<K, V>, callback: Option<crate::Callback>) -> Result<SendFuture, Error> {
+    fn do_send(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: Option<crate::Callback>,
+    ) -> Result<SendFuture, Error> {
         let inner = &*self.inner;
         let cfg = &inner.config;
         if inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed { delivery: Delivery::NotWritten });
+            return Err(Error::Closed {
+                delivery: Delivery::NotWritten,
+            });
         }
         validate_topic(&record.topic)?;
         let started = Instant::now();
         let deadline = started + cfg.max_block();
         let shared = &inner.shared;
-        let (_cluster, topic) = shared.metadata.wait_for_topic(&record.topic, started, deadline, || shared.wake())?;
+        let (_cluster, topic) =
+            shared
+                .metadata
+                .wait_for_topic(&record.topic, started, deadline, || shared.wake())?;
 
         SCRATCH.with(|scratch| {
             // A serializer that itself sends would find the buffers in use: give it fresh ones.
@@ -215,14 +235,18 @@ impl<K, V> Producer<K, V> {
             vbuf.clear();
             let key = match &record.key {
                 Some(k) => {
-                    self.key_serializer.serialize(&record.topic, k, kbuf).map_err(|e| as_serialization(e, "key"))?;
+                    self.key_serializer
+                        .serialize(&record.topic, k, kbuf)
+                        .map_err(|e| as_serialization(e, "key"))?;
                     Some(&kbuf[..])
                 }
                 None => None,
             };
             let value = match &record.value {
                 Some(v) => {
-                    self.value_serializer.serialize(&record.topic, v, vbuf).map_err(|e| as_serialization(e, "value"))?;
+                    self.value_serializer
+                        .serialize(&record.topic, v, vbuf)
+                        .map_err(|e| as_serialization(e, "value"))?;
                     Some(&vbuf[..])
                 }
                 None => None,
@@ -230,16 +254,31 @@ impl<K, V> Producer<K, V> {
 
             let size = BATCH_HEADER_LEN + record_size_upper_bound(key, value, &record.headers);
             if size > cfg.max_request_size() {
-                return Err(Error::RecordTooLarge { size, limit: cfg.max_request_size(), limit_name: "max.request.size" });
+                return Err(Error::RecordTooLarge {
+                    size,
+                    limit: cfg.max_request_size(),
+                    limit_name: "max.request.size",
+                });
             }
             if size > cfg.buffer_memory() {
-                return Err(Error::RecordTooLarge { size, limit: cfg.buffer_memory(), limit_name: "buffer.memory" });
+                return Err(Error::RecordTooLarge {
+                    size,
+                    limit: cfg.buffer_memory(),
+                    limit_name: "buffer.memory",
+                });
             }
 
             let layout = TopicLayout::new(topic.partition_count(), &topic.available);
             let custom = cfg.partitioner().map(|p| &**p);
-            let choice =
-                choose_partition(record.partition, custom, cfg.partitioner_ignore_keys(), &record.topic, key, value, &layout)?;
+            let choice = choose_partition(
+                record.partition,
+                custom,
+                cfg.partitioner_ignore_keys(),
+                &record.topic,
+                key,
+                value,
+                &layout,
+            )?;
             let sticky = match choice {
                 PartitionChoice::Fixed(_) => None,
                 PartitionChoice::Sticky => {
@@ -254,12 +293,29 @@ impl<K, V> Producer<K, V> {
                 _ => unreachable!("sticky choice has sticky info"),
             };
             let timestamp = record.timestamp.unwrap_or_else(now_ms);
-            let tp = TopicPartition { topic: topic.name.clone(), partition };
+            let tp = TopicPartition {
+                topic: topic.name.clone(),
+                partition,
+            };
             let now = Instant::now();
             let max_block = deadline.saturating_duration_since(now);
-            let result = shared.accumulator.append(&tp, timestamp, key, value, &record.headers, callback, now, max_block)?;
+            let result = shared.accumulator.append(
+                &tp,
+                timestamp,
+                key,
+                value,
+                &record.headers,
+                callback,
+                now,
+                max_block,
+            )?;
             if let Some((p, info)) = sticky {
-                p.update_partition_info(&info, size - BATCH_HEADER_LEN, &layout, result.batch_is_full);
+                p.update_partition_info(
+                    &info,
+                    size - BATCH_HEADER_LEN,
+                    &layout,
+                    result.batch_is_full,
+                );
             }
             if result.batch_is_full || result.new_batch_created {
                 shared.wake();
@@ -283,9 +339,10 @@ impl<K, V> Producer<K, V> {
         let shared = &self.inner.shared;
         let started = Instant::now();
         let deadline = started + self.inner.config.max_block();
-        let (_c, t) = shared.metadata.wait_for_topic(topic, started, deadline, || shared.wake())?;
-        Ok(t
-            .partitions
+        let (_c, t) = shared
+            .metadata
+            .wait_for_topic(topic, started, deadline, || shared.wake())?;
+        Ok(t.partitions
             .iter()
             .map(|p| PartitionInfo {
                 topic: topic.to_string(),
@@ -312,7 +369,11 @@ impl Inner {
         let first = !self.closed.swap(true, Ordering::AcqRel);
         let shared = &self.shared;
         if first {
-            log::info!("closing producer {} (timeout {:?})", self.config.client_id(), timeout);
+            log::info!(
+                "closing producer {} (timeout {:?})",
+                self.config.client_id(),
+                timeout
+            );
             shared.accumulator.close();
             shared.metadata.close();
         }
@@ -330,7 +391,9 @@ impl Inner {
         if let Some(t) = self.thread.lock().take() {
             if t.join().is_err() {
                 log::error!("the sender thread panicked");
-                shared.accumulator.abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
+                shared
+                    .accumulator
+                    .abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
             }
         }
     }
@@ -345,10 +408,15 @@ impl<K, V> Drop for Producer<K, V> {
 fn as_serialization(e: Error, part: &'static str) -> Error {
     match e {
         Error::Serialization { .. } => e,
-        other => Error::Serialization { part, reason: other.to_string() },
+        other => Error::Serialization {
+            part,
+            reason: other.to_string(),
+        },
     }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

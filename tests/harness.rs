@@ -34,12 +34,23 @@ fn java_tools_round_trip_through_the_harness() {
     );
     // Within each partition the offsets are 0, 1, ... with no gap.
     for p in 0..3 {
-        let mut offs: Vec<i64> = got.iter().filter(|c| c.partition == p).map(|c| c.offset).collect();
+        let mut offs: Vec<i64> = got
+            .iter()
+            .filter(|c| c.partition == p)
+            .map(|c| c.offset)
+            .collect();
         offs.sort();
-        assert_eq!(offs, (0..offs.len() as i64).collect::<Vec<_>>(), "partition {p}: {got:?}");
+        assert_eq!(
+            offs,
+            (0..offs.len() as i64).collect::<Vec<_>>(),
+            "partition {p}: {got:?}"
+        );
     }
     for c in &got {
-        assert!(c.timestamp.is_some_and(|t| t > 1_600_000_000_000), "create time printed: {c:?}");
+        assert!(
+            c.timestamp.is_some_and(|t| t > 1_600_000_000_000),
+            "create time printed: {c:?}"
+        );
     }
 }
 

@@ -58,7 +58,6 @@ struct Unanswered<C> {
 /// A response read from the broker, paired with the context of the request it answers.
 #[derive(Debug)]
 pub(crate) struct Response<C> {
-    pub api_key: i16,
     pub api_version: i16,
     pub body: Vec<u8>,
     pub ctx: C,
@@ -72,10 +71,6 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// A connection to a broker. See the module docs.
 pub(crate) struct Connection<C> {
-    /// The broker's node id (negative for a bootstrap address whose id is not known yet).
-    pub node: i32,
-    /// `host:port` as configured or advertised.
-    pub addr: String,
     stream: TcpStream,
     poller: Arc<Poller>,
     key: usize,
@@ -101,13 +96,15 @@ impl<C> Connection<C> {
     /// The connect itself blocks the sender thread for at most `timeout`
     /// (`socket.connection.setup.timeout.ms`); on loopback a refused connect returns at once.
     pub fn connect(
-        node: i32,
         addr: &str,
         timeout: Duration,
         poller: Arc<Poller>,
         key: usize,
     ) -> Result<Self, ConnectionError> {
-        let connect_err = |source| ConnectionError::Connect { addr: addr.to_string(), source };
+        let connect_err = |source| ConnectionError::Connect {
+            addr: addr.to_string(),
+            source,
+        };
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(connect_err)?.collect();
         let mut last = io::Error::new(ErrorKind::NotFound, "address resolved to nothing");
         let mut stream = None;
@@ -133,8 +130,6 @@ impl<C> Connection<C> {
                 .map_err(connect_err)?;
         }
         Ok(Connection {
-            node,
-            addr: addr.to_string(),
             stream,
             poller,
             key,
@@ -153,6 +148,7 @@ impl<C> Connection<C> {
 
     /// Appends a request frame (size, header, body written by `body`) to the write buffer.
     /// Nothing is written to the socket until [`Connection::flush`].
+    #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
         api_key: i16,
@@ -166,14 +162,26 @@ impl<C> Connection<C> {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1) & i32::MAX;
         let start = frame::begin_frame(&mut self.write_buf);
-        RequestHeader { api_key, api_version, correlation_id, client_id }.encode(&mut self.write_buf);
+        RequestHeader {
+            api_key,
+            api_version,
+            correlation_id,
+            client_id,
+        }
+        .encode(&mut self.write_buf);
         body(&mut self.write_buf);
         if let Err(e) = frame::finish_frame(&mut self.write_buf, start) {
             self.write_buf.truncate(start);
             return Err((e.into(), ctx));
         }
         if expect_response {
-            self.in_flight.push_back(InFlight { correlation_id, api_key, api_version, sent_at: now, ctx });
+            self.in_flight.push_back(InFlight {
+                correlation_id,
+                api_key,
+                api_version,
+                sent_at: now,
+                ctx,
+            });
         } else {
             let end = self.write_base + self.write_buf.len();
             self.unanswered.push_back(Unanswered { end, ctx });
@@ -222,7 +230,8 @@ impl<C> Connection<C> {
                     self.read_start = 0;
                 } else {
                     let grow = self.read_buf.len().min(MAX_RESPONSE_SIZE + 4);
-                    self.read_buf.resize(self.read_buf.len() + grow.max(READ_CHUNK), 0);
+                    self.read_buf
+                        .resize(self.read_buf.len() + grow.max(READ_CHUNK), 0);
                 }
             }
             match self.stream.read(&mut self.read_buf[self.read_end..]) {
@@ -249,22 +258,41 @@ impl<C> Connection<C> {
     }
 
     fn parse(&mut self, out: &mut Vec<Response<C>>) -> Result<(), ConnectionError> {
-        while let Some(end) = frame::parse_frame(&self.read_buf[self.read_start..self.read_end], MAX_RESPONSE_SIZE)? {
-            let payload = &self.read_buf[self.read_start + frame::SIZE_PREFIX_LEN..self.read_start + end];
-            let expected = self.in_flight.front().map(|f| (f.correlation_id, f.api_key, f.api_version));
+        while let Some(end) = frame::parse_frame(
+            &self.read_buf[self.read_start..self.read_end],
+            MAX_RESPONSE_SIZE,
+        )? {
+            let payload =
+                &self.read_buf[self.read_start + frame::SIZE_PREFIX_LEN..self.read_start + end];
+            let expected = self
+                .in_flight
+                .front()
+                .map(|f| (f.correlation_id, f.api_key, f.api_version));
             let Some((cid, api_key, api_version)) = expected else {
-                let got = payload.get(..4).map_or(-1, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-                return Err(ConnectionError::Correlation { got, expected: None });
+                let got = payload
+                    .get(..4)
+                    .map_or(-1, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                return Err(ConnectionError::Correlation {
+                    got,
+                    expected: None,
+                });
             };
-            let (header, body) =
-                ResponseHeader::split(payload, api_key, api_version).map_err(ConnectionError::Header)?;
+            let (header, body) = ResponseHeader::split(payload, api_key, api_version)
+                .map_err(ConnectionError::Header)?;
             if header.correlation_id != cid {
-                return Err(ConnectionError::Correlation { got: header.correlation_id, expected: Some(cid) });
+                return Err(ConnectionError::Correlation {
+                    got: header.correlation_id,
+                    expected: Some(cid),
+                });
             }
             let body = body.to_vec();
             self.read_start += end;
             let f = self.in_flight.pop_front().expect("checked");
-            out.push(Response { api_key, api_version, body, ctx: f.ctx });
+            out.push(Response {
+                api_version,
+                body,
+                ctx: f.ctx,
+            });
         }
         if self.read_start == self.read_end {
             self.read_start = 0;
@@ -296,11 +324,6 @@ impl<C> Connection<C> {
     /// When the oldest request awaiting a response was sent.
     pub fn oldest_in_flight(&self) -> Option<Instant> {
         self.in_flight.front().map(|f| f.sent_at)
-    }
-
-    /// Iterates over the contexts of requests awaiting a response, oldest first.
-    pub fn in_flight_contexts(&self) -> impl Iterator<Item = &C> {
-        self.in_flight.iter().map(|f| &f.ctx)
     }
 
     /// Closes the socket and returns every context not yet answered, each exactly once, with

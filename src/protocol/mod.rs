@@ -27,10 +27,10 @@ pub mod init_producer_id;
 pub mod metadata;
 pub mod primitives;
 pub mod produce;
+pub mod record_batch;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod versions;
-pub mod record_batch;
 
 pub use api::{Request, Response};
 pub use error_code::ErrorCode;

@@ -32,7 +32,9 @@ use crate::net::{Connection, ConnectionError, Response};
 use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::init_producer_id::{self, InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::metadata::{self as metadata_api, MetadataRequest, MetadataResponse};
-use crate::protocol::produce::{self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic};
+use crate::protocol::produce::{
+    self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic,
+};
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::ErrorCode;
 use crate::record::TopicPartition;
@@ -100,7 +102,13 @@ struct Node {
 
 impl Node {
     fn new(addr: String) -> Self {
-        Node { addr, conn: None, versions: None, reconnect_at: None, consecutive_failures: 0 }
+        Node {
+            addr,
+            conn: None,
+            versions: None,
+            reconnect_at: None,
+            consecutive_failures: 0,
+        }
     }
     fn is_ready(&self) -> bool {
         self.conn.is_some() && self.versions.is_some()
@@ -140,7 +148,9 @@ impl DrainHook for Idempotence {
         if self.producer_id < 0 {
             return false;
         }
-        let Some(p) = self.partitions.get(tp) else { return true };
+        let Some(p) = self.partitions.get(tp) else {
+            return true;
+        };
         if p.in_flight.len() >= self.max_in_flight {
             return false;
         }
@@ -156,9 +166,17 @@ impl DrainHook for Idempotence {
         if !self.enabled {
             return;
         }
-        let p = self.partitions.entry(batch.topic_partition().clone()).or_default();
+        let p = self
+            .partitions
+            .entry(batch.topic_partition().clone())
+            .or_default();
         if first_time || !batch.has_sequence() {
-            batch.set_producer_state(self.producer_id, self.producer_epoch, p.next_sequence, false);
+            batch.set_producer_state(
+                self.producer_id,
+                self.producer_epoch,
+                p.next_sequence,
+                false,
+            );
             p.next_sequence = p.next_sequence.wrapping_add(batch.record_count()) & i32::MAX;
         }
         p.in_flight.push(batch.base_sequence());
@@ -288,12 +306,16 @@ impl Sender {
             }
         }
         // Anything still queued (or appended by a racing caller) is answered now.
-        self.shared.accumulator.abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
+        self.shared
+            .accumulator
+            .abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
         log::debug!("sender thread stopped");
     }
 
     fn any_in_flight(&self) -> bool {
-        self.nodes.values().any(|n| n.in_flight() > 0 || n.conn.as_ref().is_some_and(|c| c.has_pending_writes()))
+        self.nodes
+            .values()
+            .any(|n| n.in_flight() > 0 || n.conn.as_ref().is_some_and(|c| c.has_pending_writes()))
     }
 
     fn rand(&mut self) -> u64 {
@@ -322,7 +344,10 @@ impl Sender {
         let mut broken = Vec::new();
         for (&id, node) in self.nodes.iter_mut() {
             if let Some(conn) = node.conn.as_mut() {
-                if let Err(e) = conn.flush().and_then(|_| conn.rearm().map_err(ConnectionError::Io)) {
+                if let Err(e) = conn
+                    .flush()
+                    .and_then(|_| conn.rearm().map_err(ConnectionError::Io))
+                {
                     broken.push((id, e));
                 }
             }
@@ -332,7 +357,11 @@ impl Sender {
         }
         self.complete_unanswered(now);
 
-        let timeout = if self.shared.running.load(Ordering::Acquire) { timeout } else { timeout.min(Duration::from_millis(50)) };
+        let timeout = if self.shared.running.load(Ordering::Acquire) {
+            timeout
+        } else {
+            timeout.min(Duration::from_millis(50))
+        };
         self.events.clear();
         if let Err(e) = self.shared.poller.wait(&mut self.events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
@@ -340,10 +369,18 @@ impl Sender {
             }
         }
         let now = Instant::now();
-        let ready: Vec<(usize, bool, bool)> = self.events.iter().map(|ev| (ev.key, ev.readable, ev.writable)).collect();
+        let ready: Vec<(usize, bool, bool)> = self
+            .events
+            .iter()
+            .map(|ev| (ev.key, ev.readable, ev.writable))
+            .collect();
         for (key, readable, writable) in ready {
-            let Some(&id) = self.keys.get(&key) else { continue };
-            let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.as_mut()) else { continue };
+            let Some(&id) = self.keys.get(&key) else {
+                continue;
+            };
+            let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.as_mut()) else {
+                continue;
+            };
             let mut result = Ok(Vec::new());
             if writable {
                 if let Err(e) = conn.flush() {
@@ -393,7 +430,9 @@ impl Sender {
     /// Starts a connection to `id` if allowed now; returns whether it is connected (perhaps
     /// still waiting for its ApiVersions answer).
     fn ensure_connected(&mut self, id: i32, now: Instant) -> bool {
-        let Some(node) = self.nodes.get_mut(&id) else { return false };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return false;
+        };
         if node.conn.is_some() {
             return true;
         }
@@ -404,7 +443,12 @@ impl Sender {
         self.next_key += 1;
         let addr = node.addr.clone();
         log::debug!("connecting to node {id} at {addr}");
-        match Connection::connect(id, &addr, self.cfg.connection_setup_timeout, self.shared.poller.clone(), key) {
+        match Connection::connect(
+            &addr,
+            self.cfg.connection_setup_timeout,
+            self.shared.poller.clone(),
+            key,
+        ) {
             Ok(mut conn) => {
                 let req = ApiVersionsRequest {
                     client_software_name: "kafka-sync",
@@ -412,7 +456,15 @@ impl Sender {
                 };
                 let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
                 let v = api_versions::MAX_VERSION;
-                match conn.send(api_versions::API_KEY, v, client_id, true, now, RequestCtx::ApiVersions, |b| req.encode(v, b)) {
+                match conn.send(
+                    api_versions::API_KEY,
+                    v,
+                    client_id,
+                    true,
+                    now,
+                    RequestCtx::ApiVersions,
+                    |b| req.encode(v, b),
+                ) {
                     Ok(_) => {}
                     Err((e, _)) => {
                         log::warn!("node {id}: cannot encode ApiVersions: {e}");
@@ -437,9 +489,13 @@ impl Sender {
         let base = self.cfg.reconnect_backoff;
         let max = self.cfg.reconnect_backoff_max;
         let r = self.rand();
-        let Some(node) = self.nodes.get_mut(&id) else { return };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
         node.consecutive_failures = node.consecutive_failures.saturating_add(1);
-        let exp = base.saturating_mul(1u32 << node.consecutive_failures.saturating_sub(1).min(16)).min(max);
+        let exp = base
+            .saturating_mul(1u32 << node.consecutive_failures.saturating_sub(1).min(16))
+            .min(max);
         // +-20% jitter (KIP-144).
         let jitter = 0.8 + (r % 4001) as f64 / 10000.0;
         let backoff = exp.mul_f64(jitter).min(max.mul_f64(1.2));
@@ -449,7 +505,9 @@ impl Sender {
 
     /// Closes a connection; everything in flight on it is failed or retried.
     fn disconnect(&mut self, id: i32, reason: &str, now: Instant) {
-        let Some(node) = self.nodes.get_mut(&id) else { return };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
         let Some(conn) = node.conn.take() else { return };
         node.versions = None;
         let addr = node.addr.clone();
@@ -468,7 +526,11 @@ impl Sender {
                 }
                 RequestCtx::Produce(batches) => {
                     for b in batches {
-                        let err = Error::Network { broker: addr.clone(), reason: reason.to_string(), delivery: Delivery::Unknown };
+                        let err = Error::Network {
+                            broker: addr.clone(),
+                            reason: reason.to_string(),
+                            delivery: Delivery::Unknown,
+                        };
                         self.fail_or_retry(b, err, now);
                     }
                 }
@@ -492,14 +554,20 @@ impl Sender {
             return Some(id);
         }
         // Nothing ready: if a connection is being set up, wait for it.
-        if self.nodes.values().any(|n| n.conn.is_some() && n.versions.is_none()) {
+        if self
+            .nodes
+            .values()
+            .any(|n| n.conn.is_some() && n.versions.is_none())
+        {
             return None;
         }
         // Connect to a known broker first, else cycle through the bootstrap list.
         let mut candidates: Vec<i32> = self
             .nodes
             .iter()
-            .filter(|(&id, n)| id >= 0 && n.conn.is_none() && n.reconnect_at.is_none_or(|t| now >= t))
+            .filter(|(&id, n)| {
+                id >= 0 && n.conn.is_none() && n.reconnect_at.is_none_or(|t| now >= t)
+            })
             .map(|(&id, _)| id)
             .collect();
         if candidates.is_empty() {
@@ -550,7 +618,11 @@ impl Sender {
         let topics = self.shared.metadata.topics_for_request(now);
         let node = self.nodes.get_mut(&id).expect("ready node");
         let versions = node.versions.as_ref().expect("ready");
-        let Some(v) = versions.negotiate(metadata_api::API_KEY, metadata_api::MIN_VERSION, metadata_api::MAX_VERSION) else {
+        let Some(v) = versions.negotiate(
+            metadata_api::API_KEY,
+            metadata_api::MIN_VERSION,
+            metadata_api::MAX_VERSION,
+        ) else {
             log::error!("node {id} supports no Metadata version we speak");
             self.shared.metadata.failed_update(now);
             return;
@@ -559,7 +631,15 @@ impl Sender {
         let req = MetadataRequest::for_topics(&names, false);
         let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
         let conn = node.conn.as_mut().expect("ready");
-        match conn.send(metadata_api::API_KEY, v, client_id, true, now, RequestCtx::Metadata, |b| req.encode(v, b)) {
+        match conn.send(
+            metadata_api::API_KEY,
+            v,
+            client_id,
+            true,
+            now,
+            RequestCtx::Metadata,
+            |b| req.encode(v, b),
+        ) {
             Ok(_) => self.metadata_in_flight = true,
             Err((e, _)) => log::error!("cannot encode Metadata request: {e}"),
         }
@@ -576,10 +656,16 @@ impl Sender {
             }
         }
         // Only worth asking once there is something to send or it was asked for.
-        let Some(id) = self.least_loaded_node(now) else { return };
+        let Some(id) = self.least_loaded_node(now) else {
+            return;
+        };
         let node = self.nodes.get_mut(&id).expect("ready node");
         let versions = node.versions.as_ref().expect("ready");
-        let Some(v) = versions.negotiate(init_producer_id::API_KEY, init_producer_id::MIN_VERSION, init_producer_id::MAX_VERSION) else {
+        let Some(v) = versions.negotiate(
+            init_producer_id::API_KEY,
+            init_producer_id::MIN_VERSION,
+            init_producer_id::MAX_VERSION,
+        ) else {
             log::error!("node {id} does not support InitProducerId: idempotence cannot work");
             self.idem.retry_at = Some(now + self.cfg.retry_backoff);
             return;
@@ -587,7 +673,18 @@ impl Sender {
         let req = InitProducerIdRequest::new(None, i32::MAX);
         let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
         let conn = node.conn.as_mut().expect("ready");
-        if conn.send(init_producer_id::API_KEY, v, client_id, true, now, RequestCtx::InitProducerId, |b| req.encode(v, b)).is_ok() {
+        if conn
+            .send(
+                init_producer_id::API_KEY,
+                v,
+                client_id,
+                true,
+                now,
+                RequestCtx::InitProducerId,
+                |b| req.encode(v, b),
+            )
+            .is_ok()
+        {
             self.idem.in_flight_request = true;
         }
     }
@@ -624,23 +721,43 @@ impl Sender {
         if sendable.is_empty() {
             return;
         }
-        let drained = acc.drain_with(&leaders, &sendable, self.cfg.max_request_size, now, &mut self.idem);
+        let drained = acc.drain_with(
+            &leaders,
+            &sendable,
+            self.cfg.max_request_size,
+            now,
+            &mut self.idem,
+        );
         for (id, batches) in drained {
             self.send_produce(id, batches, &cluster, now);
         }
     }
 
-    fn send_produce(&mut self, id: i32, batches: Vec<ProducerBatch>, cluster: &Cluster, now: Instant) {
+    fn send_produce(
+        &mut self,
+        id: i32,
+        batches: Vec<ProducerBatch>,
+        cluster: &Cluster,
+        now: Instant,
+    ) {
         let node = self.nodes.get_mut(&id).expect("sendable node");
         let versions = node.versions.as_ref().expect("ready");
-        let mut version = versions.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION);
+        let mut version =
+            versions.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION);
         // Produce v13+ names topics by id; use it only when every topic's id is known.
         if version.is_some_and(|v| v >= produce::FIRST_TOPIC_ID_VERSION) {
             let all_ids = batches.iter().all(|b| {
-                cluster.topics.get(&*b.topic_partition().topic).is_some_and(|t| t.topic_id != [0; 16])
+                cluster
+                    .topics
+                    .get(&*b.topic_partition().topic)
+                    .is_some_and(|t| t.topic_id != [0; 16])
             });
             if !all_ids {
-                version = versions.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::FIRST_TOPIC_ID_VERSION - 1);
+                version = versions.negotiate(
+                    produce::API_KEY,
+                    produce::MIN_VERSION,
+                    produce::FIRST_TOPIC_ID_VERSION - 1,
+                );
             }
         }
         let Some(version) = version else {
@@ -648,7 +765,8 @@ impl Sender {
             for b in batches {
                 let err = Error::Network {
                     broker: addr.clone(),
-                    reason: "the broker supports no Produce version >= 3 (Kafka 0.11+ is required)".into(),
+                    reason: "the broker supports no Produce version >= 3 (Kafka 0.11+ is required)"
+                        .into(),
                     delivery: Delivery::NotWritten,
                 };
                 self.idem.batch_returned(&b);
@@ -660,12 +778,18 @@ impl Sender {
         let mut topics: Vec<ProduceTopic<'_>> = Vec::new();
         for b in &batches {
             let tp = b.topic_partition();
-            let part = ProducePartition { index: tp.partition, records: b.bytes() };
+            let part = ProducePartition {
+                index: tp.partition,
+                records: b.bytes(),
+            };
             match topics.iter_mut().find(|t| t.name == &*tp.topic) {
                 Some(t) => t.partitions.push(part),
                 None => topics.push(ProduceTopic {
                     name: &tp.topic,
-                    topic_id: cluster.topics.get(&*tp.topic).map_or([0; 16], |t| t.topic_id),
+                    topic_id: cluster
+                        .topics
+                        .get(&*tp.topic)
+                        .map_or([0; 16], |t| t.topic_id),
                     partitions: vec![part],
                 }),
             }
@@ -683,12 +807,22 @@ impl Sender {
         let mut body = Vec::new();
         req.encode(version, &mut body);
         drop(req);
-        let res = conn.send(produce::API_KEY, version, client_id, expect_response, now, RequestCtx::Produce(batches), |b| {
-            b.extend_from_slice(&body)
-        });
+        let res = conn.send(
+            produce::API_KEY,
+            version,
+            client_id,
+            expect_response,
+            now,
+            RequestCtx::Produce(batches),
+            |b| b.extend_from_slice(&body),
+        );
         if let Err((e, RequestCtx::Produce(batches))) = res {
             for b in batches {
-                let err = Error::Network { broker: node.addr.clone(), reason: e.to_string(), delivery: Delivery::NotWritten };
+                let err = Error::Network {
+                    broker: node.addr.clone(),
+                    reason: e.to_string(),
+                    delivery: Delivery::NotWritten,
+                };
                 self.idem.batch_returned(&b);
                 b.done(Err(err));
             }
@@ -698,11 +832,16 @@ impl Sender {
     /// acks=0: batches are answered (offset -1) once their request is written.
     fn complete_unanswered(&mut self, _now: Instant) {
         for node in self.nodes.values_mut() {
-            let Some(conn) = node.conn.as_mut() else { continue };
+            let Some(conn) = node.conn.as_mut() else {
+                continue;
+            };
             for ctx in conn.take_sent_unanswered() {
                 if let RequestCtx::Produce(batches) = ctx {
                     for b in batches {
-                        b.done(Ok(BatchAck { base_offset: -1, log_append_time: -1 }));
+                        b.done(Ok(BatchAck {
+                            base_offset: -1,
+                            log_append_time: -1,
+                        }));
                     }
                 }
             }
@@ -734,7 +873,10 @@ impl Sender {
             .map(|(&id, _)| id)
             .collect();
         for id in timed_out {
-            let reason = format!("no response within request.timeout.ms ({:?})", self.cfg.request_timeout);
+            let reason = format!(
+                "no response within request.timeout.ms ({:?})",
+                self.cfg.request_timeout
+            );
             self.disconnect(id, &reason, now);
         }
     }
@@ -763,7 +905,11 @@ impl Sender {
                 self.idem.in_flight_request = false;
                 match InitProducerIdResponse::decode(&r.body, r.api_version) {
                     Ok(resp) if resp.error_code.is_ok() => {
-                        log::info!("producer id {} epoch {}", resp.producer_id, resp.producer_epoch);
+                        log::info!(
+                            "producer id {} epoch {}",
+                            resp.producer_id,
+                            resp.producer_epoch
+                        );
                         self.idem.producer_id = resp.producer_id;
                         self.idem.producer_epoch = resp.producer_epoch;
                         self.idem.retry_at = None;
@@ -774,9 +920,13 @@ impl Sender {
                     }
                     Ok(resp) => {
                         log::error!("InitProducerId failed: {}", resp.error_code);
-                        let msg: Arc<str> = Arc::from(format!("InitProducerId failed: {}", resp.error_code));
-                        self.shared.accumulator.abort_incomplete_batches(|_, _| Error::Fatal(msg.clone()));
-                        self.idem.retry_at = Some(now + self.cfg.retry_backoff.max(Duration::from_secs(1)));
+                        let msg: Arc<str> =
+                            Arc::from(format!("InitProducerId failed: {}", resp.error_code));
+                        self.shared
+                            .accumulator
+                            .abort_incomplete_batches(|_, _| Error::Fatal(msg.clone()));
+                        self.idem.retry_at =
+                            Some(now + self.cfg.retry_backoff.max(Duration::from_secs(1)));
                     }
                     Err(e) => {
                         log::warn!("malformed InitProducerId response from node {id}: {e}");
@@ -784,7 +934,9 @@ impl Sender {
                     }
                 }
             }
-            RequestCtx::Produce(batches) => self.handle_produce(id, r.api_version, &r.body, batches, now),
+            RequestCtx::Produce(batches) => {
+                self.handle_produce(id, r.api_version, &r.body, batches, now)
+            }
         }
     }
 
@@ -801,9 +953,20 @@ impl Sender {
             let v = resp.retry_version();
             let node = self.nodes.get_mut(&id).expect("node");
             let conn = node.conn.as_mut().expect("connected");
-            let req = ApiVersionsRequest { client_software_name: "kafka-sync", client_software_version: env!("CARGO_PKG_VERSION") };
+            let req = ApiVersionsRequest {
+                client_software_name: "kafka-sync",
+                client_software_version: env!("CARGO_PKG_VERSION"),
+            };
             let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
-            let _ = conn.send(api_versions::API_KEY, v, client_id, true, now, RequestCtx::ApiVersions, |b| req.encode(v, b));
+            let _ = conn.send(
+                api_versions::API_KEY,
+                v,
+                client_id,
+                true,
+                now,
+                RequestCtx::ApiVersions,
+                |b| req.encode(v, b),
+            );
             return;
         }
         if !resp.error_code.is_ok() {
@@ -811,7 +974,10 @@ impl Sender {
             return;
         }
         let table = ApiVersionTable::from_response(&resp);
-        if table.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION).is_none() {
+        if table
+            .negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION)
+            .is_none()
+        {
             log::error!("node {id} does not support Produce v3 or later; Kafka 0.11+ (2.1+ tested) is required");
         }
         let node = self.nodes.get_mut(&id).expect("node");
@@ -821,13 +987,27 @@ impl Sender {
         log::debug!("node {id} ({}) ready", node.addr);
     }
 
-    fn handle_produce(&mut self, id: i32, version: i16, body: &[u8], batches: Vec<ProducerBatch>, now: Instant) {
+    fn handle_produce(
+        &mut self,
+        id: i32,
+        version: i16,
+        body: &[u8],
+        batches: Vec<ProducerBatch>,
+        now: Instant,
+    ) {
         let resp = match ProduceResponse::decode(body, version) {
             Ok(r) => r,
             Err(e) => {
-                let addr = self.nodes.get(&id).map_or_else(String::new, |n| n.addr.clone());
+                let addr = self
+                    .nodes
+                    .get(&id)
+                    .map_or_else(String::new, |n| n.addr.clone());
                 for b in batches {
-                    let err = Error::Network { broker: addr.clone(), reason: format!("malformed Produce response: {e}"), delivery: Delivery::Unknown };
+                    let err = Error::Network {
+                        broker: addr.clone(),
+                        reason: format!("malformed Produce response: {e}"),
+                        delivery: Delivery::Unknown,
+                    };
                     self.fail_or_retry(b, err, now);
                 }
                 self.disconnect(id, "malformed Produce response", now);
@@ -837,15 +1017,27 @@ impl Sender {
         let cluster = self.shared.metadata.cluster();
         for b in batches {
             let tp = b.topic_partition();
-            let part = resp.topics.iter().find(|t| {
-                if t.name.is_empty() {
-                    cluster.topics.get(&*tp.topic).is_some_and(|ti| ti.topic_id == t.topic_id)
-                } else {
-                    t.name == *tp.topic
-                }
-            }).and_then(|t| t.partitions.iter().find(|p| p.index == tp.partition));
+            let part = resp
+                .topics
+                .iter()
+                .find(|t| {
+                    if t.name.is_empty() {
+                        cluster
+                            .topics
+                            .get(&*tp.topic)
+                            .is_some_and(|ti| ti.topic_id == t.topic_id)
+                    } else {
+                        t.name == *tp.topic
+                    }
+                })
+                .and_then(|t| t.partitions.iter().find(|p| p.index == tp.partition));
             let Some(p) = part else {
-                let err = Error::Broker { code: ErrorCode::UNKNOWN_SERVER_ERROR, message: Some(Arc::from("the Produce response did not mention the partition")) };
+                let err = Error::Broker {
+                    code: ErrorCode::UNKNOWN_SERVER_ERROR,
+                    message: Some(Arc::from(
+                        "the Produce response did not mention the partition",
+                    )),
+                };
                 self.fail_or_retry(b, err, now);
                 continue;
             };
@@ -853,7 +1045,10 @@ impl Sender {
             if code.is_ok() || code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
                 self.idem.batch_returned(&b);
                 self.idem.acknowledged(&b);
-                b.done(Ok(BatchAck { base_offset: p.base_offset, log_append_time: p.log_append_time_ms }));
+                b.done(Ok(BatchAck {
+                    base_offset: p.base_offset,
+                    log_append_time: p.log_append_time_ms,
+                }));
                 continue;
             }
             let mut message = p.error_message.clone();
@@ -862,17 +1057,35 @@ impl Sender {
                     .record_errors
                     .iter()
                     .take(5)
-                    .map(|e| format!("record {}: {}", e.batch_index, e.message.as_deref().unwrap_or("invalid")))
+                    .map(|e| {
+                        format!(
+                            "record {}: {}",
+                            e.batch_index,
+                            e.message.as_deref().unwrap_or("invalid")
+                        )
+                    })
                     .collect();
-                message = Some(format!("{}{}", message.map(|m| m + "; ").unwrap_or_default(), details.join("; ")));
+                message = Some(format!(
+                    "{}{}",
+                    message.map(|m| m + "; ").unwrap_or_default(),
+                    details.join("; ")
+                ));
             }
             if matches!(
                 code,
-                ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION | ErrorCode::LEADER_NOT_AVAILABLE | ErrorCode::FENCED_LEADER_EPOCH | ErrorCode::KAFKA_STORAGE_ERROR | ErrorCode::NOT_ENOUGH_REPLICAS
+                ErrorCode::NOT_LEADER_OR_FOLLOWER
+                    | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                    | ErrorCode::LEADER_NOT_AVAILABLE
+                    | ErrorCode::FENCED_LEADER_EPOCH
+                    | ErrorCode::KAFKA_STORAGE_ERROR
+                    | ErrorCode::NOT_ENOUGH_REPLICAS
             ) {
                 self.shared.metadata.request_update();
             }
-            let err = Error::Broker { code, message: message.map(Arc::from) };
+            let err = Error::Broker {
+                code,
+                message: message.map(Arc::from),
+            };
             self.fail_or_retry(b, err, now);
         }
     }
@@ -881,7 +1094,9 @@ impl Sender {
     fn fail_or_retry(&mut self, mut b: ProducerBatch, err: Error, now: Instant) {
         self.idem.batch_returned(&b);
         let retriable = match &err {
-            Error::Broker { code, .. } if *code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => self.idem.gap_explained(&b),
+            Error::Broker { code, .. } if *code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => {
+                self.idem.gap_explained(&b)
+            }
             e => e.is_retriable(),
         };
         let timed_out = b.has_reached_delivery_timeout(self.cfg.delivery_timeout, now);

@@ -8,9 +8,11 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const HOW_TO_START: &str = "start one with `scripts/kafka start` (and `scripts/kafka start --brokers 3` \
-for the 3-node tests), then export KAFKA_BOOTSTRAP=127.0.0.1:9092 and \
-KAFKA_BOOTSTRAP_3=127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092 — or run everything with `scripts/test`";
+const HOW_TO_START: &str = "run everything with `scripts/test`, or start the brokers by hand: \
+`scripts/kafka start` (KAFKA_BOOTSTRAP=127.0.0.1:9092), `scripts/kafka start --brokers 3` \
+(KAFKA_BOOTSTRAP_3=127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092), \
+`KAFKA_VERSION=3.9.1 scripts/kafka start --port 9192` (KAFKA_BOOTSTRAP_COMPAT=127.0.0.1:9192) and \
+`scripts/kafka start --port 9292` (KAFKA_BOOTSTRAP_FAULT=127.0.0.1:9292, KAFKA_FAULT_PORT=9292), and export those variables";
 
 /// The repository root.
 pub fn repo_dir() -> PathBuf {
@@ -44,6 +46,20 @@ pub fn bootstrap() -> String {
 /// The 3-node cluster's bootstrap list (`KAFKA_BOOTSTRAP_3`); panics with how to start one.
 pub fn bootstrap3() -> String {
     require_reachable("KAFKA_BOOTSTRAP_3")
+}
+
+/// The older broker for compatibility runs (`KAFKA_BOOTSTRAP_COMPAT`, Kafka 3.9.x).
+pub fn bootstrap_compat() -> String {
+    require_reachable("KAFKA_BOOTSTRAP_COMPAT")
+}
+
+/// The single node that fault tests may kill and restart (`KAFKA_BOOTSTRAP_FAULT`), and its
+/// port for `scripts/kafka kill 1 --port P` (`KAFKA_FAULT_PORT`).
+pub fn bootstrap_fault() -> (String, String) {
+    let bs = require_reachable("KAFKA_BOOTSTRAP_FAULT");
+    let port = std::env::var("KAFKA_FAULT_PORT")
+        .unwrap_or_else(|_| panic!("KAFKA_FAULT_PORT is not set; {HOW_TO_START}"));
+    (bs, port)
 }
 
 /// A topic name no other test (or earlier run) uses.
