@@ -228,7 +228,7 @@ impl ApiVersionsResponse {
     pub fn retry_version(&self) -> i16 {
         self.range(API_KEY)
             .filter(|r| r.min_version <= r.max_version && r.min_version <= MAX_VERSION)
-            .map_or(0, |r| r.max_version.min(MAX_VERSION).max(MIN_VERSION))
+            .map_or(0, |r| r.max_version.clamp(MIN_VERSION, MAX_VERSION))
     }
 
     /// The finalized level of a feature (e.g. `transaction.version`), if finalized.
