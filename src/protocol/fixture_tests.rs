@@ -69,6 +69,10 @@ fn api_versions_requests() {
         client_software_name: "kafka-sync",
         client_software_version: "0.1.0",
     };
+    assert_eq!(
+        ApiVersionsRequest::default().client_software_name,
+        "kafka-sync"
+    );
     assert_bytes(
         frame(&ApiVersionsRequest::default(), 0),
         fixture!("api_versions_v0_request"),
