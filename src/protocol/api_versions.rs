@@ -44,14 +44,29 @@ pub const MAX_VERSION: i16 = 3;
 /// First flexible version (compact types, tagged fields).
 pub const FIRST_FLEXIBLE_VERSION: i16 = 3;
 
-/// The ApiVersions request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// This client's software name, sent in ApiVersions v3+.
+pub const CLIENT_SOFTWARE_NAME: &str = "kafka-sync";
+/// This client's software version, sent in ApiVersions v3+.
+pub const CLIENT_SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The ApiVersions request. [`Default`] fills in [`CLIENT_SOFTWARE_NAME`] and
+/// [`CLIENT_SOFTWARE_VERSION`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiVersionsRequest<'a> {
     /// The client's name, e.g. `kafka-sync` (added in v3; must be non-empty and made of
     /// letters, digits, `.`, `-`, for the broker to accept it).
     pub client_software_name: &'a str,
     /// The client's version, e.g. `0.1.0` (added in v3; same character rules).
     pub client_software_version: &'a str,
+}
+
+impl Default for ApiVersionsRequest<'_> {
+    fn default() -> Self {
+        ApiVersionsRequest {
+            client_software_name: CLIENT_SOFTWARE_NAME,
+            client_software_version: CLIENT_SOFTWARE_VERSION,
+        }
+    }
 }
 
 impl ApiVersionsRequest<'_> {

@@ -284,6 +284,30 @@ mod tests {
     }
 
     #[test]
+    fn table_agrees_with_api_modules() {
+        use crate::protocol::*;
+        for (key, first) in [
+            (api_versions::API_KEY, api_versions::FIRST_FLEXIBLE_VERSION),
+            (metadata::API_KEY, metadata::FIRST_FLEXIBLE_VERSION),
+            (produce::API_KEY, produce::FIRST_FLEXIBLE_VERSION),
+            (
+                init_producer_id::API_KEY,
+                init_producer_id::FIRST_FLEXIBLE_VERSION,
+            ),
+            (
+                sasl_authenticate::API_KEY,
+                sasl_authenticate::FIRST_FLEXIBLE_VERSION,
+            ),
+        ] {
+            assert_eq!(first_flexible_version(key), Some(first), "api {key}");
+        }
+        assert_eq!(
+            first_flexible_version(sasl_handshake::API_KEY),
+            sasl_handshake::FIRST_FLEXIBLE_VERSION
+        );
+    }
+
+    #[test]
     fn request_header_bytes() {
         let h = RequestHeader {
             api_key: 0,

@@ -32,6 +32,11 @@ pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod versions;
 
+#[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
+mod proptests;
+
 pub use api::{Request, Response};
 pub use error_code::ErrorCode;
 pub use frame::{parse_frame, FrameError};
