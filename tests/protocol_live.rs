@@ -90,7 +90,8 @@ impl Wire {
     }
 
     /// Sends `request` at `version` and decodes the response at the same version.
-    fn call<R: Request, S: Response + std::fmt::Debug>(&mut self, request: &R, version: i16) -> S {
+    fn call<R: Request, S: Response>(&mut self, request: &R, version: i16) -> S {
+        assert_eq!(R::API_KEY, S::API_KEY, "request and response of one API");
         let body = self.round_trip(request, version);
         S::decode_body(&body, version).unwrap_or_else(|e| {
             panic!(
