@@ -135,14 +135,24 @@ pub fn create_topic(
     kafka_tool(&args, None);
 }
 
-/// One record as Kafka's console consumer prints it.
+/// One record as Kafka's console consumer prints it (checked against the 4.4 console consumer,
+/// which `scripts/kafka` runs for every broker version).
+///
+/// A null key, value or header value prints as the `null.literal`, `<null>` (so a key that
+/// is the text `<null>` cannot be told from a null one); an empty one prints as nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumed {
+    /// Partition.
     pub partition: i32,
+    /// Offset.
     pub offset: i64,
+    /// The `CreateTime:` (or `LogAppendTime:`) timestamp; `None` if the record had none.
     pub timestamp: Option<i64>,
+    /// `key:value` per header in order, joined by `,`; `NO_HEADERS` when there are none.
     pub headers: String,
+    /// The key as UTF-8, or `<null>`.
     pub key: String,
+    /// The value as UTF-8, or `<null>`.
     pub value: String,
 }
 
