@@ -52,19 +52,19 @@ fn config(bootstrap: &str, properties: Option<&str>) -> Result<ProducerConfig, B
     let Some(path) = properties else {
         let config = ProducerConfig::builder()
             .bootstrap_servers(bootstrap)
-            .client_id("quickstart")
             .linger(Duration::from_millis(5))
+            .client_id("quickstart")
             .build()?;
         return Ok(config);
     };
-    // The same properties a Java client takes, with the same names and defaults.
+    // The Java client's property names and values (checked here, then the file is used).
     let _by_name = ProducerConfig::from_properties([
         ("bootstrap.servers", bootstrap),
         ("linger.ms", "10"),
         ("compression.type", "none"),
     ])?;
-    // Or from a producer.properties file (here bootstrap.servers is applied first, so the
-    // file may override it).
+    // A producer.properties file, with bootstrap.servers applied first so the file may
+    // override it.
     let text = std::fs::read_to_string(path)?;
     let mut props = vec![("bootstrap.servers".to_string(), bootstrap.to_string())];
     props.extend(ProducerConfig::parse_properties(&text));
@@ -77,12 +77,20 @@ fn run(bootstrap: &str, topic: &str, properties: Option<&str>) -> Result<usize, 
     let producer: Producer<String, String> = Producer::new(config)?;
     println!("connected to {bootstrap}, writing to topic {topic:?}");
 
-    // 1. Blocking: send, then wait for this record's answer.
+    let mut failed = 0;
+
+    // 1. Blocking: send, then wait for this record's answer (`send(record)?.get()?` when any
+    //    failure should end the program).
     for i in 0..SYNC_RECORDS {
         let record =
             ProducerRecord::new(topic, Some(format!("key-{i}")), Some(format!("sync {i}")));
-        let md = producer.send(record)?.get()?;
-        println!("sent key-{i} with get():      {}", describe(&md));
+        match producer.send(record).and_then(|future| future.get()) {
+            Ok(md) => println!("sent key-{i} with get():      {}", describe(&md)),
+            Err(e) => {
+                failed += 1;
+                report_failure(&format!("key-{i}"), &e);
+            }
+        }
     }
 
     // 2. Callbacks: each runs once, on the producer's sender thread, with the record's answer.
@@ -104,7 +112,6 @@ fn run(bootstrap: &str, topic: &str, properties: Option<&str>) -> Result<usize, 
     // flush: returns once every record sent so far has its answer (and its callback has run).
     producer.flush();
 
-    let mut failed = 0;
     let mut answers: Vec<(usize, Result<RecordMetadata, Error>)> = rx.iter().collect();
     answers.sort_by_key(|(i, _)| *i);
     for (i, result) in answers {
