@@ -69,6 +69,19 @@ pub(crate) const MAX_RESPONSE_SIZE: usize = 100 * 1024 * 1024;
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How much written data may sit at the front of the write buffer before it is compacted.
+const COMPACT_AT: usize = 1024 * 1024;
+
+/// A request frame begun with [`Connection::begin`], to be finished with [`Connection::commit`].
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct PendingRequest {
+    start: usize,
+    correlation_id: i32,
+    api_key: i16,
+    api_version: i16,
+}
+
 /// A connection to a broker. See the module docs.
 pub(crate) struct Connection<C> {
     stream: TcpStream,
@@ -159,6 +172,21 @@ impl<C> Connection<C> {
         ctx: C,
         body: impl FnOnce(&mut Vec<u8>),
     ) -> Result<i32, (ConnectionError, C)> {
+        let pending = self.begin(api_key, api_version, client_id);
+        body(self.buffer());
+        self.commit(pending, expect_response, now, ctx)
+    }
+
+    /// Starts a request frame in the write buffer: size placeholder and header. Append the body
+    /// to [`Connection::buffer`], then [`Connection::commit`]. Two steps so that a body borrowing
+    /// what becomes the request's context (a Produce request's batches) is written straight
+    /// into the socket buffer, with no intermediate copy.
+    pub fn begin(
+        &mut self,
+        api_key: i16,
+        api_version: i16,
+        client_id: Option<&str>,
+    ) -> PendingRequest {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1) & i32::MAX;
         let start = frame::begin_frame(&mut self.write_buf);
@@ -169,7 +197,34 @@ impl<C> Connection<C> {
             client_id,
         }
         .encode(&mut self.write_buf);
-        body(&mut self.write_buf);
+        PendingRequest {
+            start,
+            correlation_id,
+            api_key,
+            api_version,
+        }
+    }
+
+    /// The write buffer, for appending the body of the request begun with [`Connection::begin`].
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.write_buf
+    }
+
+    /// Finishes the frame begun with [`Connection::begin`] (its size filled in last) and queues
+    /// the request with its context.
+    pub fn commit(
+        &mut self,
+        pending: PendingRequest,
+        expect_response: bool,
+        now: Instant,
+        ctx: C,
+    ) -> Result<i32, (ConnectionError, C)> {
+        let PendingRequest {
+            start,
+            correlation_id,
+            api_key,
+            api_version,
+        } = pending;
         if let Err(e) = frame::finish_frame(&mut self.write_buf, start) {
             self.write_buf.truncate(start);
             return Err((e.into(), ctx));
@@ -203,6 +258,12 @@ impl<C> Connection<C> {
         if self.write_pos == self.write_buf.len() {
             self.write_base += self.write_buf.len();
             self.write_buf.clear();
+            self.write_pos = 0;
+        } else if self.write_pos >= COMPACT_AT && self.write_pos * 2 >= self.write_buf.len() {
+            // Under steady load the buffer may never drain completely: drop the written front
+            // now and then so it does not grow with everything ever sent.
+            self.write_buf.drain(..self.write_pos);
+            self.write_base += self.write_pos;
             self.write_pos = 0;
         }
         Ok(())

@@ -409,6 +409,23 @@ impl Sender {
     /// Adds metadata brokers as nodes and forgets brokers no longer listed (idle ones only).
     fn sync_nodes_with_metadata(&mut self) {
         let cluster = self.shared.metadata.cluster();
+        if !cluster.brokers.is_empty() {
+            // Once the brokers are known by id, bootstrap connections are not needed: close
+            // the idle ones (their broker is reached again under its own id).
+            for (&id, n) in self.nodes.iter_mut() {
+                let idle = n
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| c.in_flight() == 0 && !c.has_pending_writes());
+                if id < 0 && idle {
+                    if let Some(c) = n.conn.take() {
+                        drop(c.close());
+                        n.versions = None;
+                        self.keys.retain(|_, v| *v != id);
+                    }
+                }
+            }
+        }
         for (&id, addr) in &cluster.brokers {
             match self.nodes.get_mut(&id) {
                 Some(n) if &n.addr == addr => {}
@@ -803,19 +820,12 @@ impl Sender {
         let expect_response = self.cfg.acks != 0;
         let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
         let conn = node.conn.as_mut().expect("ready");
-        // Encode into the connection's buffer, then hand the batches over as the context.
-        let mut body = Vec::new();
-        req.encode(version, &mut body);
+        // The batches are copied once, straight into the connection's write buffer; then they
+        // become the request's context.
+        let pending = conn.begin(produce::API_KEY, version, client_id);
+        req.encode(version, conn.buffer());
         drop(req);
-        let res = conn.send(
-            produce::API_KEY,
-            version,
-            client_id,
-            expect_response,
-            now,
-            RequestCtx::Produce(batches),
-            |b| b.extend_from_slice(&body),
-        );
+        let res = conn.commit(pending, expect_response, now, RequestCtx::Produce(batches));
         if let Err((e, RequestCtx::Produce(batches))) = res {
             for b in batches {
                 let err = Error::Network {
