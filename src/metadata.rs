@@ -133,15 +133,21 @@ impl Metadata {
 
     /// Caller side: waits until `topic` has partitions in the metadata, up to `deadline`.
     /// `wake` nudges the sender thread to refresh. Returns the topic and the snapshot.
+    ///
+    /// With `partition`, a topic that has fewer partitions than that is refreshed once (it may
+    /// have grown since the last refresh); after that refresh it is returned as it is and the
+    /// caller reports the unknown partition.
     pub fn wait_for_topic(
         &self,
         topic: &str,
+        partition: Option<i32>,
         started: Instant,
         deadline: Instant,
         wake: impl Fn(),
     ) -> Result<(Arc<Cluster>, Arc<TopicInfo>), Error> {
         let mut inner = self.inner.lock();
         let mut asked = false;
+        let first_version = inner.version;
         loop {
             if inner.closed {
                 return Err(Error::Closed {
@@ -158,7 +164,8 @@ impl Metadata {
             }
             let cluster = inner.cluster.clone();
             if let Some(t) = cluster.topics.get(topic) {
-                if !t.partitions.is_empty() {
+                let short = partition.is_some_and(|p| p >= t.partition_count());
+                if !t.partitions.is_empty() && (!short || inner.version != first_version) {
                     return Ok((cluster.clone(), t.clone()));
                 }
             }

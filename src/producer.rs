@@ -218,10 +218,13 @@ impl<K, V> Producer<K, V> {
         let started = Instant::now();
         let deadline = started + cfg.max_block();
         let shared = &inner.shared;
-        let (_cluster, topic) =
-            shared
-                .metadata
-                .wait_for_topic(&record.topic, started, deadline, || shared.wake())?;
+        let (_cluster, topic) = shared.metadata.wait_for_topic(
+            &record.topic,
+            record.partition,
+            started,
+            deadline,
+            || shared.wake(),
+        )?;
 
         SCRATCH.with(|scratch| {
             // A serializer that itself sends would find the buffers in use: give it fresh ones.
@@ -341,7 +344,7 @@ impl<K, V> Producer<K, V> {
         let deadline = started + self.inner.config.max_block();
         let (_c, t) = shared
             .metadata
-            .wait_for_topic(topic, started, deadline, || shared.wake())?;
+            .wait_for_topic(topic, None, started, deadline, || shared.wake())?;
         Ok(t.partitions
             .iter()
             .map(|p| PartitionInfo {

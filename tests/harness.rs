@@ -74,3 +74,101 @@ fn three_node_cluster_takes_a_replicated_topic() {
     let lines: Vec<&str> = desc.lines().filter(|l| l.contains("Partition:")).collect();
     assert_eq!(lines.len(), 3, "{desc}");
 }
+
+/// `scripts/kafka start --security`: SASL_PLAINTEXT (PLAIN), SSL and SASL_SSL (SCRAM-SHA-512)
+/// listeners beside PLAINTEXT, with the self-signed CA the script prints. Runs its own broker
+/// (port 9392, listeners 9394-9396) in its own run directory, stopped at the end.
+#[test]
+fn security_listeners_take_plain_ssl_and_scram_clients() {
+    struct Stop(std::path::PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(support::kafka_script())
+                .arg("stop")
+                .env("KAFKA_RUN_DIR", &self.0)
+                .status();
+        }
+    }
+    let run_dir = std::env::temp_dir().join(format!("kafka-sync-security-{}", std::process::id()));
+    let _stop = Stop(run_dir.clone());
+    let run = |args: &[&str], stdin: Option<&[u8]>| -> String {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new(support::kafka_script());
+        cmd.args(args).env("KAFKA_RUN_DIR", &run_dir);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(stdin.unwrap_or_default()).unwrap();
+        drop(si);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "scripts/kafka {args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+    };
+    let started = run(&["start", "--port", "9392", "--security"], None);
+    let ca = started
+        .lines()
+        .find_map(|l| l.strip_prefix("kafka: CA certificate: "))
+        .expect("the CA file is printed")
+        .trim()
+        .to_string();
+    assert!(std::path::Path::new(&ca).exists(), "{ca}");
+    run(
+        &[
+            "topics",
+            "--bootstrap-server",
+            "127.0.0.1:9392",
+            "--create",
+            "--topic",
+            "secure",
+            "--partitions",
+            "1",
+        ],
+        None,
+    );
+    let clients = [
+        ("127.0.0.1:9394", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" password=\"alice-secret\";\n".to_string(), "plain"),
+        ("127.0.0.1:9395", format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "ssl"),
+        ("127.0.0.1:9396", format!("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"alice-secret\";\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "scram"),
+    ];
+    for (bs, props, value) in &clients {
+        let file = run_dir.join(format!("{value}.properties"));
+        std::fs::write(&file, props).unwrap();
+        let file = file.to_string_lossy().into_owned();
+        run(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                bs,
+                "--topic",
+                "secure",
+                "--command-config",
+                &file,
+            ],
+            Some(format!("{value}\n").as_bytes()),
+        );
+    }
+    let read = run(
+        &[
+            "console-consumer",
+            "--bootstrap-server",
+            "127.0.0.1:9392",
+            "--topic",
+            "secure",
+            "--from-beginning",
+            "--max-messages",
+            "3",
+            "--timeout-ms",
+            "20000",
+        ],
+        None,
+    );
+    for (_, _, value) in &clients {
+        assert!(
+            read.lines().any(|l| l == *value),
+            "{value} not read back: {read}"
+        );
+    }
+}

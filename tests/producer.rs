@@ -509,3 +509,34 @@ fn acks_zero_and_one_are_answered() {
     let values: Vec<&str> = got.iter().map(|c| c.value.as_str()).collect();
     assert_eq!(values, ["zero", "one"]);
 }
+
+#[test]
+fn a_partition_the_topic_does_not_have_fails_after_one_refresh() {
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("no-such-partition");
+    support::create_topic(&bs, &topic, 2, 1, &[]);
+    let p = producer(&bs, &[]); // max.block.ms is the default 60 s
+    p.send(ProducerRecord::new(topic.clone(), None, Some("ok".to_string())).with_partition(1))
+        .unwrap()
+        .get()
+        .unwrap();
+    let t = Instant::now();
+    let err = p
+        .send(ProducerRecord::new(topic.clone(), None, Some("x".to_string())).with_partition(7))
+        .unwrap_err();
+    match err {
+        Error::UnknownPartition {
+            topic: t,
+            partition,
+            partitions,
+        } => {
+            assert_eq!((t.as_str(), partition, partitions), (topic.as_str(), 7, 2));
+        }
+        e => panic!("expected UnknownPartition, got {e:?}"),
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "waited {:?} for a partition that does not exist",
+        t.elapsed()
+    );
+}
