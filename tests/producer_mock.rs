@@ -149,6 +149,9 @@ fn request_timeout_disconnects_and_the_retry_is_deduplicated() {
         produces[0].connection, produces[1].connection,
         "the retry must go out on a new connection"
     );
+    // The timeout is noticed when it falls due, not at the next 1 s poll period.
+    let gap = produces[1].at - produces[0].at;
+    assert!(gap < Duration::from_millis(1800), "retry after {gap:?}");
     assert_eq!(values(&mock, 0), ["slow"], "written exactly once");
 }
 
@@ -207,8 +210,16 @@ fn retries_exhausted_by_delivery_timeout() {
     assert_eq!(err.delivery(), Delivery::Unknown);
     assert!(elapsed >= Duration::from_millis(1150), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
-    assert!(mock.produced(T, 0).len() >= 3, "it retried meanwhile");
+    let tries = mock.produced(T, 0).len();
+    assert!(tries >= 3, "it retried meanwhile");
     assert!(mock.log(T, 0).is_empty());
+    // The refused sequence is reused: the next record goes out as sequence 0 and lands.
+    mock.fail_always(T, 0, None);
+    assert_eq!(
+        answer(&p.send(record(0, "later")).unwrap()).unwrap().offset,
+        0
+    );
+    assert_eq!(mock.produced(T, 0)[tries].base_sequence, 0);
 }
 
 #[test]

@@ -385,6 +385,10 @@ impl Sender {
                 }
             }
         }
+        if !broken.is_empty() {
+            // As for request timeouts: let the next turn see the new backoff timers.
+            timeout = Duration::ZERO;
+        }
         for (id, e) in broken {
             self.disconnect(id, &e.to_string(), now);
         }
@@ -972,6 +976,13 @@ impl Sender {
             })
             .map(|(&id, _)| id)
             .collect();
+        // A disconnect re-enqueues batches (retry backoff) and sets a reconnect backoff after
+        // this turn's timers were computed: turn again at once so they count, instead of
+        // sleeping the whole poll period (a 1 s stall before each retry, found by
+        // tests/producer_mock.rs, request_timeout_...).
+        if !timed_out.is_empty() {
+            *timeout = Duration::ZERO;
+        }
         for id in timed_out {
             let reason = format!(
                 "no response within request.timeout.ms ({:?})",
