@@ -539,6 +539,16 @@ impl RecordAccumulator {
         }
     }
 
+    /// Calls `f` on each batch queued for `tp`, front to back (retries first, in base-sequence
+    /// order). The sender uses it to renumber idempotent sequences after a batch was dropped.
+    pub fn for_each_queued(&self, tp: &TopicPartition, mut f: impl FnMut(&mut ProducerBatch)) {
+        let Some(queue) = self.queues.read().map.get(tp).cloned() else {
+            return;
+        };
+        let mut q = queue.lock();
+        q.iter_mut().for_each(&mut f);
+    }
+
     /// Removes and returns the queued batches whose `delivery.timeout.ms` has passed (from the
     /// front of each partition queue). The caller fails them.
     pub fn expired_batches(&self, now: Instant) -> Vec<ProducerBatch> {

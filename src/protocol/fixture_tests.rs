@@ -7,9 +7,10 @@ use super::api::Request;
 use super::api_versions::*;
 use super::error_code::ErrorCode;
 use super::frame::{encode_request, parse_frame};
-use super::header::ResponseHeader;
+use super::header::{RequestHeader, ResponseHeader};
 use super::init_producer_id::*;
 use super::metadata::*;
+use super::primitives::Decoder;
 use super::produce::*;
 use super::sasl_authenticate::*;
 use super::sasl_handshake::*;
@@ -303,6 +304,35 @@ fn produce_requests() {
         let header_len = 20 + usize::from(version >= 9);
         assert_eq!(ours.len(), 4 + header_len + req.encoded_len(version));
         assert_bytes(ours, java, &format!("produce v{version}"));
+    }
+}
+
+#[test]
+fn produce_requests_decode() {
+    // The Java client's request bodies decode to what encodes them (v13: names are not sent).
+    for (version, java) in [
+        (3, fixture!("produce_v3_request")),
+        (8, fixture!("produce_v8_request")),
+        (9, fixture!("produce_v9_request")),
+        (13, fixture!("produce_v13_request")),
+    ] {
+        let mut expected = produce_request(version);
+        let mut d = Decoder::new(&java[4..]);
+        RequestHeader::decode(&mut d).unwrap();
+        let body = &java[4 + d.position()..];
+        let got = ProduceRequest::decode(body, version).unwrap();
+        if version >= 13 {
+            expected.topics.iter_mut().for_each(|t| t.name = "");
+        } else {
+            expected
+                .topics
+                .iter_mut()
+                .for_each(|t| t.topic_id = [0; 16]);
+        }
+        assert_eq!(got, expected, "produce v{version}");
+        for cut in 0..body.len() {
+            assert!(ProduceRequest::decode(&body[..cut], version).is_err());
+        }
     }
 }
 

@@ -154,6 +154,52 @@ impl ProduceRequest<'_> {
     }
 }
 
+impl<'a> ProduceRequest<'a> {
+    /// Decodes a body written at `version` (for tests and mock brokers), borrowing from `body`.
+    /// In v13+ topics carry only their id: `name` is then empty. A null `records` field
+    /// decodes as empty. Total: any input gives `Ok` or `Err`.
+    pub fn decode(body: &'a [u8], version: i16) -> DecodeResult<ProduceRequest<'a>> {
+        check_version(version, MIN_VERSION, MAX_VERSION)?;
+        let fx = version >= FIRST_FLEXIBLE_VERSION;
+        let mut d = Decoder::new(body);
+        let transactional_id = d.nullable_str(fx)?;
+        let acks = d.i16()?;
+        let timeout_ms = d.i32()?;
+        let topics = read_array(&mut d, fx, 2, |d| {
+            let (name, topic_id) = if version >= FIRST_TOPIC_ID_VERSION {
+                ("", d.uuid()?)
+            } else {
+                (d.str(fx)?, [0; 16])
+            };
+            let partitions = read_array(d, fx, 5, |d| {
+                let index = d.i32()?;
+                let records = d.nullable_bytes(fx)?.unwrap_or_default();
+                if fx {
+                    d.skip_tagged_fields()?;
+                }
+                Ok(ProducePartition { index, records })
+            })?;
+            if fx {
+                d.skip_tagged_fields()?;
+            }
+            Ok(ProduceTopic {
+                name,
+                topic_id,
+                partitions,
+            })
+        })?;
+        if fx {
+            d.skip_tagged_fields()?;
+        }
+        Ok(ProduceRequest {
+            transactional_id,
+            acks,
+            timeout_ms,
+            topics,
+        })
+    }
+}
+
 impl Request for ProduceRequest<'_> {
     const API_KEY: i16 = API_KEY;
     const MIN_VERSION: i16 = MIN_VERSION;

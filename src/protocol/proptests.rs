@@ -18,6 +18,7 @@ fn decode_all(body: &[u8], version: i16) {
     let _ = ApiVersionsResponse::decode(body, version);
     let _ = MetadataResponse::decode(body, version);
     let _ = ProduceResponse::decode(body, version);
+    let _ = ProduceRequest::decode(body, version);
     let _ = InitProducerIdResponse::decode(body, version);
     let _ = SaslHandshakeResponse::decode(body, version);
     let _ = SaslAuthenticateResponse::decode(body, version);

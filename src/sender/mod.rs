@@ -138,6 +138,12 @@ struct PartitionSeq {
     in_flight: Vec<i32>,
     /// Lowest base sequence re-enqueued for retry and not yet acknowledged.
     retrying: Option<i32>,
+    /// Lowest base sequence of a batch that failed for good without being written (the broker
+    /// refused it). The broker will never see that sequence, so every later batch would be
+    /// refused OUT_OF_ORDER_SEQUENCE_NUMBER forever: the partition stops draining until its
+    /// batches in flight are back, then the queued batches after the hole are renumbered
+    /// ([`Sender::close_sequence_holes`]), as Java's `adjustSequencesDueToFailedBatch` does.
+    hole: Option<i32>,
 }
 
 impl DrainHook for Idempotence {
@@ -151,7 +157,7 @@ impl DrainHook for Idempotence {
         let Some(p) = self.partitions.get(tp) else {
             return true;
         };
-        if p.in_flight.len() >= self.max_in_flight {
+        if p.in_flight.len() >= self.max_in_flight || p.hole.is_some() {
             return false;
         }
         // While a retry is pending, resend nothing until every batch in flight has come back;
@@ -208,16 +214,43 @@ impl Idempotence {
             if p.retrying == Some(batch.base_sequence()) {
                 p.retrying = None;
             }
+            // The broker took a sequence after the hole (it had no state for this producer
+            // and accepted it as a first batch): there is nothing to renumber.
+            if p.hole.is_some_and(|h| h < batch.base_sequence()) {
+                p.hole = None;
+            }
         }
     }
     /// Whether an OUT_OF_ORDER_SEQUENCE_NUMBER for this batch is explained by an earlier batch
-    /// of the same partition being retried.
+    /// of the same partition being retried, or dropped (a hole to be renumbered).
     fn gap_explained(&self, batch: &ProducerBatch) -> bool {
+        let s = batch.base_sequence();
         self.partitions
             .get(batch.topic_partition())
-            .and_then(|p| p.retrying)
-            .is_some_and(|r| r < batch.base_sequence())
+            .is_some_and(|p| p.retrying.is_some_and(|r| r < s) || p.hole.is_some_and(|h| h < s))
     }
+    /// A batch will not be retried. If the broker refused it (`not_written`), its sequence
+    /// range becomes a hole that later batches must close.
+    fn failed_for_good(&mut self, batch: &ProducerBatch, not_written: bool) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(p) = self.partitions.get_mut(batch.topic_partition()) {
+            let s = batch.base_sequence();
+            if p.retrying == Some(s) {
+                p.retrying = None;
+            }
+            if not_written && batch.has_sequence() {
+                p.hole = Some(p.hole.map_or(s, |h| h.min(s)));
+            }
+        }
+    }
+}
+
+/// Whether the last attempt of a batch was answered by the broker (so it was not appended).
+enum ErrKind {
+    Broker,
+    Other,
 }
 
 /// Leader lookup over a metadata snapshot.
@@ -338,7 +371,7 @@ impl Sender {
         self.maybe_update_metadata(now, &mut timeout);
         self.send_produce_requests(now, &mut timeout);
         self.fail_expired(now);
-        self.check_request_timeouts(now);
+        self.check_request_timeouts(now, &mut timeout);
 
         // Flush writes and re-arm interest before waiting.
         let mut broken = Vec::new();
@@ -351,6 +384,10 @@ impl Sender {
                     broken.push((id, e));
                 }
             }
+        }
+        if !broken.is_empty() {
+            // As for request timeouts: let the next turn see the new backoff timers.
+            timeout = Duration::ZERO;
         }
         for (id, e) in broken {
             self.disconnect(id, &e.to_string(), now);
@@ -706,7 +743,42 @@ impl Sender {
         }
     }
 
+    /// Closes sequence holes (see [`PartitionSeq::hole`]) of partitions with nothing in
+    /// flight: the queued batches after the hole (all retries, in sequence order) get
+    /// consecutive sequences from the hole on, and the partition's next sequence follows them.
+    fn close_sequence_holes(&mut self) {
+        if !self.idem.enabled {
+            return;
+        }
+        let acc = self.shared.accumulator.clone();
+        for (tp, p) in self.idem.partitions.iter_mut() {
+            let Some(hole) = p.hole else { continue };
+            if !p.in_flight.is_empty() {
+                continue;
+            }
+            let mut next = hole;
+            let mut lowest_retry: Option<i32> = None;
+            acc.for_each_queued(tp, |b| {
+                if !b.has_sequence() || b.is_done() {
+                    return;
+                }
+                if b.base_sequence() > hole {
+                    let (pid, epoch) = (b.producer_id(), b.producer_epoch());
+                    b.set_producer_state(pid, epoch, next, false);
+                    next = next.wrapping_add(b.record_count()) & i32::MAX;
+                }
+                let s = b.base_sequence();
+                lowest_retry = Some(lowest_retry.map_or(s, |l| l.min(s)));
+            });
+            log::debug!("{tp}: sequences renumbered from {hole} (a batch was refused)");
+            p.next_sequence = next;
+            p.retrying = lowest_retry;
+            p.hole = None;
+        }
+    }
+
     fn send_produce_requests(&mut self, now: Instant, timeout: &mut Duration) {
+        self.close_sequence_holes();
         let cluster = self.shared.metadata.cluster();
         let leaders = Leaders(&cluster);
         let acc = self.shared.accumulator.clone();
@@ -745,6 +817,16 @@ impl Sender {
             now,
             &mut self.idem,
         );
+        // A drain takes at most one batch per partition. When it took something, more may be
+        // sendable right away (several batches queued for a partition, room left in flight):
+        // turn again without waiting, as Java's Sender polls with a zero timeout when nodes
+        // were ready. Without this, a wake-up from `send` that coalesced with an earlier one
+        // left the remaining batches waiting for an unrelated event or the 1 s poll timeout
+        // (found by tests/producer_mock.rs, five_in_flight_...). It cannot spin: the next
+        // turn waits normally unless it drains again.
+        if !drained.is_empty() {
+            *timeout = Duration::ZERO;
+        }
         for (id, batches) in drained {
             self.send_produce(id, batches, &cluster, now);
         }
@@ -870,7 +952,19 @@ impl Sender {
         }
     }
 
-    fn check_request_timeouts(&mut self, now: Instant) {
+    fn check_request_timeouts(&mut self, now: Instant, timeout: &mut Duration) {
+        // Wake up when the oldest request in flight reaches request.timeout.ms, not at the
+        // next unrelated event: the wait was bounded only by the 1 s default, so a timeout
+        // was noticed up to a whole poll period late (seen as 2 s instead of 1 s in
+        // tests/producer_mock.rs).
+        for n in self.nodes.values() {
+            if let Some(t) = n.conn.as_ref().and_then(|c| c.oldest_in_flight()) {
+                let left = (t + self.cfg.request_timeout).saturating_duration_since(now);
+                if !left.is_zero() {
+                    *timeout = (*timeout).min(left + Duration::from_millis(1));
+                }
+            }
+        }
         let timed_out: Vec<i32> = self
             .nodes
             .iter()
@@ -882,6 +976,13 @@ impl Sender {
             })
             .map(|(&id, _)| id)
             .collect();
+        // A disconnect re-enqueues batches (retry backoff) and sets a reconnect backoff after
+        // this turn's timers were computed: turn again at once so they count, instead of
+        // sleeping the whole poll period (a 1 s stall before each retry, found by
+        // tests/producer_mock.rs, request_timeout_...).
+        if !timed_out.is_empty() {
+            *timeout = Duration::ZERO;
+        }
         for id in timed_out {
             let reason = format!(
                 "no response within request.timeout.ms ({:?})",
@@ -1103,6 +1204,11 @@ impl Sender {
     /// Retries a failed batch when the error allows it and time remains; fails it otherwise.
     fn fail_or_retry(&mut self, mut b: ProducerBatch, err: Error, now: Instant) {
         self.idem.batch_returned(&b);
+        let err_kind = if matches!(err, Error::Broker { .. }) {
+            ErrKind::Broker
+        } else {
+            ErrKind::Other
+        };
         let retriable = match &err {
             Error::Broker { code, .. } if *code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => {
                 self.idem.gap_explained(&b)
@@ -1129,14 +1235,11 @@ impl Sender {
             err
         };
         log::debug!("batch for {} failed: {final_err}", b.topic_partition());
-        if self.idem.enabled {
-            // The batch will not be retried: later batches must not wait for it.
-            if let Some(p) = self.idem.partitions.get_mut(b.topic_partition()) {
-                if p.retrying == Some(b.base_sequence()) {
-                    p.retrying = None;
-                }
-            }
-        }
+        // The batch will not be retried: later batches must not wait for it. When the last
+        // attempt was answered by the broker with an error, the broker did not append it and
+        // its sequences must be reused (else every later batch is OUT_OF_ORDER forever).
+        let refused = matches!(err_kind, ErrKind::Broker);
+        self.idem.failed_for_good(&b, refused);
         b.done(Err(final_err));
     }
 }

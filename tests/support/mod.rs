@@ -220,3 +220,6 @@ fn parse_consumed(line: &str) -> Consumed {
         value: f[5].to_string(),
     }
 }
+
+/// A scripted mock broker (see its module docs).
+pub mod mock_broker;

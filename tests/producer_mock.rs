@@ -1,0 +1,416 @@
+//! The sender's error handling against a scripted mock broker (tests/support/mock_broker.rs):
+//! broker answers a real broker cannot be made to give on demand. No real Kafka is needed.
+
+mod support;
+
+use kafka_sync::protocol::{init_producer_id, metadata, produce, ErrorCode};
+use kafka_sync::{Delivery, Error, Producer, ProducerConfig, ProducerRecord, SendFuture};
+use std::time::{Duration, Instant};
+use support::mock_broker::{Action, MockBroker};
+
+const T: &str = "mock-topic";
+
+/// A producer on the mock with short timeouts: request.timeout.ms=1000, retry.backoff.ms=20,
+/// linger.ms=0, delivery.timeout.ms=5000 (>= linger + request timeout, as Java requires).
+fn producer(mock: &MockBroker, extra: &[(&str, &str)]) -> Producer<String, String> {
+    let mut b = ProducerConfig::builder()
+        .bootstrap_servers(mock.bootstrap())
+        .set("linger.ms", "0")
+        .set("request.timeout.ms", "1000")
+        .set("delivery.timeout.ms", "5000")
+        .set("retry.backoff.ms", "20")
+        .set("retry.backoff.max.ms", "100")
+        .set("reconnect.backoff.ms", "20")
+        .set("reconnect.backoff.max.ms", "100")
+        .set("max.block.ms", "5000");
+    for (k, v) in extra {
+        b = b.set(*k, *v);
+    }
+    Producer::new(b.build().expect("valid config")).expect("producer")
+}
+
+fn record(partition: i32, value: &str) -> ProducerRecord<String, String> {
+    ProducerRecord::new(T, None, Some(value.to_string())).with_partition(partition)
+}
+
+/// The answer of a future, bounded so a bug fails the test instead of hanging it.
+fn answer(f: &SendFuture) -> Result<kafka_sync::RecordMetadata, Error> {
+    match f.get_timeout(Duration::from_secs(8)) {
+        Err(Error::WaitTimeout) => panic!("no answer within 8 s"),
+        r => r,
+    }
+}
+
+fn values(mock: &MockBroker, partition: i32) -> Vec<String> {
+    mock.log(T, partition)
+        .into_iter()
+        .map(|r| r.value.unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn retriable_error_then_success_keeps_the_sequence_and_refreshes_metadata() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    mock.push_action(T, 0, Action::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    let p = producer(&mock, &[]);
+    let md = answer(&p.send(record(0, "v")).unwrap()).expect("acknowledged after the retry");
+    assert_eq!((md.partition, md.offset), (0, 0));
+
+    let attempts = mock.produced(T, 0);
+    assert_eq!(
+        attempts.len(),
+        2,
+        "one failed attempt, one retry: {attempts:?}"
+    );
+    assert!(attempts[0].producer_id >= 0);
+    assert_eq!(attempts[0].producer_id, attempts[1].producer_id);
+    assert_eq!(attempts[0].base_sequence, 0);
+    assert_eq!(attempts[1].base_sequence, 0, "a retry keeps its sequence");
+    assert_eq!(values(&mock, 0), ["v"]);
+
+    // NOT_LEADER_OR_FOLLOWER asks for fresh metadata before the retry goes out.
+    let reqs = mock.requests();
+    let produce_at: Vec<usize> = (0..reqs.len())
+        .filter(|&i| reqs[i].api_key == produce::API_KEY)
+        .collect();
+    assert!(
+        reqs[produce_at[0] + 1..produce_at[1]]
+            .iter()
+            .any(|r| r.api_key == metadata::API_KEY),
+        "no Metadata request between the failed attempt and the retry"
+    );
+}
+
+#[test]
+fn non_retriable_errors_fail_at_once_and_the_partition_keeps_working() {
+    let cases = [
+        (
+            Action::RecordError(ErrorCode::INVALID_RECORD, "record 0 has no key".into()),
+            ErrorCode::INVALID_RECORD,
+            Some("record 0 has no key"),
+        ),
+        (
+            Action::Error(ErrorCode::MESSAGE_TOO_LARGE),
+            ErrorCode::MESSAGE_TOO_LARGE,
+            None,
+        ),
+        (
+            Action::Error(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+            None,
+        ),
+    ];
+    for (action, code, text) in cases {
+        let mock = MockBroker::start(&[(T, 1)]);
+        let p = producer(&mock, &[]);
+        // A first record, so the broker knows the producer's sequence on the partition.
+        answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+        mock.push_action(T, 0, action);
+        let err = answer(&p.send(record(0, "rejected")).unwrap()).expect_err("rejected");
+        match &err {
+            Error::Broker { code: c, message } => {
+                assert_eq!(*c, code, "{err}");
+                if let Some(t) = text {
+                    assert!(message.as_deref().unwrap_or("").contains(t), "{err}");
+                }
+            }
+            other => panic!("expected Error::Broker({code}), got {other:?}"),
+        }
+        assert_eq!(err.delivery(), Delivery::NotWritten, "{err}");
+        assert_eq!(mock.produced(T, 0).len(), 2, "no retry for {code}");
+
+        // The rejected batch left no hole in the sequence: later records are written.
+        let md = answer(&p.send(record(0, "after")).unwrap())
+            .unwrap_or_else(|e| panic!("record after a {code} rejection: {e}"));
+        assert_eq!(md.offset, 1);
+        assert_eq!(values(&mock, 0), ["before", "after"]);
+    }
+}
+
+#[test]
+fn request_timeout_disconnects_and_the_retry_is_deduplicated() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    // The broker appends, but answers after request.timeout.ms (1 s).
+    mock.push_action(T, 0, Action::Delay(Duration::from_millis(2500)));
+    let p = producer(&mock, &[]);
+    let started = Instant::now();
+    let md = answer(&p.send(record(0, "slow")).unwrap()).expect("acknowledged");
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the producer waited for the late answer instead of timing out"
+    );
+    assert_eq!(md.offset, 0, "the original offset");
+    let attempts = mock.produced(T, 0);
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0].base_sequence, attempts[1].base_sequence);
+    let produces = mock.requests_of(produce::API_KEY);
+    assert_ne!(
+        produces[0].connection, produces[1].connection,
+        "the retry must go out on a new connection"
+    );
+    // The timeout is noticed when it falls due, not at the next 1 s poll period.
+    let gap = produces[1].at - produces[0].at;
+    assert!(gap < Duration::from_millis(1800), "retry after {gap:?}");
+    assert_eq!(values(&mock, 0), ["slow"], "written exactly once");
+}
+
+#[test]
+fn request_timeout_past_delivery_timeout_fails_as_unknown() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    mock.push_action(T, 0, Action::NoAnswer);
+    let p = producer(&mock, &[("delivery.timeout.ms", "1000")]);
+    let err = answer(&p.send(record(0, "hung")).unwrap()).expect_err("times out");
+    assert!(
+        matches!(err, Error::DeliveryTimeout { .. }),
+        "expected DeliveryTimeout, got {err:?}"
+    );
+    assert_eq!(err.delivery(), Delivery::Unknown, "the request went out");
+    // It was in fact written: Unknown was the right answer.
+    assert_eq!(values(&mock, 0), ["hung"]);
+}
+
+#[test]
+fn connection_dropped_after_read_retry_is_deduplicated_with_the_original_offset() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[]);
+    answer(&p.send(record(0, "first")).unwrap()).expect("first");
+    mock.push_action(T, 0, Action::DropConnectionAfterRead);
+    let md = answer(&p.send(record(0, "second")).unwrap()).expect("acknowledged after retry");
+    assert_eq!(md.offset, 1, "the offset the broker gave the first attempt");
+    let attempts = mock.produced(T, 0);
+    assert_eq!(attempts.len(), 3, "{attempts:?}");
+    assert_eq!(attempts[1].base_sequence, 1);
+    assert_eq!(attempts[2].base_sequence, 1);
+    assert_eq!(
+        values(&mock, 0),
+        ["first", "second"],
+        "written exactly once"
+    );
+}
+
+#[test]
+fn retries_exhausted_by_delivery_timeout() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    mock.fail_always(T, 0, Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    let p = producer(&mock, &[("delivery.timeout.ms", "1200")]);
+    let started = Instant::now();
+    let err = answer(&p.send(record(0, "never")).unwrap()).expect_err("gives up");
+    let elapsed = started.elapsed();
+    match &err {
+        Error::DeliveryTimeout { last_error, .. } => {
+            let last = last_error.as_deref().unwrap_or("");
+            assert!(
+                last.contains("NOT_LEADER_OR_FOLLOWER"),
+                "last_error: {last:?}"
+            );
+        }
+        other => panic!("expected DeliveryTimeout, got {other:?}"),
+    }
+    assert_eq!(err.delivery(), Delivery::Unknown);
+    assert!(elapsed >= Duration::from_millis(1150), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    let tries = mock.produced(T, 0).len();
+    assert!(tries >= 3, "it retried meanwhile");
+    assert!(mock.log(T, 0).is_empty());
+    // The refused sequence is reused: the next record goes out as sequence 0 and lands.
+    mock.fail_always(T, 0, None);
+    assert_eq!(
+        answer(&p.send(record(0, "later")).unwrap()).unwrap().offset,
+        0
+    );
+    assert_eq!(mock.produced(T, 0)[tries].base_sequence, 0);
+}
+
+#[test]
+fn retries_zero_without_idempotence_fails_at_once() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    mock.push_action(T, 0, Action::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    let p = producer(&mock, &[("retries", "0"), ("enable.idempotence", "false")]);
+    let err = answer(&p.send(record(0, "once")).unwrap()).expect_err("no retry");
+    match &err {
+        Error::Broker { code, .. } => assert_eq!(*code, ErrorCode::NOT_LEADER_OR_FOLLOWER),
+        other => panic!("expected Error::Broker, got {other:?}"),
+    }
+    assert_eq!(err.delivery(), Delivery::NotWritten);
+    let attempts = mock.produced(T, 0);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].producer_id, -1, "not idempotent");
+    assert!(mock.requests_of(init_producer_id::API_KEY).is_empty());
+}
+
+#[test]
+fn five_in_flight_first_fails_later_out_of_order_all_land_in_order() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    // batch.size tiny: every record is its own batch, so each goes in its own request.
+    let p = producer(&mock, &[("batch.size", "1")]);
+    answer(&p.send(record(0, "r0")).unwrap()).expect("first record");
+    // The next batch (sequence 1) is held until 5 more Produce requests arrived in all, then
+    // refused NOT_LEADER_OR_FOLLOWER; the broker, still expecting sequence 1, answers the
+    // four after it OUT_OF_ORDER_SEQUENCE_NUMBER.
+    mock.push_action(
+        T,
+        0,
+        Action::HoldUntil(
+            6,
+            Box::new(Action::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER)),
+        ),
+    );
+    let started = Instant::now();
+    let futures: Vec<SendFuture> = (1..=5)
+        .map(|i| p.send(record(0, &format!("r{i}"))).unwrap())
+        .collect();
+    let offsets: Vec<i64> = futures
+        .iter()
+        .map(|f| answer(f).expect("acknowledged").offset)
+        .collect();
+    assert_eq!(offsets, [1, 2, 3, 4, 5], "offsets follow send order");
+    assert_eq!(values(&mock, 0), ["r0", "r1", "r2", "r3", "r4", "r5"]);
+
+    let attempts = mock.produced(T, 0);
+    let first_round: Vec<i32> = attempts[1..6].iter().map(|b| b.base_sequence).collect();
+    assert_eq!(
+        first_round,
+        [1, 2, 3, 4, 5],
+        "five batches in flight at once"
+    );
+    let seqs: Vec<i32> = attempts[6..].iter().map(|b| b.base_sequence).collect();
+    assert_eq!(
+        seqs,
+        [1, 2, 3, 4, 5],
+        "retried once each, in sequence order"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn init_producer_id_retries_coordinator_load_in_progress() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    mock.push_init_producer_id_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+    mock.push_init_producer_id_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+    let p = producer(&mock, &[]);
+    let md = answer(&p.send(record(0, "v")).unwrap()).expect("delivered");
+    assert_eq!(md.offset, 0);
+    assert_eq!(mock.requests_of(init_producer_id::API_KEY).len(), 3);
+    let attempts = mock.produced(T, 0);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        attempts[0].producer_id, 1000,
+        "the id from the third answer"
+    );
+    assert_eq!(values(&mock, 0), ["v"]);
+}
+
+#[test]
+fn acks_zero_resolves_without_an_answer() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[("acks", "0")]);
+    let futures: Vec<SendFuture> = (0..3)
+        .map(|i| p.send(record(0, &format!("a{i}"))).unwrap())
+        .collect();
+    for f in &futures {
+        let md = answer(f).expect("resolved");
+        assert_eq!(md.offset, -1);
+    }
+    assert!(mock.wait_for(Duration::from_secs(5), |reqs| {
+        reqs.iter()
+            .filter(|r| r.api_key == produce::API_KEY)
+            .flat_map(|r| &r.batches)
+            .map(|b| b.record_count)
+            .sum::<i32>()
+            == 3
+    }));
+    assert!(mock
+        .requests_of(produce::API_KEY)
+        .iter()
+        .all(|r| r.acks == 0));
+    assert_eq!(values(&mock, 0), ["a0", "a1", "a2"]);
+}
+
+#[test]
+fn hostile_answers_drop_the_connection_and_the_retry_lands_once() {
+    // A Produce response that is: a frame claiming ~2 GiB, a negative size, a frame with
+    // the wrong correlation id, and a well-framed body of garbage.
+    let wrong_correlation = {
+        let mut f = vec![0, 0, 0, 8];
+        f.extend_from_slice(&0x0bad_cafe_i32.to_be_bytes());
+        f.extend_from_slice(&[0; 4]);
+        f
+    };
+    let cases = [
+        (
+            "huge frame",
+            Action::RawResponse(vec![0x7f, 0xff, 0xff, 0xff, 1, 2, 3]),
+        ),
+        (
+            "negative size",
+            Action::RawResponse(vec![0xff, 0xff, 0xff, 0xfe]),
+        ),
+        (
+            "wrong correlation id",
+            Action::RawResponse(wrong_correlation),
+        ),
+        ("garbage body", Action::GarbageBody(vec![0xff; 7])),
+        ("empty body", Action::GarbageBody(Vec::new())),
+    ];
+    for (name, action) in cases {
+        let mock = MockBroker::start(&[(T, 1)]);
+        let p = producer(&mock, &[]);
+        mock.push_action(T, 0, action);
+        let md =
+            answer(&p.send(record(0, "x")).unwrap()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(md.offset, 0, "{name}");
+        let produces = mock.requests_of(produce::API_KEY);
+        assert_eq!(produces.len(), 2, "{name}: one retry");
+        assert_ne!(
+            produces[0].connection, produces[1].connection,
+            "{name}: the connection was dropped"
+        );
+        assert_eq!(values(&mock, 0), ["x"], "{name}: written once");
+    }
+}
+
+#[test]
+fn refused_batch_with_later_batches_in_flight_renumbers_them() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[("batch.size", "1")]);
+    answer(&p.send(record(0, "r0")).unwrap()).expect("first record");
+    // Sequence 1 is held until 3 more requests arrived, then refused for good; sequences 2
+    // and 3, in flight behind it, are refused OUT_OF_ORDER by the broker (it expects 1).
+    mock.push_action(
+        T,
+        0,
+        Action::HoldUntil(
+            4,
+            Box::new(Action::RecordError(ErrorCode::INVALID_RECORD, "bad".into())),
+        ),
+    );
+    let futures: Vec<SendFuture> = (1..=3)
+        .map(|i| p.send(record(0, &format!("r{i}"))).unwrap())
+        .collect();
+    let err = answer(&futures[0]).expect_err("refused");
+    assert_eq!(err.delivery(), Delivery::NotWritten);
+    let offsets: Vec<i64> = futures[1..]
+        .iter()
+        .map(|f| answer(f).expect("delivered after renumbering").offset)
+        .collect();
+    assert_eq!(offsets, [1, 2]);
+    assert_eq!(values(&mock, 0), ["r0", "r2", "r3"]);
+    let seqs: Vec<i32> = mock
+        .produced(T, 0)
+        .iter()
+        .map(|b| b.base_sequence)
+        .collect();
+    assert_eq!(
+        seqs,
+        [0, 1, 2, 3, 1, 2],
+        "r2 and r3 resent as sequences 1 and 2"
+    );
+    // And the partition goes on from there.
+    assert_eq!(answer(&p.send(record(0, "r4")).unwrap()).unwrap().offset, 3);
+    assert_eq!(mock.produced(T, 0).last().unwrap().base_sequence, 3);
+}
