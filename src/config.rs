@@ -38,43 +38,7 @@ impl Acks {
     }
 }
 
-/// Record batch compression codec (`compression.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CompressionType {
-    /// No compression (the default, and the only codec supported so far).
-    None,
-    /// gzip (not supported yet).
-    Gzip,
-    /// Snappy (not supported yet).
-    Snappy,
-    /// LZ4 (not supported yet).
-    Lz4,
-    /// Zstandard (not supported yet).
-    Zstd,
-}
-
-impl CompressionType {
-    /// The property value: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
-    pub fn name(self) -> &'static str {
-        match self {
-            CompressionType::None => "none",
-            CompressionType::Gzip => "gzip",
-            CompressionType::Snappy => "snappy",
-            CompressionType::Lz4 => "lz4",
-            CompressionType::Zstd => "zstd",
-        }
-    }
-    fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "none" => CompressionType::None,
-            "gzip" => CompressionType::Gzip,
-            "snappy" => CompressionType::Snappy,
-            "lz4" => CompressionType::Lz4,
-            "zstd" => CompressionType::Zstd,
-            _ => return None,
-        })
-    }
-}
+pub use crate::protocol::record_batch::CompressionType;
 
 /// Transport and authentication to brokers (`security.protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -65,23 +65,45 @@ const CONTROL_BIT: i16 = 0x20;
 /// value and header count, one byte each.
 const MIN_RECORD_LEN: usize = 7;
 
-/// Compression codec id (attribute bits 0-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Record batch compression codec: `compression.type` in the config, attribute bits 0-2 on
+/// the wire. Only `None` is supported by the producer so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CompressionType {
-    /// No compression.
+    /// No compression (the default).
     #[default]
     None,
-    /// gzip.
+    /// gzip (not supported yet).
     Gzip,
-    /// Snappy (xerial framing).
+    /// Snappy, xerial framing (not supported yet).
     Snappy,
-    /// LZ4 frame.
+    /// LZ4 frame (not supported yet).
     Lz4,
-    /// Zstandard.
+    /// Zstandard (not supported yet).
     Zstd,
 }
 
 impl CompressionType {
+    /// The property value: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompressionType::None => "none",
+            CompressionType::Gzip => "gzip",
+            CompressionType::Snappy => "snappy",
+            CompressionType::Lz4 => "lz4",
+            CompressionType::Zstd => "zstd",
+        }
+    }
+    /// The codec named by a `compression.type` value.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" => CompressionType::None,
+            "gzip" => CompressionType::Gzip,
+            "snappy" => CompressionType::Snappy,
+            "lz4" => CompressionType::Lz4,
+            "zstd" => CompressionType::Zstd,
+            _ => return None,
+        })
+    }
     /// The codec id written in the attributes.
     pub fn id(self) -> i16 {
         match self {
