@@ -171,6 +171,12 @@ impl BatchCompletion {
     pub(crate) fn mark_sent(&self) {
         self.sent.store(true, Ordering::Release);
     }
+    /// The broker definitely refused every attempt so far (it answered each with an error):
+    /// a failure now means "not written" again. Only the sender calls it, for a batch whose
+    /// earlier attempts all had definite answers.
+    pub(crate) fn clear_sent(&self) {
+        self.sent.store(false, Ordering::Release);
+    }
     /// Whether a request carrying the batch ever went out.
     pub fn was_sent(&self) -> bool {
         self.sent.load(Ordering::Acquire)

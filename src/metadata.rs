@@ -75,6 +75,9 @@ struct Inner {
     version: u64,
     /// A refresh was asked for.
     need_update: bool,
+    /// A refresh was asked for, but not sooner than `retry.backoff.ms` after the last one
+    /// (see [`Metadata::request_update_backed_off`]).
+    need_update_backed_off: bool,
     /// Topics to ask about, with when each was last used by a send.
     topics: HashMap<Arc<str>, Instant>,
     last_refresh: Option<Instant>,
@@ -91,6 +94,10 @@ pub(crate) struct Metadata {
     retry_backoff: Duration,
 }
 
+/// Partition indexes at or above this are ignored in Metadata responses (Kafka's practical
+/// limit is far lower): a view is a dense vector indexed by partition.
+const MAX_PARTITIONS: i32 = 1 << 20;
+
 /// Errors for a topic that no refresh will cure: the caller fails at once instead of waiting.
 fn is_permanent_topic_error(code: ErrorCode) -> bool {
     code == ErrorCode::INVALID_TOPIC_EXCEPTION || code == ErrorCode::TOPIC_AUTHORIZATION_FAILED
@@ -103,6 +110,7 @@ impl Metadata {
                 cluster: Arc::new(Cluster::default()),
                 version: 0,
                 need_update: true,
+                need_update_backed_off: false,
                 topics: HashMap::new(),
                 last_refresh: None,
                 last_failed_attempt: None,
@@ -123,6 +131,16 @@ impl Metadata {
     /// Asks the sender for a refresh at its next turn.
     pub fn request_update(&self) {
         self.inner.lock().need_update = true;
+    }
+
+    /// Asks for a refresh no sooner than `retry.backoff.ms` after the last one. For conditions
+    /// a successful refresh may not cure (a queued partition whose leader is unknown, say
+    /// because the topic shrank): asking at once each time made the sender refresh at every
+    /// turn, about one Metadata request per Produce request under load (found by
+    /// tests/producer_mock.rs, a_vanished_partition_...). Java's `Metadata` backs off after
+    /// every refresh in the same way.
+    pub fn request_update_backed_off(&self) {
+        self.inner.lock().need_update_backed_off = true;
     }
 
     /// Wakes every waiting caller with an error: the producer is closing.
@@ -208,12 +226,18 @@ impl Metadata {
             .last_failed_attempt
             .map(|t| (t + self.retry_backoff).saturating_duration_since(now))
             .unwrap_or_default();
+        let expiry = inner.last_refresh.map_or(Duration::ZERO, |t| {
+            (t + self.max_age).saturating_duration_since(now)
+        });
         let due = if inner.need_update {
             Duration::ZERO
+        } else if inner.need_update_backed_off {
+            let allowed = inner.last_refresh.map_or(Duration::ZERO, |t| {
+                (t + self.retry_backoff).saturating_duration_since(now)
+            });
+            allowed.min(expiry)
         } else {
-            inner.last_refresh.map_or(Duration::ZERO, |t| {
-                (t + self.max_age).saturating_duration_since(now)
-            })
+            expiry
         };
         due.max(backoff_left)
     }
@@ -293,11 +317,17 @@ impl Metadata {
                     isr: p.isr_nodes.clone(),
                 })
                 .collect();
+            // Indexes are untrusted: drop negative and absurd ones and duplicates, so that
+            // `partitions[i].partition == i` holds below. (`last + 1` overflowed i32 for an
+            // index of i32::MAX, a panic in debug builds; a negative index could land in
+            // `available` and be chosen by the partitioner.)
+            partitions.retain(|p| (0..MAX_PARTITIONS).contains(&p.partition));
             partitions.sort_by_key(|p| p.partition);
+            partitions.dedup_by_key(|p| p.partition);
             // Partition indexes must be 0..n; a gap means a partial view: keep it usable by
             // index, treating the gap as leaderless.
-            let n = partitions.last().map_or(0, |p| p.partition + 1).max(0) as usize;
-            if n != partitions.len() && n <= 1 << 20 {
+            let n = partitions.last().map_or(0, |p| p.partition as usize + 1);
+            if n != partitions.len() {
                 let mut full: Vec<PartitionInfo> = (0..n as i32)
                     .map(|i| PartitionInfo {
                         partition: i,
@@ -309,10 +339,8 @@ impl Metadata {
                     })
                     .collect();
                 for p in partitions {
-                    if p.partition >= 0 {
-                        let i = p.partition as usize;
-                        full[i] = p;
-                    }
+                    let i = p.partition as usize;
+                    full[i] = p;
                 }
                 partitions = full;
             }
@@ -355,7 +383,98 @@ impl Metadata {
         inner.last_refresh = Some(now);
         inner.last_failed_attempt = if retry_soon { Some(now) } else { None };
         inner.need_update = retry_soon;
+        inner.need_update_backed_off = false;
         drop(inner);
         self.updated.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::metadata::{MetadataBroker, MetadataPartition, MetadataTopic};
+
+    fn response(indexes: &[i32]) -> MetadataResponse {
+        MetadataResponse {
+            throttle_time_ms: 0,
+            brokers: vec![MetadataBroker {
+                node_id: 1,
+                host: "h".into(),
+                port: 9092,
+                rack: None,
+            }],
+            cluster_id: None,
+            controller_id: 1,
+            topics: vec![MetadataTopic {
+                error_code: ErrorCode::NONE,
+                name: Some("t".into()),
+                topic_id: [0; 16],
+                is_internal: false,
+                partitions: indexes
+                    .iter()
+                    .map(|&i| MetadataPartition {
+                        error_code: ErrorCode::NONE,
+                        partition_index: i,
+                        leader_id: 1,
+                        leader_epoch: 0,
+                        replica_nodes: vec![1],
+                        isr_nodes: vec![1],
+                        offline_replicas: vec![],
+                    })
+                    .collect(),
+                topic_authorized_operations: i32::MIN,
+            }],
+            cluster_authorized_operations: i32::MIN,
+            error_code: ErrorCode::NONE,
+        }
+    }
+
+    /// Hostile partition indexes: no panic, and the view stays indexed by partition with
+    /// only real (non-negative) partitions available.
+    #[test]
+    fn hostile_partition_indexes() {
+        let cases: &[(&[i32], &[i32])] = &[
+            (&[i32::MAX], &[]),
+            (&[0, i32::MAX], &[0]),
+            (&[-1, 1], &[1]),
+            (&[i32::MIN, -5], &[]),
+            (&[0, 0, 2], &[0, 2]),
+            (&[2, 1, 0], &[0, 1, 2]),
+        ];
+        for &(indexes, available) in cases {
+            let m = Metadata::new(
+                Duration::from_secs(1),
+                Duration::from_secs(1),
+                Duration::ZERO,
+            );
+            m.update(&response(indexes), Instant::now());
+            let c = m.cluster();
+            let t = &c.topics["t"];
+            assert_eq!(t.available, available, "{indexes:?}");
+            for (i, p) in t.partitions.iter().enumerate() {
+                assert_eq!(p.partition as usize, i, "{indexes:?}");
+            }
+            for &p in available {
+                assert_eq!(c.leader_for("t", p), Some(1), "{indexes:?}");
+            }
+        }
+    }
+
+    /// A backed-off request waits `retry.backoff.ms` after the last refresh; a plain one does
+    /// not.
+    #[test]
+    fn backed_off_update_requests() {
+        let backoff = Duration::from_millis(100);
+        let m = Metadata::new(Duration::from_secs(300), Duration::from_secs(300), backoff);
+        let t0 = Instant::now();
+        m.update(&response(&[0]), t0);
+        assert_eq!(m.time_to_next_update(t0), Duration::from_secs(300));
+        m.request_update_backed_off();
+        assert_eq!(m.time_to_next_update(t0), backoff);
+        assert_eq!(m.time_to_next_update(t0 + backoff), Duration::ZERO);
+        m.request_update();
+        assert_eq!(m.time_to_next_update(t0), Duration::ZERO);
+        m.update(&response(&[0]), t0);
+        assert_eq!(m.time_to_next_update(t0), Duration::from_secs(300));
     }
 }

@@ -139,13 +139,14 @@ impl<K, V> Producer<K, V> {
         log::info!("producer {} starting: {:?}", config.client_id(), config);
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
         let sender = Sender::new(sender_cfg, shared.clone());
+        let guarded = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!(
                 "kafka-producer-network-thread | {}",
                 config.client_id()
             ))
             .spawn(move || {
-                sender.run();
+                run_guarded(&guarded, move || sender.run());
                 let _ = exit_tx.send(());
             })
             .map_err(|e| Error::Network {
@@ -187,9 +188,13 @@ impl<K, V> Producer<K, V> {
 
     /// Sends a record and calls `callback` once with its answer.
     ///
-    /// The callback runs on the producer's sender thread: keep it short and never block in it
-    /// (in particular, do not call [`flush`](Producer::flush), [`close`](Producer::close) or a
-    /// blocking `get` from it), or every other record of this producer waits.
+    /// The callback runs on the producer's sender thread: keep it short and never block in it,
+    /// or every other record of this producer waits. It may call `send` (which can still block
+    /// up to `max.block.ms` for metadata or memory, as always). It must not call
+    /// [`flush`](Producer::flush) or a blocking `get` on a record not yet answered: those wait
+    /// for the sender thread, which is running the callback, and block forever. Calling
+    /// [`close`](Producer::close) from it (or dropping the last handle in it) does not wait: a
+    /// timeout is treated as zero, as in Java, and a drop lets queued records be sent.
     ///
     /// If this returns an error, the record was not queued and the callback is not called: the
     /// error is the record's answer. The returned future resolves with the same answer as the
@@ -382,6 +387,23 @@ impl Inner {
         }
         shared.running.store(false, Ordering::Release);
         shared.wake();
+        let on_sender_thread = self
+            .thread
+            .lock()
+            .as_ref()
+            .is_some_and(|t| t.thread().id() == std::thread::current().id());
+        if on_sender_thread {
+            // Called from a callback (or the last handle dropped in one): the sender thread
+            // cannot wait for itself to exit; waiting here hung forever (found by
+            // tests/producer_mock.rs, dropping_the_last_handle_...). It finishes the close
+            // after the callback returns. As Java does, an explicit timeout is treated as 0:
+            // what is pending is failed at once; a drop (no timeout) sends what is queued.
+            log::warn!("producer closed from its own sender thread (a callback): not waiting");
+            if timeout != Duration::MAX {
+                shared.force_close.store(true, Ordering::Release);
+            }
+            return;
+        }
         let finished = match Instant::now().checked_add(timeout) {
             Some(deadline) => self.exited.recv_deadline(deadline).is_ok(),
             None => self.exited.recv().is_ok(),
@@ -408,6 +430,21 @@ impl<K, V> Drop for Producer<K, V> {
     }
 }
 
+/// Runs the sender loop; if it panics (a bug), the producer is closed and every record without
+/// an answer is failed at once, instead of waiting for a `close` that a caller blocked in
+/// `get` may never make. New sends then fail with [`Error::Closed`].
+fn run_guarded(shared: &Shared, run: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+        log::error!("the sender thread panicked: closing the producer, failing pending records");
+        shared.accumulator.close();
+        shared.metadata.close();
+        shared.running.store(false, Ordering::Release);
+        shared
+            .accumulator
+            .abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
+    }
+}
+
 fn as_serialization(e: Error, part: &'static str) -> Error {
     match e {
         Error::Serialization { .. } => e,
@@ -422,4 +459,40 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panicking sender loop answers every pending record and closes the accumulator.
+    /// Before the fix records waited for an answer until someone closed the producer.
+    #[test]
+    fn a_sender_panic_answers_pending_records() {
+        let shared = Shared {
+            accumulator: Arc::new(RecordAccumulator::new(AccumulatorConfig::default())),
+            metadata: Arc::new(Metadata::new(
+                Duration::from_secs(300),
+                Duration::from_secs(300),
+                Duration::from_millis(100),
+            )),
+            poller: Arc::new(polling::Poller::new().unwrap()),
+            running: AtomicBool::new(true),
+            force_close: AtomicBool::new(false),
+        };
+        let tp = TopicPartition::new("t", 0);
+        let now = Instant::now();
+        let r = shared
+            .accumulator
+            .append(&tp, 0, None, Some(b"v"), &[], None, now, Duration::ZERO)
+            .unwrap();
+        run_guarded(&shared, || panic!("a bug in the sender"));
+        let err = r.future.try_get().expect("answered").unwrap_err();
+        assert_eq!(err.delivery(), Delivery::NotWritten);
+        assert!(shared.accumulator.is_closed());
+        assert!(shared
+            .accumulator
+            .append(&tp, 0, None, Some(b"v"), &[], None, now, Duration::ZERO)
+            .is_err());
+    }
 }

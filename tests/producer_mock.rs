@@ -207,7 +207,9 @@ fn retries_exhausted_by_delivery_timeout() {
         }
         other => panic!("expected DeliveryTimeout, got {other:?}"),
     }
-    assert_eq!(err.delivery(), Delivery::Unknown);
+    // Every attempt was refused by the broker: the record is certainly not in the log (its
+    // sequence is reused below, which is only sound because of that).
+    assert_eq!(err.delivery(), Delivery::NotWritten);
     assert!(elapsed >= Duration::from_millis(1150), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
     let tries = mock.produced(T, 0).len();
@@ -413,4 +415,99 @@ fn refused_batch_with_later_batches_in_flight_renumbers_them() {
     // And the partition goes on from there.
     assert_eq!(answer(&p.send(record(0, "r4")).unwrap()).unwrap().offset, 3);
     assert_eq!(mock.produced(T, 0).last().unwrap().base_sequence, 3);
+}
+
+/// A partition that vanished from metadata (the topic shrank) while a batch for it is queued:
+/// the sender must not ask for metadata at every turn. Before the fix each turn that saw the
+/// orphan batch asked again (the refresh succeeded, so no backoff applied): with traffic on
+/// other partitions, a Metadata request for about every Produce request.
+#[test]
+fn a_vanished_partition_does_not_spin_metadata_requests() {
+    let mock = MockBroker::start(&[(T, 2)]);
+    let p = producer(
+        &mock,
+        &[
+            ("retry.backoff.ms", "100"),
+            ("retry.backoff.max.ms", "1000"),
+            ("metadata.max.age.ms", "200"),
+        ],
+    );
+    answer(&p.send(record(1, "first")).unwrap()).expect("written");
+    // Shrink the topic, then queue a batch for partition 1 before the sender learns of it.
+    mock.set_partitions(T, 1);
+    let f = p.send(record(1, "orphan")).unwrap();
+    assert!(
+        mock.wait_for(Duration::from_secs(3), |r| r
+            .iter()
+            .filter(|r| r.api_key == metadata::API_KEY)
+            .count()
+            >= 4),
+        "metadata refreshed"
+    );
+    // Traffic on the partition that still exists keeps the sender turning.
+    let before = mock.requests_of(metadata::API_KEY).len();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1000) {
+        answer(&p.send(record(0, "busy")).unwrap()).expect("partition 0 works");
+    }
+    let during = mock.requests_of(metadata::API_KEY).len() - before;
+    assert!(
+        during <= 15,
+        "{during} Metadata requests in 1 s for one unknown leader (retry.backoff.ms=100)"
+    );
+    let err = answer(&f).expect_err("the partition is gone");
+    assert_eq!(err.delivery(), Delivery::NotWritten, "{err}");
+}
+
+/// An idempotent batch refused with a retriable error and then expired while waiting out its
+/// retry backoff in the queue must not wedge its partition: later records are still sent.
+/// Before the fix the partition stayed "retrying" forever and every later record timed out.
+#[test]
+fn a_retry_that_expires_in_the_queue_does_not_wedge_the_partition() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(
+        &mock,
+        &[
+            ("delivery.timeout.ms", "1500"),
+            ("retry.backoff.ms", "4000"),
+            ("retry.backoff.max.ms", "4000"),
+        ],
+    );
+    answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+    mock.push_action(T, 0, Action::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    let err = answer(&p.send(record(0, "expires")).unwrap()).expect_err("expired in backoff");
+    assert!(matches!(err, Error::DeliveryTimeout { .. }), "{err}");
+    assert_eq!(mock.produced(T, 0).len(), 2, "no retry went out");
+    let md = answer(&p.send(record(0, "after")).unwrap()).expect("the partition still works");
+    assert_eq!(md.offset, 1);
+    assert_eq!(values(&mock, 0), ["before", "after"]);
+}
+
+/// The last handle of a producer dropped inside a callback (on the sender thread) must not
+/// deadlock: the sender cannot wait for itself. Before the fix `Drop` waited for the sender
+/// thread to exit, from the sender thread, forever.
+#[test]
+fn dropping_the_last_handle_in_a_callback_does_not_deadlock() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = std::sync::Arc::new(producer(&mock, &[]));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let held = p.clone();
+    let f = p
+        .send_with_callback(record(0, "v"), move |r| {
+            // Wait until the test thread dropped its handle: this one is the last.
+            let _ = go_rx.recv_timeout(Duration::from_secs(5));
+            drop(held);
+            let _ = tx.send(r.is_ok());
+        })
+        .unwrap();
+    drop(p);
+    go_tx.send(()).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Ok(true),
+        "the callback did not finish: dropping the producer on its own sender thread hung"
+    );
+    assert!(answer(&f).is_ok());
+    // The sender thread goes on closing: later the mock sees the connection close.
 }

@@ -37,6 +37,9 @@ pub struct ProducerBatch {
     retry_backoff: Duration,
     completion: Arc<BatchCompletion>,
     last_error: Option<Arc<str>>,
+    /// An attempt ended without a definite answer (connection lost, request timed out,
+    /// malformed response): the batch may be in the log whatever later attempts say.
+    ambiguous: bool,
 }
 
 impl ProducerBatch {
@@ -61,6 +64,7 @@ impl ProducerBatch {
             retry_backoff: Duration::ZERO,
             completion,
             last_error: None,
+            ambiguous: false,
         }
     }
 
@@ -184,6 +188,24 @@ impl ProducerBatch {
     /// Whether a request carrying this batch ever went out.
     pub fn was_sent(&self) -> bool {
         self.completion.was_sent()
+    }
+    /// The attempt in flight came back refused by the broker (an error code for the partition:
+    /// nothing appended). If no earlier attempt was ambiguous, the batch is certainly not in
+    /// the log, and a failure says [`Delivery::NotWritten`] again.
+    pub fn attempt_refused(&mut self) {
+        if !self.ambiguous {
+            self.completion.clear_sent();
+        }
+    }
+    /// The attempt in flight ended without a definite answer: from now on the batch may be in
+    /// the log ([`Delivery::Unknown`]), whatever later attempts say.
+    pub fn attempt_ambiguous(&mut self) {
+        self.ambiguous = true;
+        self.completion.mark_sent();
+    }
+    /// Whether an attempt ended without a definite answer.
+    pub fn is_ambiguous(&self) -> bool {
+        self.ambiguous
     }
     /// [`Delivery::Unknown`] once sent, else [`Delivery::NotWritten`]: what a failure of this
     /// batch means for its records.

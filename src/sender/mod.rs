@@ -787,7 +787,13 @@ impl Sender {
             for t in &ready.unknown_leader_topics {
                 self.shared.metadata.touch(t, now);
             }
-            self.shared.metadata.request_update();
+            // Backed off: the last refresh may already have answered, and the leader may stay
+            // unknown (a partition that no longer exists) until the batch expires.
+            self.shared.metadata.request_update_backed_off();
+            if !self.metadata_in_flight {
+                let due = self.shared.metadata.time_to_next_update(now);
+                *timeout = (*timeout).min(due.max(Duration::from_millis(1)));
+            }
         }
         if ready.next_ready_check_delay < *timeout {
             *timeout = ready.next_ready_check_delay;
@@ -948,6 +954,11 @@ impl Sender {
                 last_error: b.last_error().cloned(),
             };
             self.idem.batch_returned(&b);
+            // A retry that expired while queued must not leave its partition "retrying":
+            // `can_drain` would then hold every later batch of the partition forever (found
+            // by tests/producer_mock.rs, a_retry_that_expires_...). If every attempt was
+            // refused its sequences are a hole for the next batches to fill.
+            self.idem.failed_for_good(&b, !b.was_sent());
             b.done(Err(err));
         }
     }
@@ -1143,6 +1154,9 @@ impl Sender {
                 })
                 .and_then(|t| t.partitions.iter().find(|p| p.index == tp.partition));
             let Some(p) = part else {
+                // No answer for this partition: as good as a lost response, it may be written.
+                let mut b = b;
+                b.attempt_ambiguous();
                 let err = Error::Broker {
                     code: ErrorCode::UNKNOWN_SERVER_ERROR,
                     message: Some(Arc::from(
@@ -1205,8 +1219,10 @@ impl Sender {
     fn fail_or_retry(&mut self, mut b: ProducerBatch, err: Error, now: Instant) {
         self.idem.batch_returned(&b);
         let err_kind = if matches!(err, Error::Broker { .. }) {
+            b.attempt_refused();
             ErrKind::Broker
         } else {
+            b.attempt_ambiguous();
             ErrKind::Other
         };
         let retriable = match &err {
@@ -1237,8 +1253,10 @@ impl Sender {
         log::debug!("batch for {} failed: {final_err}", b.topic_partition());
         // The batch will not be retried: later batches must not wait for it. When the last
         // attempt was answered by the broker with an error, the broker did not append it and
-        // its sequences must be reused (else every later batch is OUT_OF_ORDER forever).
-        let refused = matches!(err_kind, ErrKind::Broker);
+        // its sequences must be reused (else every later batch is OUT_OF_ORDER forever). Not
+        // when an earlier attempt was ambiguous: the batch may be in the log under those
+        // sequences, and reusing them could make a later batch a "duplicate" of it.
+        let refused = matches!(err_kind, ErrKind::Broker) && !b.is_ambiguous();
         self.idem.failed_for_good(&b, refused);
         b.done(Err(final_err));
     }

@@ -250,6 +250,15 @@ impl MockBroker {
         };
     }
 
+    /// Changes a topic's partition count as later Metadata responses report it (a topic
+    /// re-created smaller, or a hostile broker).
+    pub fn set_partitions(&self, topic: &str, partitions: i32) {
+        let mut st = self.shared.lock();
+        if let Some(t) = st.topics.iter_mut().find(|t| t.0 == topic) {
+            t.1 = partitions;
+        }
+    }
+
     /// The next InitProducerId request is answered with this error (queued, in order).
     pub fn push_init_producer_id_error(&self, code: ErrorCode) {
         self.shared.lock().init_pid_errors.push_back(code);
