@@ -92,6 +92,10 @@ pub enum Error {
         code: ErrorCode,
         /// The broker's error message, if it sent one.
         message: Option<Arc<str>>,
+        /// [`Delivery::NotWritten`] when the broker refused every attempt to write the record;
+        /// [`Delivery::Unknown`] when an earlier attempt got no clear answer (it may be in the
+        /// log from that attempt) before the broker refused a retry.
+        delivery: Delivery,
     },
     /// The record was not acknowledged within `delivery.timeout.ms`.
     #[error("delivery timed out after {elapsed:?} (delivery.timeout.ms){}", last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default())]
@@ -133,6 +137,7 @@ impl Error {
     pub fn delivery(&self) -> Delivery {
         match self {
             Error::DeliveryTimeout { delivery, .. }
+            | Error::Broker { delivery, .. }
             | Error::Network { delivery, .. }
             | Error::Closed { delivery } => *delivery,
             Error::Fatal(_) | Error::WaitTimeout => Delivery::Unknown,

@@ -192,6 +192,7 @@ impl Metadata {
                     return Err(Error::Broker {
                         code,
                         message: Some(Arc::from(format!("topic {topic:?}"))),
+                        delivery: crate::error::Delivery::NotWritten,
                     });
                 }
             }

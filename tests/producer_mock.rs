@@ -108,7 +108,9 @@ fn non_retriable_errors_fail_at_once_and_the_partition_keeps_working() {
         mock.push_action(T, 0, action);
         let err = answer(&p.send(record(0, "rejected")).unwrap()).expect_err("rejected");
         match &err {
-            Error::Broker { code: c, message } => {
+            Error::Broker {
+                code: c, message, ..
+            } => {
                 assert_eq!(*c, code, "{err}");
                 if let Some(t) = text {
                     assert!(message.as_deref().unwrap_or("").contains(t), "{err}");
@@ -510,4 +512,28 @@ fn dropping_the_last_handle_in_a_callback_does_not_deadlock() {
     );
     assert!(answer(&f).is_ok());
     // The sender thread goes on closing: later the mock sees the connection close.
+}
+
+/// A refusal after an attempt that got no answer cannot promise "not written": the first
+/// attempt may be in the log. The error says `Unknown`.
+#[test]
+fn a_refusal_after_an_unanswered_attempt_says_the_record_may_be_written() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[]);
+    answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+    // First attempt: the broker reads (and appends) the batch, then the connection drops.
+    mock.push_action(T, 0, Action::DropConnectionAfterRead);
+    // The retry is refused outright.
+    mock.push_action(T, 0, Action::Error(ErrorCode::MESSAGE_TOO_LARGE));
+    let err = answer(&p.send(record(0, "ambiguous")).unwrap()).expect_err("refused on retry");
+    match &err {
+        Error::Broker { code, delivery, .. } => {
+            assert_eq!(*code, ErrorCode::MESSAGE_TOO_LARGE);
+            assert_eq!(*delivery, Delivery::Unknown, "{err}");
+        }
+        other => panic!("expected Error::Broker, got {other:?}"),
+    }
+    assert_eq!(err.delivery(), Delivery::Unknown);
+    // And indeed the mock wrote it on the first attempt.
+    assert_eq!(values(&mock, 0), ["before", "ambiguous"]);
 }

@@ -1162,6 +1162,7 @@ impl Sender {
                     message: Some(Arc::from(
                         "the Produce response did not mention the partition",
                     )),
+                    delivery: Delivery::Unknown,
                 };
                 self.fail_or_retry(b, err, now);
                 continue;
@@ -1207,9 +1208,11 @@ impl Sender {
             ) {
                 self.shared.metadata.request_update();
             }
+            // `delivery` is settled in fail_or_retry, from the batch's whole history.
             let err = Error::Broker {
                 code,
                 message: message.map(Arc::from),
+                delivery: Delivery::NotWritten,
             };
             self.fail_or_retry(b, err, now);
         }
@@ -1250,6 +1253,11 @@ impl Sender {
         } else {
             err
         };
+        let mut final_err = final_err;
+        if let Error::Broker { delivery, .. } = &mut final_err {
+            // Refused now, but an earlier attempt without a clear answer may have written it.
+            *delivery = b.delivery_if_failed();
+        }
         log::debug!("batch for {} failed: {final_err}", b.topic_partition());
         // The batch will not be retried: later batches must not wait for it. When the last
         // attempt was answered by the broker with an error, the broker did not append it and
