@@ -14,9 +14,10 @@
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::header::{RequestHeader, ResponseHeader};
 use polling::{Event, Poller};
+use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,6 +89,8 @@ pub(crate) struct Connection<C> {
     poller: Arc<Poller>,
     key: usize,
     registered: bool,
+    /// Set while the non-blocking connect is under way: when it must have completed.
+    connect_deadline: Option<Instant>,
     /// Bytes of whole frames not yet written; `write_pos` is how far the socket took them.
     write_buf: Vec<u8>,
     write_pos: usize,
@@ -103,14 +106,17 @@ pub(crate) struct Connection<C> {
 }
 
 impl<C> Connection<C> {
-    /// Connects (blocking, bounded by `timeout`), makes the socket non-blocking and registers it
-    /// with `poller` under `key`.
+    /// Starts a non-blocking connect to `addr` and registers the socket with `poller` under
+    /// `key`. The connection is usable at once: requests queue in the write buffer and go out
+    /// when the connect completes ([`Connection::finish_connect`], on the first writable event).
+    /// `timeout` (`socket.connection.setup.timeout.ms`) bounds the connect: see
+    /// [`Connection::connect_timed_out`].
     ///
-    /// The connect itself blocks the sender thread for at most `timeout`
-    /// (`socket.connection.setup.timeout.ms`); on loopback a refused connect returns at once.
+    /// Only the name lookup blocks (an IP address, as on loopback, needs none).
     pub fn connect(
         addr: &str,
         timeout: Duration,
+        now: Instant,
         poller: Arc<Poller>,
         key: usize,
     ) -> Result<Self, ConnectionError> {
@@ -118,35 +124,48 @@ impl<C> Connection<C> {
             addr: addr.to_string(),
             source,
         };
-        let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(connect_err)?.collect();
-        let mut last = io::Error::new(ErrorKind::NotFound, "address resolved to nothing");
-        let mut stream = None;
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, timeout) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let stream = stream.ok_or_else(|| connect_err(last))?;
-        stream.set_nodelay(true).map_err(connect_err)?;
-        stream.set_nonblocking(true).map_err(connect_err)?;
+        let target = addr
+            .to_socket_addrs()
+            .map_err(connect_err)?
+            .next()
+            .ok_or_else(|| {
+                connect_err(io::Error::new(
+                    ErrorKind::NotFound,
+                    "address resolved to nothing",
+                ))
+            })?;
+        let socket = Socket::new(
+            Domain::for_address(target),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )
+        .map_err(connect_err)?;
+        socket.set_nonblocking(true).map_err(connect_err)?;
+        socket.set_tcp_nodelay(true).map_err(connect_err)?;
+        let connecting = match socket.connect(&target.into()) {
+            Ok(()) => false,
+            Err(e) if connect_in_progress(&e) => true,
+            Err(e) => return Err(connect_err(e)),
+        };
+        let stream: TcpStream = socket.into();
         // SAFETY (of the unsafe `add` below): polling requires that a registered source is
         // deleted from the poller before the socket is closed. The stream lives in this struct
         // and `Drop` (and `close`) delete it from the poller before the stream is dropped.
+        let interest = if connecting {
+            Event::writable(key)
+        } else {
+            Event::readable(key)
+        };
         #[allow(unsafe_code)]
         unsafe {
-            poller
-                .add(&stream, Event::readable(key))
-                .map_err(connect_err)?;
+            poller.add(&stream, interest).map_err(connect_err)?;
         }
         Ok(Connection {
             stream,
             poller,
             key,
             registered: true,
+            connect_deadline: connecting.then(|| now + timeout),
             write_buf: Vec::with_capacity(64 * 1024),
             write_pos: 0,
             read_buf: vec![0; READ_CHUNK],
@@ -157,6 +176,36 @@ impl<C> Connection<C> {
             unanswered: VecDeque::new(),
             write_base: 0,
         })
+    }
+
+    /// Whether the TCP connect is still under way.
+    pub fn is_connecting(&self) -> bool {
+        self.connect_deadline.is_some()
+    }
+
+    /// Whether the connect has taken longer than its setup timeout.
+    pub fn connect_timed_out(&self, now: Instant) -> bool {
+        self.connect_deadline.is_some_and(|d| now >= d)
+    }
+
+    /// When the connect must have completed, if it is under way.
+    pub fn connect_deadline(&self) -> Option<Instant> {
+        self.connect_deadline
+    }
+
+    /// Called when a connecting socket is writable: the connect finished, one way or the other.
+    pub fn finish_connect(&mut self) -> Result<(), ConnectionError> {
+        if self.connect_deadline.is_none() {
+            return Ok(());
+        }
+        if let Some(e) = self.stream.take_error()? {
+            return Err(ConnectionError::Io(e));
+        }
+        // Writable without an error can still mean "not connected" on some systems: the peer
+        // address tells.
+        self.stream.peer_addr()?;
+        self.connect_deadline = None;
+        Ok(())
     }
 
     /// Appends a request frame (size, header, body written by `body`) to the write buffer.
@@ -246,6 +295,9 @@ impl<C> Connection<C> {
 
     /// Writes as much of the write buffer as the socket takes without blocking.
     pub fn flush(&mut self) -> Result<(), ConnectionError> {
+        if self.is_connecting() {
+            return Ok(());
+        }
         while self.write_pos < self.write_buf.len() {
             match self.stream.write(&self.write_buf[self.write_pos..]) {
                 Ok(0) => return Err(ConnectionError::Eof),
@@ -281,6 +333,9 @@ impl<C> Connection<C> {
 
     /// Reads what the socket has and returns every complete response, in order.
     pub fn read(&mut self) -> Result<Vec<Response<C>>, ConnectionError> {
+        if self.is_connecting() {
+            return Ok(Vec::new());
+        }
         let mut responses = Vec::new();
         loop {
             // Make room: move unparsed bytes to the front, grow only for a frame that needs it.
@@ -364,7 +419,9 @@ impl<C> Connection<C> {
 
     /// Re-arms the poller for this socket: always readable, writable while bytes are pending.
     pub fn rearm(&self) -> io::Result<()> {
-        let ev = if self.write_pos < self.write_buf.len() {
+        let ev = if self.is_connecting() {
+            Event::writable(self.key)
+        } else if self.write_pos < self.write_buf.len() {
             Event::all(self.key)
         } else {
             Event::readable(self.key)
@@ -413,4 +470,32 @@ impl<C> Drop for Connection<C> {
     fn drop(&mut self) {
         self.deregister();
     }
+}
+
+/// Whether a non-blocking `connect` answered "under way" (EINPROGRESS; WouldBlock on Windows).
+/// `io::ErrorKind::InProgress` is not stable yet, hence the raw codes.
+fn connect_in_progress(e: &io::Error) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const EINPROGRESS: i32 = 115;
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    ))]
+    const EINPROGRESS: i32 = 36;
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )))]
+    const EINPROGRESS: i32 = i32::MIN;
+    e.kind() == ErrorKind::WouldBlock || e.raw_os_error() == Some(EINPROGRESS)
 }

@@ -419,7 +419,14 @@ impl Sender {
                 continue;
             };
             let mut result = Ok(Vec::new());
-            if writable {
+            if writable && conn.is_connecting() {
+                // The non-blocking connect finished: succeeded (queued requests go out now) or
+                // failed (reconnect backoff).
+                if let Err(e) = conn.finish_connect() {
+                    result = Err(e);
+                }
+            }
+            if writable && result.is_ok() {
                 if let Err(e) = conn.flush() {
                     result = Err(e);
                 }
@@ -500,6 +507,7 @@ impl Sender {
         match Connection::connect(
             &addr,
             self.cfg.connection_setup_timeout,
+            now,
             self.shared.poller.clone(),
             key,
         ) {
@@ -969,24 +977,42 @@ impl Sender {
         // was noticed up to a whole poll period late (seen as 2 s instead of 1 s in
         // tests/producer_mock.rs).
         for n in self.nodes.values() {
-            if let Some(t) = n.conn.as_ref().and_then(|c| c.oldest_in_flight()) {
-                let left = (t + self.cfg.request_timeout).saturating_duration_since(now);
+            let Some(c) = n.conn.as_ref() else { continue };
+            let deadlines = [
+                c.oldest_in_flight().map(|t| t + self.cfg.request_timeout),
+                c.connect_deadline(),
+            ];
+            for d in deadlines.into_iter().flatten() {
+                let left = d.saturating_duration_since(now);
                 if !left.is_zero() {
                     *timeout = (*timeout).min(left + Duration::from_millis(1));
                 }
             }
         }
-        let timed_out: Vec<i32> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| {
-                n.conn
-                    .as_ref()
-                    .and_then(|c| c.oldest_in_flight())
-                    .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.request_timeout)
-            })
-            .map(|(&id, _)| id)
-            .collect();
+        let mut timed_out: Vec<(i32, String)> = Vec::new();
+        for (&id, n) in &self.nodes {
+            let Some(c) = n.conn.as_ref() else { continue };
+            if c.connect_timed_out(now) {
+                timed_out.push((
+                    id,
+                    format!(
+                        "connect not completed within socket.connection.setup.timeout.ms ({:?})",
+                        self.cfg.connection_setup_timeout
+                    ),
+                ));
+            } else if c
+                .oldest_in_flight()
+                .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.request_timeout)
+            {
+                timed_out.push((
+                    id,
+                    format!(
+                        "no response within request.timeout.ms ({:?})",
+                        self.cfg.request_timeout
+                    ),
+                ));
+            }
+        }
         // A disconnect re-enqueues batches (retry backoff) and sets a reconnect backoff after
         // this turn's timers were computed: turn again at once so they count, instead of
         // sleeping the whole poll period (a 1 s stall before each retry, found by
@@ -994,11 +1020,7 @@ impl Sender {
         if !timed_out.is_empty() {
             *timeout = Duration::ZERO;
         }
-        for id in timed_out {
-            let reason = format!(
-                "no response within request.timeout.ms ({:?})",
-                self.cfg.request_timeout
-            );
+        for (id, reason) in timed_out {
             self.disconnect(id, &reason, now);
         }
     }
