@@ -31,3 +31,34 @@ pub trait Response: Sized {
     /// Decodes a body (after the response header) written at `version`. Total: never panics.
     fn decode_body(body: &[u8], version: i16) -> DecodeResult<Self>;
 }
+
+/// Implements [`Request`] for a request type of the calling module, forwarding to its inherent
+/// `encode` and using the module's `API_KEY`, `MIN_VERSION` and `MAX_VERSION` constants.
+macro_rules! impl_request {
+    ($t:ty) => {
+        impl $crate::protocol::api::Request for $t {
+            const API_KEY: i16 = API_KEY;
+            const MIN_VERSION: i16 = MIN_VERSION;
+            const MAX_VERSION: i16 = MAX_VERSION;
+            fn encode_body(&self, version: i16, buf: &mut Vec<u8>) {
+                self.encode(version, buf)
+            }
+        }
+    };
+}
+
+/// Implements [`Response`] for a response type of the calling module, forwarding to its
+/// inherent `decode`.
+macro_rules! impl_response {
+    ($t:ty) => {
+        impl $crate::protocol::api::Response for $t {
+            const API_KEY: i16 = API_KEY;
+            fn decode_body(body: &[u8], version: i16) -> $crate::protocol::DecodeResult<Self> {
+                Self::decode(body, version)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_request;
+pub(crate) use impl_response;

@@ -27,7 +27,6 @@
 //! - KIP-35 (ApiVersions), KIP-511 (client software name/version, v0 fallback),
 //!   KIP-584 (feature versioning), KIP-482 (flexible versions)
 
-use super::api::{Request, Response};
 use super::codec::{check_version, read_array, read_string};
 use super::error_code::ErrorCode;
 use super::primitives::{
@@ -80,14 +79,7 @@ impl ApiVersionsRequest<'_> {
     }
 }
 
-impl Request for ApiVersionsRequest<'_> {
-    const API_KEY: i16 = API_KEY;
-    const MIN_VERSION: i16 = MIN_VERSION;
-    const MAX_VERSION: i16 = MAX_VERSION;
-    fn encode_body(&self, version: i16, buf: &mut Vec<u8>) {
-        self.encode(version, buf)
-    }
-}
+super::api::impl_request!(ApiVersionsRequest<'_>);
 
 /// One API's supported version range, as advertised by a broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,9 +302,4 @@ impl ApiVersionsResponse {
     }
 }
 
-impl Response for ApiVersionsResponse {
-    const API_KEY: i16 = API_KEY;
-    fn decode_body(body: &[u8], version: i16) -> DecodeResult<Self> {
-        Self::decode(body, version)
-    }
-}
+super::api::impl_response!(ApiVersionsResponse);

@@ -16,7 +16,6 @@
 //!   `clients/src/main/resources/common/message/`
 //! - KIP-98 (idempotence, transactions), KIP-360, KIP-588, KIP-890, KIP-939
 
-use super::api::{Request, Response};
 use super::codec::check_version;
 use super::error_code::ErrorCode;
 use super::primitives::{
@@ -71,14 +70,7 @@ impl<'a> InitProducerIdRequest<'a> {
     }
 }
 
-impl Request for InitProducerIdRequest<'_> {
-    const API_KEY: i16 = API_KEY;
-    const MIN_VERSION: i16 = MIN_VERSION;
-    const MAX_VERSION: i16 = MAX_VERSION;
-    fn encode_body(&self, version: i16, buf: &mut Vec<u8>) {
-        self.encode(version, buf)
-    }
-}
+super::api::impl_request!(InitProducerIdRequest<'_>);
 
 /// The InitProducerId response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,9 +114,4 @@ impl InitProducerIdResponse {
     }
 }
 
-impl Response for InitProducerIdResponse {
-    const API_KEY: i16 = API_KEY;
-    fn decode_body(body: &[u8], version: i16) -> DecodeResult<Self> {
-        Self::decode(body, version)
-    }
-}
+super::api::impl_response!(InitProducerIdResponse);

@@ -24,7 +24,6 @@
 //!   operations), KIP-516 (topic ids), KIP-700 (cluster operations moved to DescribeCluster),
 //!   KIP-896 (removed versions), KIP-1102 (top-level error code, rebootstrap)
 
-use super::api::{Request, Response};
 use super::codec::{check_version, read_array, read_i32_array, read_nullable_string, read_string};
 use super::error_code::ErrorCode;
 use super::primitives::{
@@ -143,14 +142,7 @@ impl<'a> MetadataRequest<'a> {
     }
 }
 
-impl Request for MetadataRequest<'_> {
-    const API_KEY: i16 = API_KEY;
-    const MIN_VERSION: i16 = MIN_VERSION;
-    const MAX_VERSION: i16 = MAX_VERSION;
-    fn encode_body(&self, version: i16, buf: &mut Vec<u8>) {
-        self.encode(version, buf)
-    }
-}
+super::api::impl_request!(MetadataRequest<'_>);
 
 /// A broker in the metadata response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,9 +370,4 @@ impl MetadataResponse {
     }
 }
 
-impl Response for MetadataResponse {
-    const API_KEY: i16 = API_KEY;
-    fn decode_body(body: &[u8], version: i16) -> DecodeResult<Self> {
-        Self::decode(body, version)
-    }
-}
+super::api::impl_response!(MetadataResponse);

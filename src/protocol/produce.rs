@@ -30,7 +30,6 @@
 //!   KIP-516 (topic ids), KIP-890 (transactions v2), KIP-896 (removed versions),
 //!   KIP-951 (leader discovery)
 
-use super::api::{Request, Response};
 use super::codec::{check_version, read_array, read_nullable_string, read_string};
 use super::error_code::ErrorCode;
 use super::primitives::{
@@ -200,14 +199,7 @@ impl<'a> ProduceRequest<'a> {
     }
 }
 
-impl Request for ProduceRequest<'_> {
-    const API_KEY: i16 = API_KEY;
-    const MIN_VERSION: i16 = MIN_VERSION;
-    const MAX_VERSION: i16 = MAX_VERSION;
-    fn encode_body(&self, version: i16, buf: &mut Vec<u8>) {
-        self.encode(version, buf)
-    }
-}
+super::api::impl_request!(ProduceRequest<'_>);
 
 /// A record that caused its batch to be dropped (added in v8).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -448,9 +440,4 @@ fn decode_partition(d: &mut Decoder<'_>, version: i16) -> DecodeResult<ProducePa
     Ok(p)
 }
 
-impl Response for ProduceResponse {
-    const API_KEY: i16 = API_KEY;
-    fn decode_body(body: &[u8], version: i16) -> DecodeResult<Self> {
-        Self::decode(body, version)
-    }
-}
+super::api::impl_response!(ProduceResponse);

@@ -11,7 +11,6 @@
 //!   `clients/src/main/resources/common/message/`
 //! - KIP-152 (SaslAuthenticate), KIP-368 (re-authentication), KIP-482 (flexible versions)
 
-use super::api::{Request, Response};
 use super::codec::{check_version, read_nullable_string};
 use super::error_code::ErrorCode;
 use super::primitives::{
@@ -46,14 +45,7 @@ impl SaslAuthenticateRequest<'_> {
     }
 }
 
-impl Request for SaslAuthenticateRequest<'_> {
-    const API_KEY: i16 = API_KEY;
-    const MIN_VERSION: i16 = MIN_VERSION;
-    const MAX_VERSION: i16 = MAX_VERSION;
-    fn encode_body(&self, version: i16, buf: &mut Vec<u8>) {
-        self.encode(version, buf)
-    }
-}
+super::api::impl_request!(SaslAuthenticateRequest<'_>);
 
 /// The SaslAuthenticate response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +93,4 @@ impl SaslAuthenticateResponse {
     }
 }
 
-impl Response for SaslAuthenticateResponse {
-    const API_KEY: i16 = API_KEY;
-    fn decode_body(body: &[u8], version: i16) -> DecodeResult<Self> {
-        Self::decode(body, version)
-    }
-}
+super::api::impl_response!(SaslAuthenticateResponse);

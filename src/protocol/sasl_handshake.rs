@@ -14,7 +14,6 @@
 //!   `clients/src/main/resources/common/message/`
 //! - KIP-43 (SASL mechanisms), KIP-152 (SaslAuthenticate, handshake v1)
 
-use super::api::{Request, Response};
 use super::codec::{check_version, read_array, read_string};
 use super::error_code::ErrorCode;
 use super::primitives::{put_array_len, put_i16, put_string, DecodeResult, Decoder};
@@ -42,14 +41,7 @@ impl SaslHandshakeRequest<'_> {
     }
 }
 
-impl Request for SaslHandshakeRequest<'_> {
-    const API_KEY: i16 = API_KEY;
-    const MIN_VERSION: i16 = MIN_VERSION;
-    const MAX_VERSION: i16 = MAX_VERSION;
-    fn encode_body(&self, version: i16, buf: &mut Vec<u8>) {
-        self.encode(version, buf)
-    }
-}
+super::api::impl_request!(SaslHandshakeRequest<'_>);
 
 /// The SaslHandshake response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,9 +73,4 @@ impl SaslHandshakeResponse {
     }
 }
 
-impl Response for SaslHandshakeResponse {
-    const API_KEY: i16 = API_KEY;
-    fn decode_body(body: &[u8], version: i16) -> DecodeResult<Self> {
-        Self::decode(body, version)
-    }
-}
+super::api::impl_response!(SaslHandshakeResponse);

@@ -30,13 +30,14 @@ use crate::error::{Delivery, Error};
 use crate::metadata::{Cluster, Metadata};
 use crate::net::{Connection, ConnectionError, Response};
 use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
-use crate::protocol::init_producer_id::{self, InitProducerIdRequest, InitProducerIdResponse};
-use crate::protocol::metadata::{self as metadata_api, MetadataRequest, MetadataResponse};
+use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+use crate::protocol::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::produce::{
     self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic,
 };
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::ErrorCode;
+use crate::protocol::Request;
 use crate::record::TopicPartition;
 use polling::{Events, Poller};
 use std::collections::{HashMap, HashSet};
@@ -678,33 +679,44 @@ impl Sender {
             return;
         };
         let topics = self.shared.metadata.topics_for_request(now);
-        let node = self.nodes.get_mut(&id).expect("ready node");
-        let versions = node.versions.as_ref().expect("ready");
-        let Some(v) = versions.negotiate(
-            metadata_api::API_KEY,
-            metadata_api::MIN_VERSION,
-            metadata_api::MAX_VERSION,
-        ) else {
-            log::error!("node {id} supports no Metadata version we speak");
-            self.shared.metadata.failed_update(now);
-            return;
-        };
         let names: Vec<&str> = topics.iter().map(|t| &**t).collect();
         let req = MetadataRequest::for_topics(&names, false);
-        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
-        let conn = node.conn.as_mut().expect("ready");
-        match conn.send(
-            metadata_api::API_KEY,
-            v,
-            client_id,
-            true,
-            now,
-            RequestCtx::Metadata,
-            |b| req.encode(v, b),
-        ) {
-            Ok(_) => self.metadata_in_flight = true,
-            Err((e, _)) => log::error!("cannot encode Metadata request: {e}"),
+        match self.send_request::<MetadataRequest<'_>>(id, &req, RequestCtx::Metadata, now) {
+            Ok(()) => self.metadata_in_flight = true,
+            Err(e) => {
+                log::error!("node {id}: cannot send a Metadata request: {e}");
+                self.shared.metadata.failed_update(now);
+            }
         }
+    }
+
+    /// Sends a request to a ready node at the highest version both sides speak.
+    fn send_request<R: Request>(
+        &mut self,
+        id: i32,
+        req: &R,
+        ctx: RequestCtx,
+        now: Instant,
+    ) -> Result<(), String> {
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let node = self.nodes.get_mut(&id).ok_or("unknown node")?;
+        let v = node
+            .versions
+            .as_ref()
+            .ok_or("not ready")?
+            .negotiate_for::<R>()
+            .ok_or_else(|| {
+                format!(
+                    "the broker supports no version of API {} that we speak",
+                    R::API_KEY
+                )
+            })?;
+        let conn = node.conn.as_mut().ok_or("not connected")?;
+        conn.send(R::API_KEY, v, client_id, true, now, ctx, |b| {
+            req.encode_body(v, b)
+        })
+        .map(|_| ())
+        .map_err(|(e, _)| e.to_string())
     }
 
     fn maybe_init_producer_id(&mut self, now: Instant, timeout: &mut Duration) {
@@ -721,33 +733,18 @@ impl Sender {
         let Some(id) = self.least_loaded_node(now) else {
             return;
         };
-        let node = self.nodes.get_mut(&id).expect("ready node");
-        let versions = node.versions.as_ref().expect("ready");
-        let Some(v) = versions.negotiate(
-            init_producer_id::API_KEY,
-            init_producer_id::MIN_VERSION,
-            init_producer_id::MAX_VERSION,
-        ) else {
-            log::error!("node {id} does not support InitProducerId: idempotence cannot work");
-            self.idem.retry_at = Some(now + self.cfg.retry_backoff);
-            return;
-        };
         let req = InitProducerIdRequest::new(None, i32::MAX);
-        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
-        let conn = node.conn.as_mut().expect("ready");
-        if conn
-            .send(
-                init_producer_id::API_KEY,
-                v,
-                client_id,
-                true,
-                now,
-                RequestCtx::InitProducerId,
-                |b| req.encode(v, b),
-            )
-            .is_ok()
-        {
-            self.idem.in_flight_request = true;
+        match self.send_request::<InitProducerIdRequest<'_>>(
+            id,
+            &req,
+            RequestCtx::InitProducerId,
+            now,
+        ) {
+            Ok(()) => self.idem.in_flight_request = true,
+            Err(e) => {
+                log::error!("node {id}: cannot send InitProducerId (idempotence needs it): {e}");
+                self.idem.retry_at = Some(now + self.cfg.retry_backoff);
+            }
         }
     }
 
