@@ -90,6 +90,7 @@ impl IncompleteBatches {
         m.remove(&id);
         self.cond.notify_all();
     }
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.map.lock().is_empty()
     }

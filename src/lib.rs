@@ -8,7 +8,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod accumulator;
+mod accumulator;
 mod config;
 mod error;
 mod future;

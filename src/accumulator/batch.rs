@@ -132,10 +132,6 @@ impl ProducerBatch {
     pub fn bytes(&self) -> &[u8] {
         self.builder.bytes()
     }
-    /// The record batch builder (read-only).
-    pub fn builder(&self) -> &RecordBatchBuilder {
-        &self.builder
-    }
 
     /// When the batch was created (the start of `delivery.timeout.ms` for its records).
     pub fn created(&self) -> Instant {

@@ -57,14 +57,6 @@ impl BufferPool {
         }
     }
 
-    /// Total bytes (`buffer.memory`).
-    pub fn total_memory(&self) -> usize {
-        self.total
-    }
-    /// The size of buffers kept for reuse (`batch.size`).
-    pub fn poolable_size(&self) -> usize {
-        self.poolable_size
-    }
     /// Bytes not handed out (free list included).
     pub fn available_memory(&self) -> usize {
         let s = self.state.lock();

@@ -68,9 +68,11 @@ pub trait DrainHook {
     fn on_drain(&mut self, _batch: &mut ProducerBatch, _first_time: bool) {}
 }
 
+#[cfg(test)]
 /// A [`DrainHook`] that does nothing (no idempotence).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoDrainHook;
+#[cfg(test)]
 impl DrainHook for NoDrainHook {}
 
 /// Settings of the accumulator (from the producer config).
@@ -155,7 +157,6 @@ pub struct RecordAccumulator {
     incomplete: Arc<IncompleteBatches>,
     next_batch_id: AtomicU64,
     flushes_in_progress: AtomicUsize,
-    appends_in_progress: AtomicUsize,
     closed: AtomicBool,
     drain_index: Mutex<HashMap<i32, usize>>,
     muted: Mutex<HashSet<TopicPartition>>,
@@ -184,7 +185,6 @@ impl RecordAccumulator {
             incomplete: Arc::new(IncompleteBatches::default()),
             next_batch_id: AtomicU64::new(1),
             flushes_in_progress: AtomicUsize::new(0),
-            appends_in_progress: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             drain_index: Mutex::new(HashMap::new()),
             muted: Mutex::new(HashSet::new()),
@@ -192,10 +192,7 @@ impl RecordAccumulator {
         }
     }
 
-    /// The settings.
-    pub fn config(&self) -> &AccumulatorConfig {
-        &self.config
-    }
+    #[cfg(test)]
     /// The memory pool.
     pub fn buffer_pool(&self) -> &Arc<BufferPool> {
         &self.pool
@@ -240,8 +237,6 @@ impl RecordAccumulator {
         now: Instant,
         max_block: Duration,
     ) -> Result<AppendResult, Error> {
-        self.appends_in_progress.fetch_add(1, Ordering::AcqRel);
-        let _guard = InProgress(&self.appends_in_progress);
         if self.is_closed() {
             return Err(Self::closed_error());
         }
@@ -416,6 +411,7 @@ impl RecordAccumulator {
         out
     }
 
+    #[cfg(test)]
     /// [`drain_with`](Self::drain_with) without an idempotence hook.
     pub fn drain(
         &self,
@@ -568,6 +564,7 @@ impl RecordAccumulator {
         out
     }
 
+    #[cfg(test)]
     /// Returns a batch's memory to the pool (dropping a batch does the same).
     pub fn deallocate(&self, batch: ProducerBatch) {
         drop(batch);
@@ -597,13 +594,10 @@ impl RecordAccumulator {
         let queues = self.queues.read();
         queues.map.values().any(|q| !q.lock().is_empty())
     }
+    #[cfg(test)]
     /// Whether any batch (queued or in flight) has no answer yet.
     pub fn has_incomplete(&self) -> bool {
         !self.incomplete.is_empty()
-    }
-    /// Callers currently inside [`append`](Self::append).
-    pub fn appends_in_progress(&self) -> usize {
-        self.appends_in_progress.load(Ordering::Acquire)
     }
 
     /// Stops accepting records: later appends, and callers blocked for memory, get
@@ -621,7 +615,7 @@ impl RecordAccumulator {
     /// and failed; batches in flight (held by the sender) are failed through their shared
     /// completion, and the sender's later `done` is ignored. `error` gets each batch's
     /// partition and whether it may have been written. Call after [`close`](Self::close)
-    /// (and once [`appends_in_progress`](Self::appends_in_progress) is 0), as Java does.
+    /// (a racing append sees the closed flag under its partition's lock and fails itself).
     pub fn abort_incomplete_batches(&self, error: impl Fn(&TopicPartition, Delivery) -> Error) {
         let mut taken = Vec::new();
         {
@@ -641,15 +635,18 @@ impl RecordAccumulator {
         }
     }
 
+    #[cfg(test)]
     /// Mutes a partition: it is neither ready nor drained until unmuted (the sender's guard
     /// for ordering with one batch in flight per partition).
     pub fn mute(&self, tp: &TopicPartition) {
         self.muted.lock().insert(tp.clone());
     }
+    #[cfg(test)]
     /// Unmutes a partition.
     pub fn unmute(&self, tp: &TopicPartition) {
         self.muted.lock().remove(tp);
     }
+    #[cfg(test)]
     /// Whether a partition is muted.
     pub fn is_muted(&self, tp: &TopicPartition) -> bool {
         self.muted.lock().contains(tp)
