@@ -1,9 +1,51 @@
 //! A synchronous Apache Kafka producer in pure Rust.
 //!
 //! The caller's thread serializes, partitions and appends each record to an in-memory
-//! accumulator; one dedicated OS thread does all network I/O and answers every record exactly
-//! once, through a blocking future or a callback. Semantics follow the Java `KafkaProducer` 4.x:
-//! the same property names, defaults, partitioner and errors.
+//! accumulator; one dedicated OS thread per [`Producer`] does all network I/O and answers every
+//! record exactly once, through a blocking [`SendFuture`] or a callback. No async runtime, no C.
+//! Semantics follow the Java `KafkaProducer` 4.x: the same property names and defaults
+//! ([`ProducerConfig`]), the same partitioner (a key lands where a Java client puts it:
+//! [`partition_for_key`]), idempotence on by default, and retries bounded by
+//! `delivery.timeout.ms`.
+//!
+//! ```no_run
+//! use kafka_sync::{Producer, ProducerConfig, ProducerRecord};
+//! use std::time::Duration;
+//!
+//! let config = ProducerConfig::from_properties([
+//!     ("bootstrap.servers", "127.0.0.1:9092"),
+//!     ("linger.ms", "10"),
+//! ])?;
+//! let producer: Producer<String, String> = Producer::new(config)?;
+//!
+//! // Wait for this record's answer...
+//! let md = producer
+//!     .send(ProducerRecord::new("events", Some("k1".to_string()), Some("v1".to_string())))?
+//!     .get()?;
+//! println!("{}-{} @ {}", md.topic, md.partition, md.offset);
+//!
+//! // ...or be called back (on the producer's network thread: keep it short).
+//! producer.send_with_callback(ProducerRecord::with_value("events", "v2".to_string()), |r| {
+//!     if let Err(e) = r {
+//!         eprintln!("not delivered ({:?}): {e}", e.delivery());
+//!     }
+//! })?;
+//! producer.close(Duration::from_secs(10));
+//! # Ok::<(), kafka_sync::Error>(())
+//! ```
+//!
+//! # Delivery
+//!
+//! Every error reported for a record says, through [`Error::delivery`], whether the record is
+//! certainly not in the log ([`Delivery::NotWritten`]: it was never sent, or the broker refused
+//! it) or may be ([`Delivery::Unknown`]: a request carrying it went out and no clear answer came
+//! back). Closing or dropping the producer never loses a record silently: what cannot be sent
+//! in time is answered with [`Error::Closed`].
+//!
+//! # Threads
+//!
+//! `Producer` is `Send + Sync`; share one between threads in an `Arc`. `send` blocks only for
+//! metadata of a topic it has not seen and for `buffer.memory`, each bounded by `max.block.ms`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
