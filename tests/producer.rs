@@ -540,3 +540,45 @@ fn a_partition_the_topic_does_not_have_fails_after_one_refresh() {
         t.elapsed()
     );
 }
+
+/// Leaders spread over three brokers: one connection per broker, every record read back once.
+#[test]
+fn three_brokers_replicated_topic_every_record_read_back() {
+    let bs = support::bootstrap3();
+    let topic = support::unique_topic("rf3");
+    support::create_topic(&bs, &topic, 6, 3, &[]);
+    let p = producer(&bs, &[]);
+    let parts = p.partitions_for(&topic).unwrap();
+    let leaders: HashSet<i32> = parts.iter().filter_map(|p| p.leader).collect();
+    assert_eq!(
+        leaders.len(),
+        3,
+        "leaders spread over the three brokers: {parts:?}"
+    );
+    assert!(parts.iter().all(|p| p.replicas.len() == 3));
+    let n = 20_000;
+    let futs: Vec<_> = (0..n)
+        .map(|i| {
+            p.send(ProducerRecord::new(
+                topic.clone(),
+                Some(format!("k{}", i % 101)),
+                Some(format!("v{i}")),
+            ))
+            .unwrap()
+        })
+        .collect();
+    let mds: Vec<RecordMetadata> = futs
+        .into_iter()
+        .map(|f| f.get().expect("acknowledged"))
+        .collect();
+    let used: HashSet<i32> = mds.iter().map(|m| m.partition).collect();
+    assert_eq!(used.len(), 6);
+    let got = support::consume(&bs, &topic, n, 60_000);
+    assert_eq!(got.len(), n);
+    let mut seen = HashSet::new();
+    for c in &got {
+        let i: usize = c.value.trim_start_matches('v').parse().unwrap();
+        assert!(seen.insert(i), "record {i} twice");
+        assert_eq!((mds[i].partition, mds[i].offset), (c.partition, c.offset));
+    }
+}

@@ -327,3 +327,100 @@ fn a_full_buffer_blocks_send_for_max_block_then_fails_with_memory_bounded() {
         assert!(f.try_get().expect("answered on close").is_err());
     }
 }
+
+/// A broker of the 3-node cluster is killed mid-stream and started again: leadership moves,
+/// the producer follows it (NOT_LEADER_OR_FOLLOWER, metadata refresh, retries), and with
+/// idempotence every acknowledged record is in the log exactly once.
+#[test]
+fn a_broker_of_three_killed_mid_stream_leadership_moves_nothing_lost_or_doubled() {
+    let _one = BROKER.lock().unwrap_or_else(|e| e.into_inner());
+    let bs = support::bootstrap3();
+    let topic = support::unique_topic("failover");
+    support::create_topic(&bs, &topic, 6, 3, &[]);
+    let p = producer(
+        &bs,
+        &[
+            ("delivery.timeout.ms", "60000"),
+            ("request.timeout.ms", "5000"),
+        ],
+    );
+    struct Restart(bool);
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            if self.0 {
+                support::kafka_tool(&["restart", "2", "--brokers", "3"], None);
+            }
+        }
+    }
+    let mut down = Restart(false);
+    let started = Instant::now();
+    let mut futures = Vec::new();
+    let mut i = 0usize;
+    while started.elapsed() < Duration::from_secs(12) || down.0 {
+        for _ in 0..50 {
+            futures.push((
+                i,
+                p.send(ProducerRecord::new(
+                    topic.clone(),
+                    Some(format!("k{}", i % 89)),
+                    Some(format!("v{i}")),
+                ))
+                .unwrap(),
+            ));
+            i += 1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        if !down.0
+            && i >= 5_000
+            && started.elapsed() > Duration::from_secs(2)
+            && started.elapsed() < Duration::from_secs(6)
+        {
+            support::kafka_tool(&["kill", "2", "--brokers", "3"], None);
+            down.0 = true;
+        }
+        if down.0 && started.elapsed() > Duration::from_secs(8) {
+            support::kafka_tool(&["restart", "2", "--brokers", "3"], None);
+            down.0 = false;
+        }
+    }
+    let mut ok = HashMap::new();
+    let mut failed = 0;
+    for (n, f) in futures {
+        match f.get_timeout(Duration::from_secs(90)) {
+            Ok(md) => {
+                ok.insert(n, md);
+            }
+            Err(Error::WaitTimeout) => panic!("record {n} unanswered"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("record {n}: {e} ({:?})", e.delivery());
+            }
+        }
+    }
+    eprintln!(
+        "failover: {i} sent, {} acknowledged, {failed} failed",
+        ok.len()
+    );
+    p.close(Duration::from_secs(10));
+    let got = support::consume(&bs, &topic, i, 90_000);
+    let mut seen: HashMap<usize, usize> = HashMap::new();
+    for c in &got {
+        let n: usize = c.value.trim_start_matches('v').parse().unwrap();
+        *seen.entry(n).or_default() += 1;
+    }
+    for (n, md) in &ok {
+        assert_eq!(
+            seen.get(n),
+            Some(&1),
+            "acknowledged record {n} (at {}-{}) read {:?} times",
+            md.partition,
+            md.offset,
+            seen.get(n)
+        );
+    }
+    assert!(seen.values().all(|&c| c == 1), "a record was written twice");
+    assert_eq!(
+        failed, 0,
+        "with min.insync.replicas=2 of 3 and the broker back in time, every record is written"
+    );
+}

@@ -537,3 +537,22 @@ fn a_refusal_after_an_unanswered_attempt_says_the_record_may_be_written() {
     // And indeed the mock wrote it on the first attempt.
     assert_eq!(values(&mock, 0), ["before", "ambiguous"]);
 }
+
+/// Metadata is refreshed every metadata.max.age.ms even when nothing asks for it, and only then.
+#[test]
+fn metadata_is_refreshed_at_metadata_max_age() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[("metadata.max.age.ms", "300")]);
+    answer(&p.send(record(0, "v")).unwrap()).expect("acknowledged");
+    let at_first = mock.requests_of(metadata::API_KEY).len();
+    // Five more periods: about five more refreshes, not a storm and not none.
+    assert!(mock.wait_for(Duration::from_secs(5), |r| {
+        r.iter().filter(|x| x.api_key == metadata::API_KEY).count() >= at_first + 5
+    }));
+    std::thread::sleep(Duration::from_millis(600));
+    let total = mock.requests_of(metadata::API_KEY).len();
+    assert!(
+        total <= at_first + 5 + 4,
+        "{total} Metadata requests: more than one per metadata.max.age.ms"
+    );
+}
