@@ -35,7 +35,7 @@ fn record(topic: &str, i: usize) -> ProducerRecord<String, String> {
             i % 13
         )
     });
-    let headers = if i % 3 == 0 {
+    let headers = if i.is_multiple_of(3) {
         vec![
             Header::new("trace", format!("t-{i}")),
             Header {

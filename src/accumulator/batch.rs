@@ -142,6 +142,7 @@ impl ProducerBatch {
         self.builder.compression_ratio()
     }
     #[cfg(test)]
+    #[allow(dead_code)] // used by the codec tests
     /// Bytes of memory the batch has counted against `buffer.memory`.
     pub fn allocated_bytes(&self) -> usize {
         self.alloc_size

@@ -551,6 +551,7 @@ impl RecordAccumulator {
     }
 
     #[cfg(test)]
+    #[allow(dead_code)] // used by the codec tests
     /// The estimator's current compression ratio for a topic with the configured codec.
     pub fn estimated_compression_ratio(&self, topic: &str) -> f32 {
         self.ratios.estimation(topic, self.config.compression)

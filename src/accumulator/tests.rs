@@ -688,6 +688,7 @@ fn drain_hook_may_mute() {
     assert!(acc.ready(&all_on_1, t0).ready_nodes.is_empty());
 }
 
+#[cfg(any(feature = "gzip", feature = "lz4"))]
 fn cfg_compressed(
     batch_size: usize,
     buffer_memory: usize,
@@ -700,6 +701,7 @@ fn cfg_compressed(
     }
 }
 
+#[cfg(feature = "gzip")]
 #[test]
 fn compressed_batches_fill_by_estimated_size_and_learn_the_ratio() {
     let acc = RecordAccumulator::new(cfg_compressed(1000, 1 << 20, CompressionType::Gzip));
@@ -748,6 +750,7 @@ fn compressed_batches_fill_by_estimated_size_and_learn_the_ratio() {
     assert_eq!(acc.buffer_pool().available_memory(), 1 << 20);
 }
 
+#[cfg(feature = "lz4")]
 #[test]
 fn compressed_batch_growth_stops_at_buffer_memory() {
     // 4 KiB of memory, 1000-byte batches, a 0.01 ratio: the batch grows (1000, 2000, 4000
