@@ -135,8 +135,9 @@ impl fmt::Display for BrokerAddress {
 ///
 /// # Not supported yet
 ///
-/// These are errors that say so, never silently ignored: `compression.type` other than
-/// `none` (`gzip`, `snappy`, `lz4`, `zstd`), `transactional.id`, `security.protocol` other than
+/// These are errors that say so, never silently ignored: a `compression.type` whose cargo
+/// feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by default) is not compiled in,
+/// `transactional.id`, `security.protocol` other than
 /// `PLAINTEXT`, a non-empty `interceptor.classes` or `config.providers`, and `partitioner.class`
 /// (set a Rust [`Partitioner`] with [`ProducerConfigBuilder::partitioner`] instead).
 ///
@@ -144,9 +145,10 @@ impl fmt::Display for BrokerAddress {
 ///
 /// - `key.serializer` / `value.serializer`: in Rust the serializers are types given to the
 ///   producer, so these class names are ignored (accepted so Java configurations can be pasted).
-/// - `compression.gzip.level`, `compression.lz4.level`, `compression.zstd.level`: validated with
-///   Java's ranges and kept ([`ProducerConfig::compression_level`]); they take effect when the
-///   codecs land.
+/// - `compression.lz4.level`, `compression.zstd.level`: validated with Java's ranges and kept
+///   ([`ProducerConfig::compression_level`]), but the pure-Rust encoders have one level each
+///   (lz4_flex's fast compressor; ruzstd's "fastest", about zstd level 1). Only
+///   `compression.gzip.level` changes the output.
 /// - `partitioner.adaptive.partitioning.enable`, `partitioner.availability.timeout.ms`,
 ///   `partitioner.rack.aware`: the sticky partitioner picks uniformly among partitions with a
 ///   leader (Java's behavior without load statistics).
@@ -310,7 +312,7 @@ impl ProducerConfigBuilder {
     pub fn enable_idempotence(self, enable: bool) -> Self {
         self.set("enable.idempotence", enable.to_string())
     }
-    /// `compression.type` (default [`CompressionType::None`], the only one supported yet).
+    /// `compression.type` (default [`CompressionType::None`]).
     pub fn compression(self, c: CompressionType) -> Self {
         self.set("compression.type", c.name())
     }
@@ -772,11 +774,16 @@ impl ProducerConfig {
         let compression = match p.raw("compression.type") {
             None => CompressionType::None,
             Some(v) => match CompressionType::from_name(v) {
-                Some(CompressionType::None) => CompressionType::None,
+                Some(c) if crate::compression::is_available(c) => c,
                 Some(c) => {
                     return Err(Error::config(
                         "compression.type",
-                        format!("{} is not supported yet (only none)", c.name()),
+                        format!(
+                            "{} needs the cargo feature \"{}\" of kafka-sync, which this build \
+                             does not have",
+                            c.name(),
+                            crate::compression::feature_name(c).unwrap_or("none")
+                        ),
                     ))
                 }
                 None => {
@@ -1607,10 +1614,24 @@ mod tests {
     #[test]
     fn compression_types() {
         for codec in ["gzip", "snappy", "lz4", "zstd"] {
-            let (p, r) = err(&[("compression.type", codec)]);
-            assert_eq!(p, "compression.type");
-            assert!(r.contains("not supported yet"), "{r}");
-            assert!(r.contains(codec), "{r}");
+            let want = CompressionType::from_name(codec).unwrap();
+            if crate::compression::is_available(want) {
+                let c = cfg(&[("compression.type", codec)]).unwrap();
+                assert_eq!(c.compression(), want);
+            } else {
+                let (p, r) = err(&[("compression.type", codec)]);
+                assert_eq!(p, "compression.type");
+                assert!(r.contains("cargo feature"), "{r}");
+                assert!(r.contains(codec), "{r}");
+            }
+        }
+        if crate::compression::is_available(CompressionType::Gzip) {
+            let c = cfg(&[
+                ("compression.type", "gzip"),
+                ("compression.gzip.level", "9"),
+            ])
+            .unwrap();
+            assert_eq!(c.compression_level(), Some(9));
         }
         let (p, r) = err(&[("compression.type", "brotli")]);
         assert_eq!(p, "compression.type");

@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod accumulator;
+pub mod compression;
 mod config;
 mod error;
 mod future;

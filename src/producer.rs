@@ -99,6 +99,8 @@ impl<K, V> Producer<K, V> {
             retry_backoff: config.retry_backoff(),
             retry_backoff_max: config.retry_backoff_max(),
             delivery_timeout: config.delivery_timeout(),
+            compression: config.compression(),
+            compression_level: config.compression_level(),
         }));
         let metadata = Arc::new(Metadata::new(
             config.metadata_max_age(),

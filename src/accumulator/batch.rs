@@ -4,7 +4,7 @@
 use super::buffer_pool::BufferPool;
 use crate::error::{Delivery, Error};
 use crate::future::{BatchAck, BatchCompletion, RecordThunk};
-use crate::protocol::record_batch::{HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
+use crate::protocol::record_batch::{CompressionType, HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
 use crate::record::{Header, TopicPartition};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +28,8 @@ pub struct ProducerBatch {
     tp: TopicPartition,
     builder: RecordBatchBuilder,
     alloc_size: usize,
+    /// The pool refused to grow the buffer: the batch counts as full.
+    out_of_memory: bool,
     pool: Option<Arc<BufferPool>>,
     created: Instant,
     attempts: u32,
@@ -55,6 +57,7 @@ impl ProducerBatch {
             tp,
             builder,
             alloc_size,
+            out_of_memory: false,
             pool,
             created: now,
             attempts: 0,
@@ -90,6 +93,9 @@ impl ProducerBatch {
         if !self.builder.fits(size) {
             return Ok(None);
         }
+        if !self.ensure_memory(self.builder.len().saturating_add(size)) {
+            return Ok(None);
+        }
         let relative_offset = self.builder.record_count();
         self.builder
             .append(timestamp, key, value, headers)
@@ -102,6 +108,46 @@ impl ProducerBatch {
         }))
     }
 
+    /// Makes sure the buffer's accounted memory covers `needed` bytes. An uncompressed batch
+    /// never needs more than its allocation (its write limit is the allocation); a compressed
+    /// one may hold more uncompressed bytes than `batch.size` (its limit is on the estimated
+    /// compressed size): its buffer then grows, at least doubling, and each growth is counted
+    /// against `buffer.memory` first ([`BufferPool::try_reserve`], which never blocks). When
+    /// the pool cannot give the memory now, the batch counts as full and the record goes to a
+    /// new batch (whose allocation may block, outside the queue lock). So the bytes a batch
+    /// holds are always within what the pool counted, until the batch is dropped and
+    /// [`BufferPool::deallocate`] gets the grown size back.
+    fn ensure_memory(&mut self, needed: usize) -> bool {
+        if needed <= self.alloc_size {
+            return true;
+        }
+        let target = needed.max(self.alloc_size.saturating_mul(2));
+        if let Some(pool) = &self.pool {
+            if !pool.try_reserve(target - self.alloc_size) {
+                self.out_of_memory = true;
+                return false;
+            }
+        }
+        self.alloc_size = target;
+        self.builder.reserve_total(target);
+        true
+    }
+
+    /// The codec the batch is (or will be, once sealed) compressed with.
+    pub fn compression(&self) -> CompressionType {
+        self.builder.compression()
+    }
+    /// Compressed / uncompressed size of the records, once sealed with a codec (else 1.0).
+    pub fn compression_ratio(&self) -> f32 {
+        self.builder.compression_ratio()
+    }
+    #[cfg(test)]
+    #[allow(dead_code)] // used by the codec tests
+    /// Bytes of memory the batch has counted against `buffer.memory`.
+    pub fn allocated_bytes(&self) -> usize {
+        self.alloc_size
+    }
+
     /// The partition.
     pub fn topic_partition(&self) -> &TopicPartition {
         &self.tp
@@ -110,13 +156,14 @@ impl ProducerBatch {
     pub fn record_count(&self) -> i32 {
         self.builder.record_count()
     }
-    /// Size of the batch in bytes, header included.
+    /// Size of the batch in bytes, header included: its wire size once sealed; while open, the
+    /// estimated compressed size if it has a codec.
     pub fn size_in_bytes(&self) -> usize {
-        self.builder.len()
+        self.builder.estimated_size()
     }
     /// Whether no further record fits.
     pub fn is_full(&self) -> bool {
-        self.builder.is_full()
+        self.out_of_memory || self.builder.is_full()
     }
     /// Seals the batch (header and CRC written); idempotent. The accumulator seals every
     /// batch it drains.

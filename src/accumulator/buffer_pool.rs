@@ -128,6 +128,31 @@ impl BufferPool {
         }
     }
 
+    /// Counts `extra` more bytes against the pool without blocking (a batch whose buffer
+    /// grows: compressed batches hold more uncompressed bytes than `batch.size`). `false` if
+    /// the memory is not free now, the pool is closed, or callers are blocked waiting (they go
+    /// first). The bytes come back with the buffer's [`deallocate`](Self::deallocate), which
+    /// must then be given the grown size.
+    pub fn try_reserve(&self, extra: usize) -> bool {
+        let mut s = self.state.lock();
+        if s.closed || s.waiters > 0 {
+            return false;
+        }
+        let available = s.non_pooled_available + s.free.len() * self.poolable_size;
+        if available < extra {
+            return false;
+        }
+        while s.non_pooled_available < extra {
+            if s.free.pop().is_some() {
+                s.non_pooled_available += self.poolable_size;
+            } else {
+                break;
+            }
+        }
+        s.non_pooled_available -= extra;
+        true
+    }
+
     /// Gives back a buffer that was allocated with `size` bytes.
     pub fn deallocate(&self, mut buf: Vec<u8>, size: usize) {
         let mut s = self.state.lock();
@@ -183,6 +208,21 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn try_reserve_counts_and_returns_with_the_grown_size() {
+        let p = BufferPool::new(1000, 100);
+        let a = p.allocate(100, Duration::ZERO).unwrap();
+        p.deallocate(a, 100); // one pooled buffer
+        let b = p.allocate(100, Duration::ZERO).unwrap();
+        assert!(p.try_reserve(850));
+        assert_eq!(p.available_memory(), 50);
+        assert!(!p.try_reserve(51));
+        p.deallocate(b, 950);
+        assert_eq!(p.available_memory(), 1000);
+        p.close();
+        assert!(!p.try_reserve(1));
     }
 
     #[test]

@@ -23,15 +23,19 @@
 mod backoff;
 mod batch;
 mod buffer_pool;
+mod ratio;
 
 pub use self::backoff::ExponentialBackoff;
 pub use self::batch::ProducerBatch;
 pub use self::buffer_pool::BufferPool;
+pub use self::ratio::CompressionRatioEstimator;
 pub use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk};
 
 use crate::error::{Delivery, Error};
 use crate::future::{IncompleteBatches, SendFuture};
-use crate::protocol::record_batch::{encoded_record_size, RecordBatchBuilder, BATCH_HEADER_LEN};
+use crate::protocol::record_batch::{
+    encoded_record_size, CompressionType, RecordBatchBuilder, BATCH_HEADER_LEN,
+};
 use crate::record::{Header, TopicPartition};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -90,6 +94,10 @@ pub struct AccumulatorConfig {
     pub retry_backoff_max: Duration,
     /// `delivery.timeout.ms`: the time a record may take from append to final answer.
     pub delivery_timeout: Duration,
+    /// `compression.type`: the codec batches are compressed with when sealed.
+    pub compression: CompressionType,
+    /// The configured level for that codec (`None`: the codec's default).
+    pub compression_level: Option<i32>,
 }
 
 impl Default for AccumulatorConfig {
@@ -102,6 +110,8 @@ impl Default for AccumulatorConfig {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_millis(1000),
             delivery_timeout: Duration::from_millis(120_000),
+            compression: CompressionType::None,
+            compression_level: None,
         }
     }
 }
@@ -161,6 +171,7 @@ pub struct RecordAccumulator {
     drain_index: Mutex<HashMap<i32, usize>>,
     muted: Mutex<HashSet<TopicPartition>>,
     backoff: ExponentialBackoff,
+    ratios: CompressionRatioEstimator,
 }
 
 impl std::fmt::Debug for RecordAccumulator {
@@ -189,6 +200,7 @@ impl RecordAccumulator {
             drain_index: Mutex::new(HashMap::new()),
             muted: Mutex::new(HashSet::new()),
             backoff,
+            ratios: CompressionRatioEstimator::default(),
         }
     }
 
@@ -268,6 +280,7 @@ impl RecordAccumulator {
             .batch_size
             .max(BATCH_HEADER_LEN.saturating_add(first_size));
         let buf = self.pool.allocate(size, max_block)?;
+        let ratio = self.ratios.estimation(&tp.topic, self.config.compression);
 
         let mut q = queue.lock();
         if self.is_closed() {
@@ -283,7 +296,12 @@ impl RecordAccumulator {
         }
         let id = self.next_batch_id.fetch_add(1, Ordering::AcqRel);
         let completion = BatchCompletion::new(id, tp.clone(), Some(self.incomplete.clone()));
-        let builder = RecordBatchBuilder::with_buffer(buf, size);
+        let mut builder = RecordBatchBuilder::with_buffer(buf, size);
+        builder.set_compression(
+            self.config.compression,
+            self.config.compression_level,
+            ratio,
+        );
         let mut batch = ProducerBatch::new(
             tp.clone(),
             builder,
@@ -501,7 +519,10 @@ impl RecordAccumulator {
                 };
                 drop(q);
                 let first_time = batch.drained_at().is_none();
-                batch.close();
+                if !batch.is_closed() {
+                    batch.close();
+                    self.observe_ratio(&batch);
+                }
                 hook.on_drain(&mut batch, first_time);
                 batch.drained(now);
                 batch.mark_sent();
@@ -514,6 +535,26 @@ impl RecordAccumulator {
             }
         }
         out
+    }
+
+    /// Feeds a freshly sealed batch's compression ratio to the estimator (compressed batches
+    /// only).
+    fn observe_ratio(&self, batch: &ProducerBatch) {
+        let codec = batch.compression();
+        if codec != CompressionType::None && self.config.compression == codec {
+            self.ratios.update(
+                &batch.topic_partition().topic,
+                codec,
+                batch.compression_ratio(),
+            );
+        }
+    }
+
+    #[cfg(test)]
+    #[allow(dead_code)] // used by the codec tests
+    /// The estimator's current compression ratio for a topic with the configured codec.
+    pub fn estimated_compression_ratio(&self, topic: &str) -> f32 {
+        self.ratios.estimation(topic, self.config.compression)
     }
 
     /// Puts a batch back for a retry, at the front of its partition queue (in base-sequence

@@ -14,6 +14,8 @@ fn cfg(batch_size: usize) -> AccumulatorConfig {
         retry_backoff: Duration::from_millis(100),
         retry_backoff_max: Duration::from_millis(1000),
         delivery_timeout: Duration::from_millis(1000),
+        compression: CompressionType::None,
+        compression_level: None,
     }
 }
 
@@ -684,4 +686,103 @@ fn drain_hook_may_mute() {
     assert_eq!(got[&1].len(), 1);
     assert!(acc.is_muted(&tp(0)));
     assert!(acc.ready(&all_on_1, t0).ready_nodes.is_empty());
+}
+
+#[cfg(any(feature = "gzip", feature = "lz4"))]
+fn cfg_compressed(
+    batch_size: usize,
+    buffer_memory: usize,
+    codec: CompressionType,
+) -> AccumulatorConfig {
+    AccumulatorConfig {
+        buffer_memory,
+        compression: codec,
+        ..cfg(batch_size)
+    }
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn compressed_batches_fill_by_estimated_size_and_learn_the_ratio() {
+    let acc = RecordAccumulator::new(cfg_compressed(1000, 1 << 20, CompressionType::Gzip));
+    let now = Instant::now();
+    let v = [b'a'; 100];
+    // Ratio 1.0 to start: ~1000 / 1.05 bytes of records fit, about 9 records of 105 bytes.
+    let mut n = 0;
+    while !append(&acc, 0, &v, now).new_batch_created || n == 0 {
+        n += 1;
+    }
+    assert!((8..=9).contains(&n), "{n}");
+    let first = drain_all(&acc, now).remove(0);
+    assert_eq!(first.compression(), CompressionType::Gzip);
+    let d = decode_batch(first.bytes()).unwrap();
+    assert_eq!(d.compression(), Some(CompressionType::Gzip));
+    assert_eq!(d.record_count as usize, n);
+    assert!(first.bytes().len() < 200, "gzip shrinks repeated bytes");
+    // One observation: the estimate falls by Java's improving step only.
+    let est = acc.estimated_compression_ratio("t");
+    assert!((est - 0.995).abs() < 1e-4, "{est}");
+    drop(first);
+    drain_all(&acc, now); // the batch begun by the last append
+                          // After many batches the estimate reaches the observed ratio and batches hold far more
+                          // uncompressed bytes than batch.size.
+    for _ in 0..300 {
+        acc.ratios.update("t", CompressionType::Gzip, 0.05);
+    }
+    let before = acc.buffer_pool().available_memory();
+    let mut count = 0;
+    while !append(&acc, 0, &v, now).new_batch_created || count == 0 {
+        count += 1;
+    }
+    let batches = drain_all(&acc, now);
+    let big = &batches[0];
+    assert!(
+        count > 100,
+        "{count} records in a 1000-byte compressed batch"
+    );
+    assert!(big.allocated_bytes() > 10_000, "{}", big.allocated_bytes());
+    assert!(big.bytes().len() <= 1000);
+    // Memory accounting: what the batches hold is counted against buffer.memory.
+    let held: usize = batches.iter().map(ProducerBatch::allocated_bytes).sum();
+    assert!(before - acc.buffer_pool().available_memory() >= held - 1000);
+    drop(batches);
+    drain_all(&acc, now);
+    assert_eq!(acc.buffer_pool().available_memory(), 1 << 20);
+}
+
+#[cfg(feature = "lz4")]
+#[test]
+fn compressed_batch_growth_stops_at_buffer_memory() {
+    // 4 KiB of memory, 1000-byte batches, a 0.01 ratio: the batch grows (1000, 2000, 4000
+    // bytes) only while the pool can give the memory; then it counts as full, and the next
+    // record waits for memory like any other.
+    let acc = RecordAccumulator::new(cfg_compressed(1000, 4096, CompressionType::Lz4));
+    for _ in 0..500 {
+        acc.ratios.update("t", CompressionType::Lz4, 0.01);
+    }
+    let now = Instant::now();
+    let v = [b'z'; 100];
+    let mut n = 0;
+    let err = loop {
+        match acc.append(&tp(0), 1000, Some(b"k"), Some(&v), &[], None, now, NO_WAIT) {
+            Ok(_) => n += 1,
+            Err(e) => break e,
+        }
+        assert!(n < 1000);
+    };
+    assert!(matches!(err, Error::BufferExhausted { .. }), "{err}");
+    let ready = acc.ready(&all_on_1, now);
+    assert!(
+        ready.ready_nodes.contains(&1),
+        "a batch refused memory is full"
+    );
+    assert_eq!(acc.buffer_pool().available_memory(), 96);
+    let batches = drain_all(&acc, now);
+    assert_eq!(batches[0].allocated_bytes(), 4000);
+    let d = decode_batch(batches[0].bytes()).unwrap();
+    assert_eq!(d.record_count as usize, n);
+    assert!((34..=37).contains(&n), "{n} records of ~107 bytes in 4000"); // ~3939 / 107
+    drop(batches);
+    assert_eq!(acc.buffer_pool().available_memory(), 4096);
+    append(&acc, 0, &v, now);
 }

@@ -38,6 +38,15 @@ pub enum DecodeError {
     /// A string was not valid UTF-8.
     #[error("string at offset {0} is not valid UTF-8")]
     Utf8(usize),
+    /// Compressed data (a record batch's records) could not be decompressed, or would
+    /// decompress to more than the allowed size.
+    #[error("cannot decompress the data at offset {offset}: {reason}")]
+    Decompress {
+        /// Offset in the input of the compressed data.
+        offset: usize,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Result of a decode.
