@@ -1,0 +1,695 @@
+//! A producer benchmark with the command line and output of Kafka's `ProducerPerformance`
+//! (`kafka-producer-perf-test`), so the two can be run side by side with the same arguments.
+//!
+//! ```sh
+//! cargo run --release --example perf -- --topic t --num-records 1000000 --record-size 100 \
+//!     --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 acks=1
+//! ```
+//!
+//! What it does, as the Java tool does:
+//!
+//! - one payload per record: with `--record-size S`, `S` random upper-case letters drawn from
+//!   Java's `SplittableRandom` seeded with `--random-seed` (default 0), regenerated for every
+//!   record, so the bytes are exactly the Java tool's; with `--payload-file F`, a record chosen at
+//!   random among the pieces of `F` split at `--payload-delimiter` (a literal string, default a
+//!   newline; empty pieces are skipped); with `--payload-monotonic`, the record's number;
+//! - no key, unless `--key-distribution range|random` with `--record-key-range K` (the key is a
+//!   decimal integer in `[0, K)`);
+//! - every record is sent with a callback; latency is the time from just before `send` to the
+//!   callback, in whole milliseconds (both ends read from a millisecond clock, as Java's
+//!   `System.currentTimeMillis()` is);
+//! - every `--reporting-interval` ms (default 5000) a line
+//!   `X records sent, Y records/sec (Z MB/sec), A ms avg latency, M ms max latency.` for the
+//!   records answered in that window, printed from the callback (the network thread), like Java;
+//! - at the end, after `close()`, the Java summary line, with latency percentiles over a sample of
+//!   at most 500,000 records: `N records sent, X records/sec (Y MB/sec), A ms avg latency,
+//!   M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.` (MB = 2^20 bytes),
+//!   and with `--warmup-records W` a second "steady state" line for the records after the first W;
+//! - `--throughput T > 0` throttles like Java's `ThroughputThrottler`: when the average rate since
+//!   the start exceeds T, sleep off the accumulated `1/T` per record once it reaches 2 ms.
+//!
+//! Producer properties: `--producer.config FILE` / `--command-config FILE` first, then
+//! `--producer-props` / `--command-property NAME=VALUE ...` (all following arguments up to the next
+//! `--option`), then `--bootstrap-server`. `client.id` defaults to `perf-producer-client`.
+//! `--print-metrics` is accepted and ignored (this client has no metrics registry yet).
+//! Transactions (`--transactional-id`, `--transaction-duration-ms`) are not supported.
+//!
+//! Exit status: 0 when every record was written, 1 when any failed (each failure is printed on
+//! standard error; unlike Java, whose tool exits 0 regardless), 2 for bad usage.
+
+use kafka_sync::{Producer, ProducerConfig, ProducerRecord};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: perf --topic TOPIC --num-records N --throughput T
+            (--record-size S | --payload-file F | --payload-monotonic)
+            [--producer-props NAME=VALUE ...] [--command-property NAME=VALUE ...]
+            [--producer.config FILE | --command-config FILE] [--bootstrap-server HOST:PORT]
+            [--payload-delimiter D] [--warmup-records W] [--reporting-interval MS]
+            [--key-distribution none|range|random] [--record-key-range K]
+            [--random-seed SEED] [--print-metrics]
+
+The Java ProducerPerformance (kafka-producer-perf-test) command line and output.
+  --throughput T   records/sec cap, approximately; -1 for no cap
+  --print-metrics  accepted and ignored";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyDistribution {
+    None,
+    Range,
+    Random,
+}
+
+#[derive(Debug)]
+enum Payload {
+    Size(usize),
+    File(String),
+    Monotonic,
+}
+
+#[derive(Debug)]
+struct Options {
+    topic: String,
+    num_records: u64,
+    payload: Payload,
+    payload_delimiter: String,
+    throughput: f64,
+    properties: Vec<(String, String)>,
+    config_file: Option<String>,
+    bootstrap: Option<String>,
+    warmup_records: u64,
+    reporting_interval_ms: u64,
+    key_distribution: KeyDistribution,
+    key_range: Option<u32>,
+    random_seed: u64,
+}
+
+enum Parsed {
+    Run(Options),
+    Help,
+}
+
+fn number<T: std::str::FromStr>(opt: &str, text: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{opt}: not a valid number: {text:?}"))
+}
+
+fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
+    if args.is_empty() {
+        return Ok(Parsed::Help);
+    }
+    let mut topic = None;
+    let mut num_records: Option<i64> = None;
+    let mut record_size: Option<i64> = None;
+    let mut payload_file = None;
+    let mut monotonic = false;
+    let mut payload_delimiter = "\n".to_string();
+    let mut throughput: Option<f64> = None;
+    let mut properties = Vec::new();
+    let mut props_given = false;
+    let mut config_file = None;
+    let mut bootstrap = None;
+    let mut warmup: i64 = 0;
+    let mut reporting_interval: i64 = 5000;
+    let mut key_distribution = KeyDistribution::None;
+    let mut key_range: Option<i64> = None;
+    let mut random_seed: i64 = 0;
+
+    let mut it = args.into_iter().peekable();
+    while let Some(arg) = it.next() {
+        // `--name=value` and `--name value`, as argparse4j accepts.
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            match inline.clone().or_else(|| it.next()) {
+                Some(v) => Ok(v),
+                None => Err(format!("argument {name}: expected {what}")),
+            }
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "--topic" => topic = Some(value("TOPIC")?),
+            "--num-records" => num_records = Some(number(&name, &value("NUM-RECORDS")?)?),
+            "--record-size" => record_size = Some(number(&name, &value("RECORD-SIZE")?)?),
+            "--payload-file" => payload_file = Some(value("PAYLOAD-FILE")?),
+            "--payload-monotonic" => monotonic = true,
+            "--payload-delimiter" => {
+                let d = value("PAYLOAD-DELIMITER")?;
+                // The Java tool's help shows the default as the two characters `\n`.
+                payload_delimiter = if d == "\\n" { "\n".to_string() } else { d };
+            }
+            "--throughput" => throughput = Some(number(&name, &value("THROUGHPUT")?)?),
+            "--producer-props" | "--command-property" => {
+                props_given = true;
+                let mut pieces = Vec::new();
+                if let Some(v) = inline.clone() {
+                    pieces.push(v);
+                }
+                while let Some(next) = it.peek() {
+                    if next.starts_with("--") {
+                        break;
+                    }
+                    pieces.push(it.next().unwrap_or_default());
+                }
+                if pieces.is_empty() {
+                    return Err(format!(
+                        "argument {name}: expected at least one PROP-NAME=PROP-VALUE"
+                    ));
+                }
+                for p in pieces {
+                    match p.split_once('=') {
+                        Some((k, v)) if !k.is_empty() => {
+                            properties.push((k.to_string(), v.to_string()))
+                        }
+                        _ => return Err(format!("Invalid property: {p}")),
+                    }
+                }
+            }
+            "--producer.config" | "--command-config" => config_file = Some(value("CONFIG-FILE")?),
+            "--bootstrap-server" => bootstrap = Some(value("BOOTSTRAP-SERVER")?),
+            "--print-metrics" => {}
+            "--warmup-records" => warmup = number(&name, &value("WARMUP-RECORDS")?)?,
+            "--reporting-interval" => {
+                reporting_interval = number(&name, &value("INTERVAL-MS")?)?;
+            }
+            "--key-distribution" => {
+                key_distribution = match value("KEY-DISTRIBUTION")?.to_ascii_lowercase().as_str() {
+                    "none" => KeyDistribution::None,
+                    "range" => KeyDistribution::Range,
+                    "random" => KeyDistribution::Random,
+                    other => {
+                        return Err(format!(
+                            "argument --key-distribution: invalid choice {other:?} \
+                             (choose from none, range, random)"
+                        ))
+                    }
+                }
+            }
+            "--record-key-range" => key_range = Some(number(&name, &value("KEY-RANGE")?)?),
+            "--random-seed" => random_seed = number(&name, &value("RANDOM-SEED")?)?,
+            "--transactional-id" | "--transaction-duration-ms" => {
+                return Err(format!(
+                    "{name}: transactions are not supported by kafka-sync yet"
+                ))
+            }
+            other => return Err(format!("unrecognized argument: {other}")),
+        }
+    }
+
+    let topic = topic.ok_or("argument --topic is required")?;
+    let num_records = num_records.ok_or("argument --num-records is required")?;
+    let throughput = throughput.ok_or("argument --throughput is required")?;
+    if num_records <= 0 {
+        return Err("--num-records should be greater than zero".into());
+    }
+    let warmup = warmup.max(0);
+    if warmup >= num_records {
+        return Err(
+            "The value for --warmup-records must be strictly fewer than the number of \
+                    records in the test, --num-records."
+                .into(),
+        );
+    }
+    let payload =
+        match (record_size, payload_file, monotonic) {
+            (Some(s), None, false) => {
+                if s <= 0 {
+                    return Err("--record-size should be greater than zero".into());
+                }
+                Payload::Size(usize::try_from(s).map_err(|_| "--record-size is too large")?)
+            }
+            (None, Some(f), false) => Payload::File(f),
+            (None, None, true) => Payload::Monotonic,
+            _ => return Err(
+                "exactly one of --record-size, --payload-file or --payload-monotonic is required"
+                    .into(),
+            ),
+        };
+    if !props_given && config_file.is_none() && bootstrap.is_none() {
+        return Err(
+            "Either --bootstrap-server, --command-property or --command-config must be specified."
+                .into(),
+        );
+    }
+    if reporting_interval <= 0 {
+        return Err("--reporting-interval should be greater than zero".into());
+    }
+    let key_range = match (key_distribution, key_range) {
+        (KeyDistribution::None, _) => None,
+        (_, Some(k)) if k > 0 && k <= i64::from(i32::MAX) => Some(k as u32),
+        (_, Some(_)) => return Err("--record-key-range should be greater than zero".into()),
+        (_, None) => {
+            return Err(
+                "--record-key-range is required with --key-distribution range|random".into(),
+            )
+        }
+    };
+    Ok(Parsed::Run(Options {
+        topic,
+        num_records: num_records as u64,
+        payload,
+        payload_delimiter,
+        throughput,
+        properties,
+        config_file,
+        bootstrap,
+        warmup_records: warmup as u64,
+        reporting_interval_ms: reporting_interval as u64,
+        key_distribution,
+        key_range,
+        random_seed: random_seed as u64,
+    }))
+}
+
+/// Java's `java.util.SplittableRandom` (seed, golden gamma, `mix32`, bounded `nextInt`), so the
+/// payload bytes are the ones the Java tool sends.
+struct SplittableRandom {
+    seed: u64,
+}
+
+impl SplittableRandom {
+    const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn new(seed: u64) -> Self {
+        SplittableRandom { seed }
+    }
+
+    fn next_seed(&mut self) -> u64 {
+        self.seed = self.seed.wrapping_add(Self::GAMMA);
+        self.seed
+    }
+
+    fn mix32(z: u64) -> i32 {
+        let z = (z ^ (z >> 33)).wrapping_mul(0x62a9_d9ed_7997_05f5);
+        ((z ^ (z >> 28)).wrapping_mul(0xcb24_d0a5_c88c_35b3) >> 32) as i32
+    }
+
+    /// A value in `[0, bound)`; `bound > 0`.
+    fn next_int(&mut self, bound: i32) -> i32 {
+        let mut r = Self::mix32(self.next_seed());
+        let m = bound - 1;
+        if bound & m == 0 {
+            return r & m;
+        }
+        let mut u = ((r as u32) >> 1) as i32;
+        loop {
+            r = u % bound;
+            if u.wrapping_add(m).wrapping_sub(r) >= 0 {
+                return r;
+            }
+            u = ((Self::mix32(self.next_seed()) as u32) >> 1) as i32;
+        }
+    }
+}
+
+/// Milliseconds since the program started: the tool's clock (Java reads
+/// `System.currentTimeMillis()`; this one is monotonic, with the same granularity).
+fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// The Java tool's statistics: totals, a latency sample of at most 500,000 records, and a window
+/// printed every reporting interval.
+struct Stats {
+    start: u64,
+    latencies: Vec<u32>,
+    sampling: u64,
+    reporting_interval: u64,
+    iteration: u64,
+    count: u64,
+    bytes: u64,
+    max_latency: u32,
+    total_latency: u64,
+    window_count: u64,
+    window_max_latency: u32,
+    window_total_latency: u64,
+    window_bytes: u64,
+    window_start: u64,
+    steady_state: bool,
+    suppress_print: bool,
+}
+
+impl Stats {
+    fn new(num_records: u64, reporting_interval: u64, steady_state: bool) -> Self {
+        let sampling = num_records / num_records.min(500_000);
+        let now = now_ms();
+        Stats {
+            start: now,
+            latencies: Vec::with_capacity((num_records / sampling + 1) as usize),
+            sampling,
+            reporting_interval,
+            iteration: 0,
+            count: 0,
+            bytes: 0,
+            max_latency: 0,
+            total_latency: 0,
+            window_count: 0,
+            window_max_latency: 0,
+            window_total_latency: 0,
+            window_bytes: 0,
+            window_start: now,
+            steady_state,
+            suppress_print: false,
+        }
+    }
+
+    fn record(&mut self, latency: u32, bytes: usize, time: u64) {
+        self.count += 1;
+        self.bytes += bytes as u64;
+        self.total_latency += u64::from(latency);
+        self.max_latency = self.max_latency.max(latency);
+        self.window_count += 1;
+        self.window_bytes += bytes as u64;
+        self.window_total_latency += u64::from(latency);
+        self.window_max_latency = self.window_max_latency.max(latency);
+        if self.iteration % self.sampling == 0 {
+            self.latencies.push(latency);
+        }
+        if time.saturating_sub(self.window_start) >= self.reporting_interval {
+            if self.steady_state && self.count == self.window_count {
+                println!("In steady state.");
+            }
+            if !self.suppress_print {
+                self.print_window();
+            }
+            self.new_window();
+        }
+        self.iteration += 1;
+    }
+
+    fn print_window(&self) {
+        let elapsed = now_ms().saturating_sub(self.window_start) as f64;
+        let recs_per_sec = 1000.0 * self.window_count as f64 / elapsed;
+        let mb_per_sec = 1000.0 * self.window_bytes as f64 / elapsed / (1024.0 * 1024.0);
+        println!(
+            "{} records sent, {:.1} records/sec ({:.2} MB/sec), {:.1} ms avg latency, {:.1} ms max latency.",
+            self.window_count,
+            recs_per_sec,
+            mb_per_sec,
+            self.window_total_latency as f64 / self.window_count as f64,
+            f64::from(self.window_max_latency),
+        );
+    }
+
+    fn new_window(&mut self) {
+        self.window_start = now_ms();
+        self.window_count = 0;
+        self.window_max_latency = 0;
+        self.window_total_latency = 0;
+        self.window_bytes = 0;
+    }
+
+    fn print_total(&mut self) {
+        let elapsed = now_ms().saturating_sub(self.start) as f64;
+        let recs_per_sec = 1000.0 * self.count as f64 / elapsed;
+        let mb_per_sec = 1000.0 * self.bytes as f64 / elapsed / (1024.0 * 1024.0);
+        self.latencies.sort_unstable();
+        let n = self.latencies.len();
+        let perc = |p: f64| -> u32 {
+            if n == 0 {
+                0
+            } else {
+                self.latencies[((p * n as f64) as usize).min(n - 1)]
+            }
+        };
+        println!(
+            "{}{} records sent, {:.6} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
+            self.count,
+            if self.steady_state { " steady state" } else { "" },
+            recs_per_sec,
+            mb_per_sec,
+            self.total_latency as f64 / self.count as f64,
+            f64::from(self.max_latency),
+            perc(0.5),
+            perc(0.95),
+            perc(0.99),
+            perc(0.999),
+        );
+    }
+}
+
+/// Statistics of all records, and of the records after the warm-up once it is over. Only the
+/// callbacks (on the producer's network thread) and the main thread at the warm-up boundary and
+/// at the end touch them, so the lock is uncontended.
+struct AllStats {
+    total: Stats,
+    steady: Option<Stats>,
+}
+
+/// Java's `ThroughputThrottler`.
+struct Throttler {
+    start_ms: u64,
+    target: f64,
+    sleep_time_ns: u64,
+    sleep_deficit_ns: u64,
+}
+
+impl Throttler {
+    const MIN_SLEEP_NS: u64 = 2_000_000;
+
+    fn new(target: f64, start_ms: u64) -> Self {
+        Throttler {
+            start_ms,
+            target,
+            sleep_time_ns: if target > 0.0 {
+                (1e9 / target) as u64
+            } else {
+                u64::MAX
+            },
+            sleep_deficit_ns: 0,
+        }
+    }
+
+    fn should_throttle(&self, amount_so_far: u64, send_start_ms: u64) -> bool {
+        if self.target < 0.0 {
+            return false;
+        }
+        let elapsed_sec = send_start_ms.saturating_sub(self.start_ms) as f32 / 1000.0;
+        elapsed_sec > 0.0 && (amount_so_far as f64 / f64::from(elapsed_sec)) > self.target
+    }
+
+    fn throttle(&mut self) {
+        if self.target == 0.0 {
+            // Java waits until woken up, which this tool never does.
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+        self.sleep_deficit_ns = self.sleep_deficit_ns.saturating_add(self.sleep_time_ns);
+        if self.sleep_deficit_ns >= Self::MIN_SLEEP_NS {
+            std::thread::sleep(Duration::from_nanos(self.sleep_deficit_ns));
+            self.sleep_deficit_ns = 0;
+        }
+    }
+}
+
+/// The payload pieces of `--payload-file`.
+fn read_payload_file(path: &str, delimiter: &str) -> Result<Vec<Vec<u8>>, String> {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
+    println!("Reading payloads from: {}", abs.display());
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    if text.is_empty() {
+        return Err("File does not exist or empty file provided.".into());
+    }
+    let text = String::from_utf8_lossy(&text);
+    let pieces: Vec<Vec<u8>> = text
+        .split(delimiter)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    println!("Number of messages read: {}", pieces.len());
+    if pieces.is_empty() {
+        return Err("File does not exist or empty file provided.".into());
+    }
+    Ok(pieces)
+}
+
+fn build_config(o: &Options) -> Result<ProducerConfig, String> {
+    let mut builder = ProducerConfig::builder().client_id("perf-producer-client");
+    if let Some(path) = &o.config_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        for (k, v) in ProducerConfig::parse_properties(&text) {
+            builder = builder.set(k, v);
+        }
+    }
+    for (k, v) in &o.properties {
+        builder = builder.set(k.clone(), v.clone());
+    }
+    if let Some(bs) = &o.bootstrap {
+        builder = builder.bootstrap_servers(bs.clone());
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+fn run(o: Options) -> ExitCode {
+    let config = match build_config(&o) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("perf: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let file_payloads = match &o.payload {
+        Payload::File(path) => match read_payload_file(path, &o.payload_delimiter) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("perf: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => Vec::new(),
+    };
+    let producer: Producer<Vec<u8>, Vec<u8>> = match Producer::new(config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("perf: cannot start the producer: {e}");
+            return ExitCode::from(1);
+        }
+    };
+
+    let mut random = SplittableRandom::new(o.random_seed);
+    if o.warmup_records > 0 {
+        println!(
+            "Warmup first {} records. Steady state results will print after the complete test summary.",
+            o.warmup_records
+        );
+    }
+    // Leaked on purpose: callbacks borrow it for the life of the program without a reference
+    // count per record.
+    let stats: &'static Mutex<AllStats> = Box::leak(Box::new(Mutex::new(AllStats {
+        total: Stats::new(o.num_records, o.reporting_interval_ms, false),
+        steady: None,
+    })));
+    static FAILED: AtomicU64 = AtomicU64::new(0);
+    let start_ms = now_ms();
+    let mut throttler = Throttler::new(o.throughput, start_ms);
+    let mut payload = match o.payload {
+        Payload::Size(s) => vec![0u8; s],
+        _ => Vec::new(),
+    };
+
+    for i in 0..o.num_records {
+        match &o.payload {
+            Payload::Size(_) => {
+                for b in payload.iter_mut() {
+                    *b = (random.next_int(26) + 65) as u8;
+                }
+            }
+            Payload::File(_) => {
+                let n = file_payloads.len().min(i32::MAX as usize) as i32;
+                payload.clone_from(&file_payloads[random.next_int(n) as usize]);
+            }
+            Payload::Monotonic => {
+                payload.clear();
+                payload.extend_from_slice(i.to_string().as_bytes());
+            }
+        }
+        let key = match (o.key_distribution, o.key_range) {
+            (KeyDistribution::Range, Some(k)) => Some((i % u64::from(k)).to_string().into_bytes()),
+            (KeyDistribution::Random, Some(k)) => {
+                Some(random.next_int(k as i32).to_string().into_bytes())
+            }
+            _ => None,
+        };
+        let bytes = payload.len();
+        let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload.clone()));
+
+        let send_start_ms = now_ms();
+        let steady = o.warmup_records > 0 && i >= o.warmup_records;
+        if o.warmup_records > 0 && i == o.warmup_records {
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.steady = Some(Stats::new(
+                o.num_records - o.warmup_records,
+                o.reporting_interval_ms,
+                true,
+            ));
+            s.total.suppress_print = true;
+        }
+        let sent = producer.send_with_callback(record, move |result| {
+            let now = now_ms();
+            let latency = now.saturating_sub(send_start_ms).min(u64::from(u32::MAX)) as u32;
+            match result {
+                Ok(_) => {
+                    let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+                    s.total.record(latency, bytes, now);
+                    if steady {
+                        if let Some(st) = s.steady.as_mut() {
+                            st.record(latency, bytes, now);
+                        }
+                    }
+                }
+                Err(e) => {
+                    FAILED.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("perf: record failed: {e}");
+                }
+            }
+        });
+        if let Err(e) = sent {
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            eprintln!("perf: send failed: {e}");
+        }
+        if throttler.should_throttle(i, send_start_ms) {
+            throttler.throttle();
+        }
+    }
+
+    // As Java (without --print-metrics): close, which waits for every answer, then print.
+    producer.close(Duration::MAX);
+    drop(producer);
+    {
+        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.total.print_total();
+        if let Some(st) = s.steady.as_mut() {
+            st.print_total();
+        }
+    }
+    let _ = std::io::stdout().flush();
+    let failed = FAILED.load(Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("perf: {failed} of {} records failed", o.num_records);
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1).collect()) {
+        Ok(Parsed::Run(o)) => run(o),
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("perf: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splittable_random_matches_java() {
+        // new java.util.SplittableRandom(0): nextInt(26) x 10, then nextInt(1000) x 3
+        // (values printed by jshell on JDK 17).
+        let mut r = SplittableRandom::new(0);
+        let got: Vec<i32> = (0..10).map(|_| r.next_int(26)).collect();
+        assert_eq!(got, JAVA_26);
+        let got: Vec<i32> = (0..3).map(|_| r.next_int(1000)).collect();
+        assert_eq!(got, JAVA_1000);
+    }
+
+    const JAVA_26: [i32; 10] = [24, 16, 7, 7, 13, 4, 1, 18, 4, 15];
+    const JAVA_1000: [i32; 3] = [11, 259, 450];
+}
