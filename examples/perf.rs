@@ -370,7 +370,7 @@ impl Stats {
         self.window_bytes += bytes as u64;
         self.window_total_latency += u64::from(latency);
         self.window_max_latency = self.window_max_latency.max(latency);
-        if self.iteration % self.sampling == 0 {
+        if self.iteration.is_multiple_of(self.sampling) {
             self.latencies.push(latency);
         }
         if time.saturating_sub(self.window_start) >= self.reporting_interval {
