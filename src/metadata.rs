@@ -150,7 +150,8 @@ impl Metadata {
     }
 
     /// Caller side: waits until `topic` has partitions in the metadata, up to `deadline`.
-    /// `wake` nudges the sender thread to refresh. Returns the topic and the snapshot.
+    /// `wake` nudges the sender thread to refresh. Returns the topic and the last clock reading
+    /// (`started` when the topic was known at once), so the caller need not read the clock again.
     ///
     /// With `partition`, a topic that has fewer partitions than that is refreshed once (it may
     /// have grown since the last refresh); after that refresh it is returned as it is and the
@@ -162,17 +163,19 @@ impl Metadata {
         started: Instant,
         deadline: Instant,
         wake: impl Fn(),
-    ) -> Result<(Arc<Cluster>, Arc<TopicInfo>), Error> {
+    ) -> Result<(Arc<TopicInfo>, Instant), Error> {
         let mut inner = self.inner.lock();
         let mut asked = false;
         let first_version = inner.version;
+        // The first turn uses the caller's clock reading: the common case (topic known) reads
+        // the clock once per send, not twice.
+        let mut now = started;
         loop {
             if inner.closed {
                 return Err(Error::Closed {
                     delivery: crate::error::Delivery::NotWritten,
                 });
             }
-            let now = Instant::now();
             if let Some(used) = inner.topics.get_mut(topic) {
                 *used = now;
             } else {
@@ -184,7 +187,7 @@ impl Metadata {
             if let Some(t) = cluster.topics.get(topic) {
                 let short = partition.is_some_and(|p| p >= t.partition_count());
                 if !t.partitions.is_empty() && (!short || inner.version != first_version) {
-                    return Ok((cluster.clone(), t.clone()));
+                    return Ok((t.clone(), now));
                 }
             }
             if let Some(&code) = cluster.topic_errors.get(topic) {
@@ -212,6 +215,7 @@ impl Metadata {
             }
             let version = inner.version;
             let timed_out = self.updated.wait_until(&mut inner, deadline).timed_out();
+            now = Instant::now();
             if !timed_out && inner.version != version {
                 // A refresh landed without the topic: ask again (it may be being created).
                 asked = false;

@@ -225,7 +225,7 @@ impl<K, V> Producer<K, V> {
         let started = Instant::now();
         let deadline = started + cfg.max_block();
         let shared = &inner.shared;
-        let (_cluster, topic) = shared.metadata.wait_for_topic(
+        let (topic, after_metadata) = shared.metadata.wait_for_topic(
             &record.topic,
             record.partition,
             started,
@@ -307,7 +307,7 @@ impl<K, V> Producer<K, V> {
                 topic: topic.name.clone(),
                 partition,
             };
-            let now = Instant::now();
+            let now = after_metadata;
             let max_block = deadline.saturating_duration_since(now);
             let result = shared.accumulator.append(
                 &tp,
@@ -349,7 +349,7 @@ impl<K, V> Producer<K, V> {
         let shared = &self.inner.shared;
         let started = Instant::now();
         let deadline = started + self.inner.config.max_block();
-        let (_c, t) = shared
+        let (t, _) = shared
             .metadata
             .wait_for_topic(topic, None, started, deadline, || shared.wake())?;
         Ok(t.partitions

@@ -13,7 +13,7 @@
 
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::header::{RequestHeader, ResponseHeader};
-use polling::{Event, Poller};
+use polling::{Event, PollMode, Poller};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
@@ -73,6 +73,27 @@ const READ_CHUNK: usize = 64 * 1024;
 /// How much written data may sit at the front of the write buffer before it is compacted.
 const COMPACT_AT: usize = 1024 * 1024;
 
+/// The readiness a connection waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interest {
+    /// Connect under way: writable means it finished.
+    Write,
+    /// Idle: responses may arrive.
+    Read,
+    /// Bytes are waiting to be written.
+    ReadWrite,
+}
+
+impl Interest {
+    fn event(self, key: usize) -> Event {
+        match self {
+            Interest::Write => Event::writable(key),
+            Interest::Read => Event::readable(key),
+            Interest::ReadWrite => Event::all(key),
+        }
+    }
+}
+
 /// A request frame begun with [`Connection::begin`], to be finished with [`Connection::commit`].
 #[derive(Debug)]
 #[must_use]
@@ -89,6 +110,8 @@ pub(crate) struct Connection<C> {
     poller: Arc<Poller>,
     key: usize,
     registered: bool,
+    /// What the poller currently watches for on this socket.
+    interest: Interest,
     /// Set while the non-blocking connect is under way: when it must have completed.
     connect_deadline: Option<Instant>,
     /// Bytes of whole frames not yet written; `write_pos` is how far the socket took them.
@@ -151,20 +174,25 @@ impl<C> Connection<C> {
         // SAFETY (of the unsafe `add` below): polling requires that a registered source is
         // deleted from the poller before the socket is closed. The stream lives in this struct
         // and `Drop` (and `close`) delete it from the poller before the stream is dropped.
+        // Level-triggered: the registration stays armed after an event, so the interest set
+        // is only touched when it changes (see `rearm`), not after every wake-up.
         let interest = if connecting {
-            Event::writable(key)
+            Interest::Write
         } else {
-            Event::readable(key)
+            Interest::Read
         };
         #[allow(unsafe_code)]
         unsafe {
-            poller.add(&stream, interest).map_err(connect_err)?;
+            poller
+                .add_with_mode(&stream, interest.event(key), PollMode::Level)
+                .map_err(connect_err)?;
         }
         Ok(Connection {
             stream,
             poller,
             key,
             registered: true,
+            interest,
             connect_deadline: connecting.then(|| now + timeout),
             write_buf: Vec::with_capacity(64 * 1024),
             write_pos: 0,
@@ -417,16 +445,22 @@ impl<C> Connection<C> {
         Ok(())
     }
 
-    /// Re-arms the poller for this socket: always readable, writable while bytes are pending.
-    pub fn rearm(&self) -> io::Result<()> {
-        let ev = if self.is_connecting() {
-            Event::writable(self.key)
+    /// Updates what the poller watches for on this socket (only when it changed): writable while
+    /// connecting; readable always after that, writable too while bytes are pending.
+    pub fn rearm(&mut self) -> io::Result<()> {
+        let want = if self.is_connecting() {
+            Interest::Write
         } else if self.write_pos < self.write_buf.len() {
-            Event::all(self.key)
+            Interest::ReadWrite
         } else {
-            Event::readable(self.key)
+            Interest::Read
         };
-        self.poller.modify(&self.stream, ev)
+        if want != self.interest {
+            self.poller
+                .modify_with_mode(&self.stream, want.event(self.key), PollMode::Level)?;
+            self.interest = want;
+        }
+        Ok(())
     }
 
     /// Number of requests awaiting a response.
