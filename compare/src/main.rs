@@ -1,0 +1,219 @@
+//! librdkafka (through rust-rdkafka) with the command line and output of Kafka's
+//! `ProducerPerformance`, for side-by-side runs with `examples/perf` (kafka-sync) and the Java
+//! tool. The argument parsing, payload, statistics and throttling are the very code of
+//! `examples/perf` (included below), so only the producer differs.
+//!
+//! librdkafka gets the Java producer's defaults unless a property overrides them (its own
+//! defaults differ: no idempotence, 1 MB batches): `acks=all`, `enable.idempotence=true`,
+//! `linger.ms=5`, `batch.size=16384`, `client.id=perf-producer-client`. Java-only properties it
+//! does not know (`buffer.memory`, `max.block.ms`, ...) are skipped with a note on stderr.
+//! Delivery reports are served by rust-rdkafka's `ThreadedProducer` polling thread, as Java's
+//! callbacks run on its network thread.
+
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+include!("../../examples/perf/common.rs");
+
+/// Properties of the Java producer that librdkafka does not have.
+const JAVA_ONLY: &[&str] = &["buffer.memory", "max.block.ms", "key.serializer", "value.serializer", "max.in.flight.requests.per.connection.java"];
+
+static FAILED: AtomicU64 = AtomicU64::new(0);
+
+struct Ctx {
+    stats: &'static Mutex<AllStats>,
+}
+impl ClientContext for Ctx {}
+impl ProducerContext for Ctx {
+    /// (send start in ms, payload bytes, counts for the steady-state stats)
+    type DeliveryOpaque = Box<(u64, usize, bool)>;
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
+        let (send_start_ms, bytes, steady) = *opaque;
+        let now = now_ms();
+        let latency = now.saturating_sub(send_start_ms).min(u64::from(u32::MAX)) as u32;
+        match result {
+            Ok(_) => {
+                let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+                s.total.record(latency, bytes, now);
+                if steady {
+                    if let Some(st) = s.steady.as_mut() {
+                        st.record(latency, bytes, now);
+                    }
+                }
+            }
+            Err((e, _)) => {
+                FAILED.fetch_add(1, Ordering::Relaxed);
+                eprintln!("perf-librdkafka: record failed: {e}");
+            }
+        }
+    }
+}
+
+fn client_config(o: &Options) -> Result<ClientConfig, String> {
+    let mut props: Vec<(String, String)> = vec![
+        ("client.id".into(), "perf-producer-client".into()),
+        ("acks".into(), "all".into()),
+        ("enable.idempotence".into(), "true".into()),
+        ("linger.ms".into(), "5".into()),
+        ("batch.size".into(), "16384".into()),
+    ];
+    if let Some(path) = &o.config_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            if let Some((k, v)) = line.split_once('=') {
+                props.push((k.trim().into(), v.trim().into()));
+            }
+        }
+    }
+    props.extend(o.properties.iter().cloned());
+    if let Some(bs) = &o.bootstrap {
+        props.push(("bootstrap.servers".into(), bs.clone()));
+    }
+    let mut cfg = ClientConfig::new();
+    for (k, v) in props {
+        if JAVA_ONLY.contains(&k.as_str()) {
+            eprintln!("perf-librdkafka: skipping {k}={v} (a Java producer property librdkafka does not have)");
+            continue;
+        }
+        // Java's acks=-1 is librdkafka's acks=all too; both accept -1.
+        cfg.set(k, v);
+    }
+    Ok(cfg)
+}
+
+fn run(o: Options) -> ExitCode {
+    let cfg = match client_config(&o) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("perf-librdkafka: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let file_payloads = match &o.payload {
+        Payload::File(path) => match read_payload_file(path, &o.payload_delimiter) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("perf-librdkafka: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => Vec::new(),
+    };
+    let stats: &'static Mutex<AllStats> = Box::leak(Box::new(Mutex::new(AllStats {
+        total: Stats::new(o.num_records, o.reporting_interval_ms, false),
+        steady: None,
+    })));
+    let producer: ThreadedProducer<Ctx> = match cfg.create_with_context(Ctx { stats }) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("perf-librdkafka: cannot start the producer: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut random = SplittableRandom::new(o.random_seed);
+    if o.warmup_records > 0 {
+        println!(
+            "Warmup first {} records. Steady state results will print after the complete test summary.",
+            o.warmup_records
+        );
+    }
+    let start_ms = now_ms();
+    let mut throttler = Throttler::new(o.throughput, start_ms);
+    let mut payload = match o.payload {
+        Payload::Size(s) => vec![0u8; s],
+        _ => Vec::new(),
+    };
+    for i in 0..o.num_records {
+        match &o.payload {
+            Payload::Size(_) => {
+                for b in payload.iter_mut() {
+                    *b = (random.next_int(26) + 65) as u8;
+                }
+            }
+            Payload::File(_) => {
+                let n = file_payloads.len().min(i32::MAX as usize) as i32;
+                payload.clone_from(&file_payloads[random.next_int(n) as usize]);
+            }
+            Payload::Monotonic => {
+                payload.clear();
+                payload.extend_from_slice(i.to_string().as_bytes());
+            }
+        }
+        let key = match (o.key_distribution, o.key_range) {
+            (KeyDistribution::Range, Some(k)) => Some((i % u64::from(k)).to_string().into_bytes()),
+            (KeyDistribution::Random, Some(k)) => Some(random.next_int(k as i32).to_string().into_bytes()),
+            _ => None,
+        };
+        let bytes = payload.len();
+        let send_start_ms = now_ms();
+        let steady = o.warmup_records > 0 && i >= o.warmup_records;
+        if o.warmup_records > 0 && i == o.warmup_records {
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.steady = Some(Stats::new(o.num_records - o.warmup_records, o.reporting_interval_ms, true));
+            s.total.suppress_print = true;
+        }
+        let mut opaque = Box::new((send_start_ms, bytes, steady));
+        loop {
+            let mut rec: BaseRecord<'_, Vec<u8>, [u8], Box<(u64, usize, bool)>> =
+                BaseRecord::with_opaque_to(&o.topic, opaque).payload(&payload[..]);
+            if let Some(k) = &key {
+                rec = rec.key(k);
+            }
+            match producer.send(rec) {
+                Ok(()) => break,
+                // The local queue is full: wait for deliveries, as Java blocks in send().
+                Err((e, back)) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) => {
+                    opaque = back.delivery_opaque;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => {
+                    FAILED.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("perf-librdkafka: send failed: {e}");
+                    break;
+                }
+            }
+        }
+        if throttler.should_throttle(i, send_start_ms) {
+            throttler.throttle();
+        }
+    }
+    if let Err(e) = producer.flush(Duration::from_secs(300)) {
+        eprintln!("perf-librdkafka: flush: {e}");
+    }
+    drop(producer);
+    {
+        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.total.print_total();
+        if let Some(st) = s.steady.as_mut() {
+            st.print_total();
+        }
+    }
+    let _ = std::io::stdout().flush();
+    let failed = FAILED.load(Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("perf-librdkafka: {failed} of {} records failed", o.num_records);
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1).collect()) {
+        Ok(Parsed::Run(o)) => run(o),
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("perf-librdkafka: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! A producer benchmark with the command line and output of Kafka's `ProducerPerformance`
+//! (`kafka-producer-perf-test`), so the two can be run side by side with the same arguments.
+//!
+//! ```sh
+//! cargo run --release --example perf -- --topic t --num-records 1000000 --record-size 100 \
+//!     --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 acks=1
+//! ```
+//!
+//! What it does, as the Java tool does:
+//!
+//! - one payload per record: with `--record-size S`, `S` random upper-case letters drawn from
+//!   Java's `SplittableRandom` seeded with `--random-seed` (default 0), regenerated for every
+//!   record, so the bytes are exactly the Java tool's; with `--payload-file F`, a record chosen at
+//!   random among the pieces of `F` split at `--payload-delimiter` (a literal string, default a
+//!   newline; empty pieces are skipped); with `--payload-monotonic`, the record's number;
+//! - no key, unless `--key-distribution range|random` with `--record-key-range K` (the key is a
+//!   decimal integer in `[0, K)`);
+//! - every record is sent with a callback; latency is the time from just before `send` to the
+//!   callback, in whole milliseconds (both ends read from a millisecond clock, as Java's
+//!   `System.currentTimeMillis()` is);
+//! - every `--reporting-interval` ms (default 5000) a line
+//!   `X records sent, Y records/sec (Z MB/sec), A ms avg latency, M ms max latency.` for the
+//!   records answered in that window, printed from the callback (the network thread), like Java;
+//! - at the end, after `close()`, the Java summary line, with latency percentiles over a sample of
+//!   at most 500,000 records: `N records sent, X records/sec (Y MB/sec), A ms avg latency,
+//!   M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.` (MB = 2^20 bytes),
+//!   and with `--warmup-records W` a second "steady state" line for the records after the first W;
+//! - `--throughput T > 0` throttles like Java's `ThroughputThrottler`: when the average rate since
+//!   the start exceeds T, sleep off the accumulated `1/T` per record once it reaches 2 ms.
+//!
+//! Producer properties: `--producer.config FILE` / `--command-config FILE` first, then
+//! `--producer-props` / `--command-property NAME=VALUE ...` (all following arguments up to the next
+//! `--option`), then `--bootstrap-server`. `client.id` defaults to `perf-producer-client`.
+//! `--print-metrics` is accepted and ignored (this client has no metrics registry yet).
+//! Transactions (`--transactional-id`, `--transaction-duration-ms`) are not supported.
+//!
+//! Exit status: 0 when every record was written, 1 when any failed (each failure is printed on
+//! standard error; unlike Java, whose tool exits 0 regardless), 2 for bad usage.
+
+use kafka_sync::{Producer, ProducerConfig, ProducerRecord};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+include!("common.rs");
+
+fn build_config(o: &Options) -> Result<ProducerConfig, String> {
+    let mut builder = ProducerConfig::builder().client_id("perf-producer-client");
+    if let Some(path) = &o.config_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        for (k, v) in ProducerConfig::parse_properties(&text) {
+            builder = builder.set(k, v);
+        }
+    }
+    for (k, v) in &o.properties {
+        builder = builder.set(k.clone(), v.clone());
+    }
+    if let Some(bs) = &o.bootstrap {
+        builder = builder.bootstrap_servers(bs.clone());
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+fn run(o: Options) -> ExitCode {
+    let config = match build_config(&o) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("perf: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let file_payloads = match &o.payload {
+        Payload::File(path) => match read_payload_file(path, &o.payload_delimiter) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("perf: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => Vec::new(),
+    };
+    let producer: Producer<Vec<u8>, Vec<u8>> = match Producer::new(config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("perf: cannot start the producer: {e}");
+            return ExitCode::from(1);
+        }
+    };
+
+    let mut random = SplittableRandom::new(o.random_seed);
+    if o.warmup_records > 0 {
+        println!(
+            "Warmup first {} records. Steady state results will print after the complete test summary.",
+            o.warmup_records
+        );
+    }
+    // Leaked on purpose: callbacks borrow it for the life of the program without a reference
+    // count per record.
+    let stats: &'static Mutex<AllStats> = Box::leak(Box::new(Mutex::new(AllStats {
+        total: Stats::new(o.num_records, o.reporting_interval_ms, false),
+        steady: None,
+    })));
+    static FAILED: AtomicU64 = AtomicU64::new(0);
+    let start_ms = now_ms();
+    let mut throttler = Throttler::new(o.throughput, start_ms);
+    let mut payload = match o.payload {
+        Payload::Size(s) => vec![0u8; s],
+        _ => Vec::new(),
+    };
+
+    for i in 0..o.num_records {
+        match &o.payload {
+            Payload::Size(_) => {
+                for b in payload.iter_mut() {
+                    *b = (random.next_int(26) + 65) as u8;
+                }
+            }
+            Payload::File(_) => {
+                let n = file_payloads.len().min(i32::MAX as usize) as i32;
+                payload.clone_from(&file_payloads[random.next_int(n) as usize]);
+            }
+            Payload::Monotonic => {
+                payload.clear();
+                payload.extend_from_slice(i.to_string().as_bytes());
+            }
+        }
+        let key = match (o.key_distribution, o.key_range) {
+            (KeyDistribution::Range, Some(k)) => Some((i % u64::from(k)).to_string().into_bytes()),
+            (KeyDistribution::Random, Some(k)) => {
+                Some(random.next_int(k as i32).to_string().into_bytes())
+            }
+            _ => None,
+        };
+        let bytes = payload.len();
+        let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload.clone()));
+
+        let send_start_ms = now_ms();
+        let steady = o.warmup_records > 0 && i >= o.warmup_records;
+        if o.warmup_records > 0 && i == o.warmup_records {
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.steady = Some(Stats::new(
+                o.num_records - o.warmup_records,
+                o.reporting_interval_ms,
+                true,
+            ));
+            s.total.suppress_print = true;
+        }
+        let sent = producer.send_with_callback(record, move |result| {
+            let now = now_ms();
+            let latency = now.saturating_sub(send_start_ms).min(u64::from(u32::MAX)) as u32;
+            match result {
+                Ok(_) => {
+                    let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+                    s.total.record(latency, bytes, now);
+                    if steady {
+                        if let Some(st) = s.steady.as_mut() {
+                            st.record(latency, bytes, now);
+                        }
+                    }
+                }
+                Err(e) => {
+                    FAILED.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("perf: record failed: {e}");
+                }
+            }
+        });
+        if let Err(e) = sent {
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            eprintln!("perf: send failed: {e}");
+        }
+        if throttler.should_throttle(i, send_start_ms) {
+            throttler.throttle();
+        }
+    }
+
+    // As Java (without --print-metrics): close, which waits for every answer, then print.
+    producer.close(Duration::MAX);
+    drop(producer);
+    {
+        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.total.print_total();
+        if let Some(st) = s.steady.as_mut() {
+            st.print_total();
+        }
+    }
+    let _ = std::io::stdout().flush();
+    let failed = FAILED.load(Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("perf: {failed} of {} records failed", o.num_records);
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1).collect()) {
+        Ok(Parsed::Run(o)) => run(o),
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("perf: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splittable_random_matches_java() {
+        // new java.util.SplittableRandom(0): nextInt(26) x 10, then nextInt(1000) x 3
+        // (values printed by jshell on JDK 17).
+        let mut r = SplittableRandom::new(0);
+        let got: Vec<i32> = (0..10).map(|_| r.next_int(26)).collect();
+        assert_eq!(got, JAVA_26);
+        let got: Vec<i32> = (0..3).map(|_| r.next_int(1000)).collect();
+        assert_eq!(got, JAVA_1000);
+    }
+
+    const JAVA_26: [i32; 10] = [24, 16, 7, 7, 13, 4, 1, 18, 4, 15];
+    const JAVA_1000: [i32; 3] = [11, 259, 450];
+}
