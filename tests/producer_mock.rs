@@ -627,7 +627,10 @@ fn a_failed_batch_the_broker_did_write_is_proven_by_the_next_acknowledgement() {
         2,
         "the offset of its first attempt"
     );
-    assert_eq!(answer(&p.send(record(0, "after")).unwrap()).unwrap().offset, 3);
+    assert_eq!(
+        answer(&p.send(record(0, "after")).unwrap()).unwrap().offset,
+        3
+    );
     assert_eq!(values(&mock, 0), ["before", "unknown", "next", "after"]);
     assert!(
         epochs_and_sequences(&mock, 0).iter().all(|&(e, _)| e == 0),
@@ -745,7 +748,10 @@ fn faults_on_three_partitions_every_record_answered_once_in_order() {
         let log = values(&mock, part);
         let expected: Vec<String> = (0..=5).map(|i| format!("p{part}-r{i}")).collect();
         // p2-r1 was written by its first attempt (its answer was lost): in the log, once.
-        assert_eq!(log, expected, "partition {part}: every record once, in send order");
+        assert_eq!(
+            log, expected,
+            "partition {part}: every record once, in send order"
+        );
         for (offset, v) in &acked[part as usize] {
             assert_eq!(&log[*offset as usize], v, "partition {part}: offset of {v}");
         }
