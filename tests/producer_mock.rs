@@ -556,3 +556,205 @@ fn metadata_is_refreshed_at_metadata_max_age() {
         "{total} Metadata requests: more than one per metadata.max.age.ms"
     );
 }
+
+/// (epoch, base sequence) of every Produce attempt of a partition.
+fn epochs_and_sequences(mock: &MockBroker, partition: i32) -> Vec<(i16, i32)> {
+    mock.produced(T, partition)
+        .iter()
+        .map(|b| (b.producer_epoch, b.base_sequence))
+        .collect()
+}
+
+/// KIP-360: a batch the broker never got, left to expire after it was sent, may have been
+/// written as far as the producer knows; its sequence can be neither reused nor skipped. The
+/// partition bumps the epoch and restarts at sequence 0 instead of refusing every later
+/// record OUT_OF_ORDER_SEQUENCE_NUMBER. Before the fix, "after" failed.
+#[test]
+fn an_expired_batch_the_broker_never_got_costs_an_epoch_bump_not_the_partition() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[("delivery.timeout.ms", "1000")]);
+    answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+    mock.push_action(T, 0, Action::Discard);
+    let err = answer(&p.send(record(0, "lost")).unwrap()).expect_err("expires");
+    assert!(matches!(err, Error::DeliveryTimeout { .. }), "{err:?}");
+    assert_eq!(err.delivery(), Delivery::Unknown, "the request went out");
+
+    let md = answer(&p.send(record(0, "after")).unwrap()).expect("the partition still works");
+    assert_eq!(md.offset, 1);
+    assert_eq!(values(&mock, 0), ["before", "after"]);
+    let log = mock.log(T, 0);
+    assert_eq!(log[0].producer_id, log[1].producer_id, "same producer id");
+    assert_eq!((log[0].producer_epoch, log[0].sequence), (0, 0));
+    assert_eq!(
+        (log[1].producer_epoch, log[1].sequence),
+        (1, 0),
+        "the next epoch, from sequence 0"
+    );
+    let attempts = epochs_and_sequences(&mock, 0);
+    assert_eq!(attempts.first(), Some(&(0, 0)));
+    assert_eq!(attempts.last(), Some(&(1, 0)));
+    assert!(
+        attempts[1..attempts.len() - 1].iter().all(|&a| a == (0, 1)),
+        "the lost batch only ever went out as epoch 0 sequence 1: {attempts:?}"
+    );
+    assert_eq!(
+        mock.requests_of(init_producer_id::API_KEY).len(),
+        1,
+        "the epoch is bumped locally, as Java does for an idempotent producer"
+    );
+}
+
+/// The same, but the broker did write the batch whose answer was lost: the next batch, in
+/// flight behind it, is acknowledged at the next sequence, which proves it. No epoch bump, and
+/// every record is in the log once.
+#[test]
+fn a_failed_batch_the_broker_did_write_is_proven_by_the_next_acknowledgement() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[("batch.size", "1")]);
+    answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+    // "unknown": written, answered after request.timeout.ms (1 s), so the connection is
+    // closed with "next" in flight behind it (written too); then the retry of "unknown" is
+    // refused for good. Its outcome stays unknown to the producer.
+    mock.push_action(T, 0, Action::Delay(Duration::from_millis(1500)));
+    mock.push_action(T, 0, Action::Delay(Duration::ZERO));
+    mock.push_action(T, 0, Action::Error(ErrorCode::MESSAGE_TOO_LARGE));
+    let unknown = p.send(record(0, "unknown")).unwrap();
+    let next = p.send(record(0, "next")).unwrap();
+    let err = answer(&unknown).expect_err("refused on retry");
+    assert_eq!(err.delivery(), Delivery::Unknown, "{err}");
+    assert_eq!(
+        answer(&next).expect("deduplicated").offset,
+        2,
+        "the offset of its first attempt"
+    );
+    assert_eq!(
+        answer(&p.send(record(0, "after")).unwrap()).unwrap().offset,
+        3
+    );
+    assert_eq!(values(&mock, 0), ["before", "unknown", "next", "after"]);
+    assert!(
+        epochs_and_sequences(&mock, 0).iter().all(|&(e, _)| e == 0),
+        "no epoch bump: {:?}",
+        epochs_and_sequences(&mock, 0)
+    );
+    let seqs: Vec<i32> = mock.log(T, 0).iter().map(|r| r.sequence).collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+}
+
+/// UNKNOWN_PRODUCER_ID (the broker lost the producer's state): the batch is retried under the
+/// next epoch from sequence 0, and lands once.
+#[test]
+fn unknown_producer_id_is_retried_under_a_new_epoch() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[]);
+    answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+    mock.push_action(T, 0, Action::UnknownProducerId);
+    let md = answer(&p.send(record(0, "x")).unwrap()).expect("retried after the bump");
+    assert_eq!(md.offset, 1);
+    assert_eq!(values(&mock, 0), ["before", "x"]);
+    assert_eq!(epochs_and_sequences(&mock, 0), [(0, 0), (0, 1), (1, 0)]);
+    assert_eq!(mock.requests_of(init_producer_id::API_KEY).len(), 1);
+}
+
+/// An OUT_OF_ORDER_SEQUENCE_NUMBER that no earlier batch explains: the broker's sequence and
+/// the producer's diverged. The batch is retried under the next epoch and lands once.
+#[test]
+fn an_unexplained_out_of_order_sequence_is_retried_under_a_new_epoch() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[]);
+    answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+    mock.push_action(T, 0, Action::Error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    let md = answer(&p.send(record(0, "x")).unwrap()).expect("retried after the bump");
+    assert_eq!(md.offset, 1);
+    assert_eq!(values(&mock, 0), ["before", "x"]);
+    assert_eq!(epochs_and_sequences(&mock, 0), [(0, 0), (0, 1), (1, 0)]);
+    // And the partition goes on under the new epoch.
+    assert_eq!(answer(&p.send(record(0, "y")).unwrap()).unwrap().offset, 2);
+    assert_eq!(epochs_and_sequences(&mock, 0).last(), Some(&(1, 1)));
+}
+
+/// INVALID_PRODUCER_EPOCH for a non-transactional producer: the batch fails with that error
+/// (not written), and the producer takes a new producer id for what follows.
+#[test]
+fn invalid_producer_epoch_fails_the_batch_and_takes_a_new_producer_id() {
+    let mock = MockBroker::start(&[(T, 1)]);
+    let p = producer(&mock, &[]);
+    answer(&p.send(record(0, "before")).unwrap()).expect("first record");
+    mock.push_action(T, 0, Action::Error(ErrorCode::INVALID_PRODUCER_EPOCH));
+    let err = answer(&p.send(record(0, "fenced")).unwrap()).expect_err("fails");
+    match &err {
+        Error::Broker { code, .. } => assert_eq!(*code, ErrorCode::INVALID_PRODUCER_EPOCH),
+        other => panic!("expected Error::Broker(INVALID_PRODUCER_EPOCH), got {other:?}"),
+    }
+    assert_eq!(err.delivery(), Delivery::NotWritten);
+    assert_eq!(mock.produced(T, 0).len(), 2, "not retried");
+    let md = answer(&p.send(record(0, "after")).unwrap()).expect("under a new producer id");
+    assert_eq!(md.offset, 1);
+    assert_eq!(values(&mock, 0), ["before", "after"]);
+    assert_eq!(mock.requests_of(init_producer_id::API_KEY).len(), 2);
+    let log = mock.log(T, 0);
+    assert_ne!(log[0].producer_id, log[1].producer_id);
+    assert_eq!((log[1].producer_epoch, log[1].sequence), (0, 0));
+}
+
+/// Faults on three partitions at once, several batches in flight on each: every record is
+/// answered exactly once, every acknowledged record is in the log once at its offset, and
+/// each partition's log keeps send order.
+#[test]
+fn faults_on_three_partitions_every_record_answered_once_in_order() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let mock = MockBroker::start(&[(T, 3)]);
+    let p = producer(&mock, &[("batch.size", "1")]);
+    for part in 0..3 {
+        answer(&p.send(record(part, &format!("p{part}-r0"))).unwrap()).expect("first record");
+    }
+    // p0: the broker loses the producer's state; p1: a sequence gap nothing explains; p2: the
+    // first attempt is written but the connection drops, and the retry is refused for good.
+    mock.push_action(T, 0, Action::UnknownProducerId);
+    mock.push_action(T, 1, Action::Error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    mock.push_action(T, 2, Action::DropConnectionAfterRead);
+    mock.push_action(T, 2, Action::Error(ErrorCode::MESSAGE_TOO_LARGE));
+    let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..15).map(|_| AtomicUsize::new(0)).collect());
+    let mut futures = Vec::new();
+    for i in 1..=5 {
+        for part in 0..3 {
+            let c = calls.clone();
+            let slot = (part as usize) * 5 + i - 1;
+            let f = p
+                .send_with_callback(record(part, &format!("p{part}-r{i}")), move |_| {
+                    c[slot].fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+            futures.push((part, i, f));
+        }
+    }
+    let mut acked: Vec<Vec<(i64, String)>> = vec![Vec::new(); 3];
+    for (part, i, f) in &futures {
+        let v = format!("p{part}-r{i}");
+        match answer(f) {
+            Ok(md) => acked[*part as usize].push((md.offset, v)),
+            Err(e) => {
+                assert_eq!((*part, *i), (2, 1), "only p2-r1 may fail: {v}: {e}");
+                assert_eq!(e.delivery(), Delivery::Unknown, "{e}");
+            }
+        }
+    }
+    drop(p);
+    for (slot, c) in calls.iter().enumerate() {
+        assert_eq!(c.load(Ordering::SeqCst), 1, "callback of record {slot}");
+    }
+    for part in 0..3 {
+        let log = values(&mock, part);
+        let expected: Vec<String> = (0..=5).map(|i| format!("p{part}-r{i}")).collect();
+        // p2-r1 was written by its first attempt (its answer was lost): in the log, once.
+        assert_eq!(
+            log, expected,
+            "partition {part}: every record once, in send order"
+        );
+        for (offset, v) in &acked[part as usize] {
+            assert_eq!(&log[*offset as usize], v, "partition {part}: offset of {v}");
+        }
+    }
+    assert_eq!(acked.iter().map(Vec::len).sum::<usize>(), 14);
+}

@@ -246,6 +246,14 @@ impl ProducerBatch {
         self.ambiguous = true;
         self.completion.mark_sent();
     }
+    /// The broker's answer to the last attempt proves the batch is not in the log after all
+    /// (OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for its sequence: the broker
+    /// would have answered a duplicate otherwise): an earlier ambiguous attempt is settled,
+    /// and a failure says [`Delivery::NotWritten`] again.
+    pub fn proven_not_written(&mut self) {
+        self.ambiguous = false;
+        self.completion.clear_sent();
+    }
     /// Whether an attempt ended without a definite answer.
     pub fn is_ambiguous(&self) -> bool {
         self.ambiguous
@@ -279,6 +287,18 @@ impl ProducerBatch {
     /// Base sequence in the header (-1 if none).
     pub fn base_sequence(&self) -> i32 {
         self.builder.base_sequence()
+    }
+    /// Sequence of the batch's last record (base sequence + records - 1, wrapping as Kafka
+    /// does); meaningless without a sequence.
+    pub fn last_sequence(&self) -> i32 {
+        self.base_sequence()
+            .wrapping_add(self.record_count().max(1) - 1)
+            & i32::MAX
+    }
+    /// Removes producer id, epoch and sequence (back to "never drained" for idempotence): the
+    /// next drain assigns the current ones.
+    pub fn clear_producer_state(&mut self) {
+        self.builder.set_producer_state(-1, -1, NO_SEQUENCE, false);
     }
     /// Whether a sequence was assigned.
     pub fn has_sequence(&self) -> bool {

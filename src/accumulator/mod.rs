@@ -586,6 +586,32 @@ impl RecordAccumulator {
         q.iter_mut().for_each(&mut f);
     }
 
+    /// Visits the batches queued for `tp`, front to back; those for which `f` returns true are
+    /// removed and returned (in queue order), the others stay where they are (`f` may change
+    /// them). The sender uses it when a partition's sequences restart under a new producer
+    /// epoch: queued retries are renumbered, or taken out to be failed.
+    pub fn take_queued_if(
+        &self,
+        tp: &TopicPartition,
+        mut f: impl FnMut(&mut ProducerBatch) -> bool,
+    ) -> Vec<ProducerBatch> {
+        let Some(queue) = self.queues.read().map.get(tp).cloned() else {
+            return Vec::new();
+        };
+        let mut q = queue.lock();
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(q.len());
+        for mut b in q.drain(..) {
+            if f(&mut b) {
+                taken.push(b);
+            } else {
+                kept.push_back(b);
+            }
+        }
+        *q = kept;
+        taken
+    }
+
     /// Removes and returns the queued batches whose `delivery.timeout.ms` has passed (from the
     /// front of each partition queue). The caller fails them.
     pub fn expired_batches(&self, now: Instant) -> Vec<ProducerBatch> {

@@ -24,6 +24,17 @@
 //! retried when an earlier batch of the partition is itself being retried (the broker refused it
 //! only because of the gap); otherwise the sequence really diverged and the batch fails.
 //! DUPLICATE_SEQUENCE_NUMBER means the broker already has the batch: success.
+//!
+//! Faults (KIP-360, as Java's idempotent producer): a batch that fails for good while it may
+//! have been written (delivery timeout, retries exhausted after an unanswered attempt) can
+//! neither give its sequences to later batches nor leave them out, so its partition's sequence
+//! is *unresolved*: new batches of the partition wait. Once nothing of the partition is in
+//! flight or queued for a retry, a later acknowledged batch proves the unknown one was written;
+//! otherwise the epoch is bumped and the partition restarts at sequence 0. An
+//! OUT_OF_ORDER_SEQUENCE_NUMBER that nothing earlier explains, and UNKNOWN_PRODUCER_ID, are
+//! retried after an epoch bump; INVALID_PRODUCER_EPOCH / PRODUCER_FENCED fail the batch and
+//! get a new producer id. See [`Sender::bump_epoch_if_due`] for what happens to queued
+//! retries.
 
 use crate::accumulator::{BatchAck, DrainHook, LeaderLookup, ProducerBatch, RecordAccumulator};
 use crate::error::{Delivery, Error};
@@ -119,8 +130,9 @@ impl Node {
     }
 }
 
-/// Idempotent-producer state (KIP-98): producer id, epoch, and per partition the next sequence
-/// to assign, the batches in flight and whether one is being retried.
+/// Idempotent-producer state (KIP-98, KIP-360): producer id, epoch, and per partition the
+/// next sequence to assign, the batches in flight and what is pending (a retry, a hole, a
+/// sequence whose fate is unknown, a new epoch).
 #[derive(Default)]
 struct Idempotence {
     enabled: bool,
@@ -130,10 +142,32 @@ struct Idempotence {
     retry_at: Option<Instant>,
     partitions: HashMap<TopicPartition, PartitionSeq>,
     max_in_flight: usize,
+    /// Partitions whose sequences must restart at 0 under a new epoch (KIP-360). They drain
+    /// nothing until it is done ([`Sender::bump_epoch_if_due`]).
+    bumps: HashMap<TopicPartition, Bump>,
+    /// The next bump takes a new producer id (InitProducerId) instead of the next epoch:
+    /// INVALID_PRODUCER_EPOCH or PRODUCER_FENCED answered a batch of the current id/epoch.
+    new_id_needed: bool,
+}
+
+/// Why a partition waits for a new epoch, and what the broker proved about its batches.
+#[derive(Debug, Clone, Copy)]
+struct Bump {
+    /// The error behind it: the answer given to a queued retry that cannot be resent.
+    cause: ErrorCode,
+    /// (producer id, epoch, sequence): the broker refused this sequence OUT_OF_ORDER or
+    /// UNKNOWN_PRODUCER_ID with nothing earlier pending, so no batch of the partition from
+    /// this sequence on, under that id and epoch, is in the log.
+    absent_from: Option<(i64, i16, i32)>,
 }
 
 #[derive(Default)]
 struct PartitionSeq {
+    /// The producer id and epoch the sequences below belong to. `None` (a new partition, or
+    /// one just reset by an epoch bump) or an older pair than the producer's: the next new
+    /// batch starts again at sequence 0 under the current pair, once nothing of the
+    /// partition is in flight or waiting for a retry.
+    owner: Option<(i64, i16)>,
     next_sequence: i32,
     /// Base sequences of this partition's batches in flight.
     in_flight: Vec<i32>,
@@ -145,6 +179,14 @@ struct PartitionSeq {
     /// batches in flight are back, then the queued batches after the hole are renumbered
     /// ([`Sender::close_sequence_holes`]), as Java's `adjustSequencesDueToFailedBatch` does.
     hole: Option<i32>,
+    /// Highest sequence acknowledged under `owner`.
+    last_acked: Option<i32>,
+    /// The sequence after the last batch that failed for good while it may have been written
+    /// (delivery timeout, retries exhausted, refused after an unanswered attempt): neither
+    /// reusable nor skippable until known. New batches wait; once nothing of the partition is
+    /// in flight or queued for a retry, [`Sender::resolve_sequences`] settles it (Java's
+    /// `markSequenceUnresolved` / `maybeResolveSequences`).
+    unresolved: Option<i32>,
 }
 
 impl DrainHook for Idempotence {
@@ -152,7 +194,7 @@ impl DrainHook for Idempotence {
         if !self.enabled {
             return true;
         }
-        if self.producer_id < 0 {
+        if self.producer_id < 0 || self.bumps.contains_key(tp) {
             return false;
         }
         let Some(p) = self.partitions.get(tp) else {
@@ -160,6 +202,18 @@ impl DrainHook for Idempotence {
         };
         if p.in_flight.len() >= self.max_in_flight || p.hole.is_some() {
             return false;
+        }
+        if !first.has_sequence() {
+            // A new batch waits while an earlier sequence's fate is unknown, and while
+            // batches under an older id/epoch are still out (it would start at sequence 0
+            // under the new one, and could land before them).
+            if p.unresolved.is_some() {
+                return false;
+            }
+            let stale = p.owner != Some((self.producer_id, self.producer_epoch));
+            if stale && (!p.in_flight.is_empty() || p.retrying.is_some()) {
+                return false;
+            }
         }
         // While a retry is pending, resend nothing until every batch in flight has come back;
         // then resend in sequence order, starting with the lowest.
@@ -173,17 +227,21 @@ impl DrainHook for Idempotence {
         if !self.enabled {
             return;
         }
+        let current = (self.producer_id, self.producer_epoch);
         let p = self
             .partitions
             .entry(batch.topic_partition().clone())
             .or_default();
         if first_time || !batch.has_sequence() {
-            batch.set_producer_state(
-                self.producer_id,
-                self.producer_epoch,
-                p.next_sequence,
-                false,
-            );
+            if p.owner != Some(current) {
+                // The first batch of the partition under this id/epoch: sequences restart at
+                // 0 (can_drain made sure nothing older is pending).
+                *p = PartitionSeq {
+                    owner: Some(current),
+                    ..PartitionSeq::default()
+                };
+            }
+            batch.set_producer_state(current.0, current.1, p.next_sequence, false);
             p.next_sequence = p.next_sequence.wrapping_add(batch.record_count()) & i32::MAX;
         }
         p.in_flight.push(batch.base_sequence());
@@ -220,18 +278,29 @@ impl Idempotence {
             if p.hole.is_some_and(|h| h < batch.base_sequence()) {
                 p.hole = None;
             }
+            if p.owner == Some((batch.producer_id(), batch.producer_epoch())) {
+                let last = batch.last_sequence();
+                p.last_acked = Some(p.last_acked.map_or(last, |a| a.max(last)));
+            }
         }
     }
     /// Whether an OUT_OF_ORDER_SEQUENCE_NUMBER for this batch is explained by an earlier batch
-    /// of the same partition being retried, or dropped (a hole to be renumbered).
+    /// of the same partition still pending: being retried, in flight, dropped (a hole to be
+    /// renumbered), or of unknown fate with another batch right after it.
     fn gap_explained(&self, batch: &ProducerBatch) -> bool {
         let s = batch.base_sequence();
         self.partitions
             .get(batch.topic_partition())
-            .is_some_and(|p| p.retrying.is_some_and(|r| r < s) || p.hole.is_some_and(|h| h < s))
+            .is_some_and(|p| {
+                p.retrying.is_some_and(|r| r < s)
+                    || p.hole.is_some_and(|h| h < s)
+                    || p.in_flight.iter().any(|&f| f < s)
+                    || p.unresolved.is_some_and(|u| u < s)
+            })
     }
     /// A batch will not be retried. If the broker refused it (`not_written`), its sequence
-    /// range becomes a hole that later batches must close.
+    /// range becomes a hole that later batches must close; if it may have been written, its
+    /// partition's sequence becomes unresolved.
     fn failed_for_good(&mut self, batch: &ProducerBatch, not_written: bool) {
         if !self.enabled {
             return;
@@ -241,10 +310,40 @@ impl Idempotence {
             if p.retrying == Some(s) {
                 p.retrying = None;
             }
-            if not_written && batch.has_sequence() {
+            let ours = batch.has_sequence()
+                && p.owner == Some((batch.producer_id(), batch.producer_epoch()));
+            if !ours {
+                return;
+            }
+            if not_written {
                 p.hole = Some(p.hole.map_or(s, |h| h.min(s)));
+            } else {
+                let next = batch.last_sequence().wrapping_add(1) & i32::MAX;
+                p.unresolved = Some(p.unresolved.map_or(next, |u| u.max(next)));
             }
         }
+    }
+    /// Asks for a new epoch before `tp` sends again. `absent` is the batch whose refusal
+    /// proves that it and every later batch of the partition (same id and epoch) is not in
+    /// the log.
+    fn request_bump(
+        &mut self,
+        tp: &TopicPartition,
+        cause: ErrorCode,
+        absent: Option<&ProducerBatch>,
+    ) {
+        let entry = self.bumps.entry(tp.clone()).or_insert(Bump {
+            cause,
+            absent_from: None,
+        });
+        if let Some(b) = absent {
+            let (pid, epoch, s) = (b.producer_id(), b.producer_epoch(), b.base_sequence());
+            entry.absent_from = Some(match entry.absent_from {
+                Some((p, e, old)) if (p, e) == (pid, epoch) => (p, e, old.min(s)),
+                _ => (pid, epoch, s),
+            });
+        }
+        log::info!("{tp}: {cause}; its sequences restart under a new producer epoch");
     }
 }
 
@@ -748,6 +847,154 @@ impl Sender {
         }
     }
 
+    /// Idempotence bookkeeping before a drain: settles unresolved sequences, starts a new
+    /// epoch when one is due, and closes sequence holes, in that order.
+    fn settle_sequences(&mut self) {
+        if !self.idem.enabled {
+            return;
+        }
+        self.resolve_sequences();
+        self.bump_epoch_if_due();
+        self.close_sequence_holes();
+    }
+
+    /// Settles [`PartitionSeq::unresolved`] for partitions with nothing in flight and no
+    /// retry queued. A batch acknowledged after the unknown one proves that the unknown one
+    /// was written (the broker takes sequences in order), so nothing is to be done; otherwise
+    /// nobody can tell, and the partition restarts at sequence 0 under a new epoch (KIP-360),
+    /// which the broker accepts whatever it has of the old one. A partition still on an older
+    /// id/epoch needs no new epoch: it moves to the current one with its next batch.
+    fn resolve_sequences(&mut self) {
+        let acc = self.shared.accumulator.clone();
+        let current = (self.idem.producer_id, self.idem.producer_epoch);
+        let mut bump = Vec::new();
+        for (tp, p) in self.idem.partitions.iter_mut() {
+            let Some(u) = p.unresolved else { continue };
+            if !p.in_flight.is_empty() || self.idem.bumps.contains_key(tp) {
+                continue;
+            }
+            let mut retry_queued = false;
+            acc.for_each_queued(tp, |b| retry_queued |= b.has_sequence() && !b.is_done());
+            if retry_queued {
+                continue;
+            }
+            let written_after = p
+                .last_acked
+                .is_some_and(|a| i64::from(a) + 1 >= i64::from(u));
+            if written_after || p.owner != Some(current) {
+                log::debug!("{tp}: sequence before {u} resolved (a later batch was acknowledged, or the epoch moved on)");
+                p.unresolved = None;
+            } else {
+                bump.push(tp.clone());
+            }
+        }
+        for tp in bump {
+            log::info!(
+                "{tp}: a batch failed while it may have been written and no later batch was \
+                 acknowledged"
+            );
+            self.idem
+                .request_bump(&tp, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, None);
+        }
+    }
+
+    /// Starts a new epoch (KIP-360) once the partitions waiting for it have nothing in flight.
+    ///
+    /// As Java's idempotent producer does (`bumpIdempotentEpochAndResetIdIfNeeded`), the
+    /// epoch is bumped locally: same producer id, epoch + 1, and the broker accepts the new
+    /// epoch from sequence 0 (Kafka 0.11+). A broker answers a non-transactional
+    /// InitProducerId with a fresh id whatever id/epoch it is given, so asking would only
+    /// cost a round trip. A fresh id is asked for (InitProducerId) when the epoch is
+    /// exhausted or the broker said INVALID_PRODUCER_EPOCH / PRODUCER_FENCED.
+    ///
+    /// Each waiting partition restarts at sequence 0 under the new epoch. Its queued retries
+    /// lose their producer state and are numbered afresh at their next drain, in queue order,
+    /// when the broker is known not to have them: every attempt was refused, or the refusal
+    /// that asked for the bump proves it (see [`Bump::absent_from`]). A queued retry whose
+    /// earlier attempt went unanswered and that nothing proves absent may be in the log under
+    /// the old epoch, where the new epoch's sequences would not recognise it: resending it
+    /// could write it twice, so it fails with the bump's cause and [`Delivery::Unknown`]
+    /// (Java would renumber it). Other partitions go on under the old epoch until nothing of
+    /// theirs is pending, then restart at 0 under the new one (see [`PartitionSeq::owner`]).
+    fn bump_epoch_if_due(&mut self) {
+        if self.idem.bumps.is_empty() {
+            return;
+        }
+        let busy = self.idem.bumps.keys().any(|tp| {
+            self.idem
+                .partitions
+                .get(tp)
+                .is_some_and(|p| !p.in_flight.is_empty())
+        });
+        if busy {
+            return;
+        }
+        let idem = &mut self.idem;
+        let current = (idem.producer_id, idem.producer_epoch);
+        let on_current = idem.producer_id >= 0
+            && idem.bumps.keys().any(|tp| {
+                idem.partitions
+                    .get(tp)
+                    .is_some_and(|p| p.owner == Some(current))
+            });
+        if idem.new_id_needed || (on_current && idem.producer_epoch == i16::MAX) {
+            if idem.producer_id >= 0 {
+                log::info!(
+                    "producer id {} epoch {}: asking for a new producer id",
+                    idem.producer_id,
+                    idem.producer_epoch
+                );
+            }
+            idem.producer_id = -1;
+            idem.producer_epoch = -1;
+            idem.new_id_needed = false;
+            idem.retry_at = None;
+        } else if on_current {
+            idem.producer_epoch += 1;
+            log::info!(
+                "producer id {}: epoch bumped to {}",
+                idem.producer_id,
+                idem.producer_epoch
+            );
+        }
+        let acc = self.shared.accumulator.clone();
+        let bumps: Vec<(TopicPartition, Bump)> = self.idem.bumps.drain().collect();
+        for (tp, bump) in bumps {
+            self.idem
+                .partitions
+                .insert(tp.clone(), PartitionSeq::default());
+            let unsafe_to_resend = acc.take_queued_if(&tp, |b| {
+                if !b.has_sequence() || b.is_done() {
+                    return false;
+                }
+                let absent = bump.absent_from.is_some_and(|(pid, epoch, s)| {
+                    (b.producer_id(), b.producer_epoch()) == (pid, epoch) && b.base_sequence() >= s
+                });
+                if absent {
+                    b.proven_not_written();
+                } else if b.is_ambiguous() {
+                    return true;
+                }
+                b.clear_producer_state();
+                false
+            });
+            for b in unsafe_to_resend {
+                log::warn!(
+                    "{tp}: a retry whose earlier attempt went unanswered is not resent under \
+                     the new epoch (it could be written twice)"
+                );
+                b.done(Err(Error::Broker {
+                    code: bump.cause,
+                    message: Some(Arc::from(
+                        "the producer epoch was bumped while this batch may already have been \
+                         written; it is not resent, as it could be written twice",
+                    )),
+                    delivery: b.delivery_if_failed(),
+                }));
+            }
+        }
+    }
+
     /// Closes sequence holes (see [`PartitionSeq::hole`]) of partitions with nothing in
     /// flight: the queued batches after the hole (all retries, in sequence order) get
     /// consecutive sequences from the hole on, and the partition's next sequence follows them.
@@ -758,7 +1005,7 @@ impl Sender {
         let acc = self.shared.accumulator.clone();
         for (tp, p) in self.idem.partitions.iter_mut() {
             let Some(hole) = p.hole else { continue };
-            if !p.in_flight.is_empty() {
+            if !p.in_flight.is_empty() || self.idem.bumps.contains_key(tp) {
                 continue;
             }
             let mut next = hole;
@@ -783,7 +1030,7 @@ impl Sender {
     }
 
     fn send_produce_requests(&mut self, now: Instant, timeout: &mut Duration) {
-        self.close_sequence_holes();
+        self.settle_sequences();
         let cluster = self.shared.metadata.cluster();
         let leaders = Leaders(&cluster);
         let acc = self.shared.accumulator.clone();
@@ -880,6 +1127,7 @@ impl Sender {
                     delivery: Delivery::NotWritten,
                 };
                 self.idem.batch_returned(&b);
+                self.idem.failed_for_good(&b, true);
                 b.done(Err(err));
             }
             return;
@@ -927,6 +1175,7 @@ impl Sender {
                     delivery: Delivery::NotWritten,
                 };
                 self.idem.batch_returned(&b);
+                self.idem.failed_for_good(&b, true);
                 b.done(Err(err));
             }
         }
@@ -1237,6 +1486,55 @@ impl Sender {
         }
     }
 
+    /// The idempotence errors of a Produce answer (KIP-98, KIP-360), as Java's
+    /// `TransactionManager.canRetry` / `handleFailedBatch` treat them for a non-transactional
+    /// producer. Returns whether the batch may be retried, or `None` for other codes.
+    ///
+    /// - OUT_OF_ORDER_SEQUENCE_NUMBER: the broker did not take the batch (nor has it: it
+    ///   would have answered DUPLICATE). Explained by an earlier batch still pending (see
+    ///   [`Idempotence::gap_explained`]): retry. Unexplained, the broker's sequence and ours
+    ///   diverged: retry after an epoch bump.
+    /// - UNKNOWN_PRODUCER_ID: the broker lost the producer's state (retention, or a broker
+    ///   before 2.5 that wants sequence 0 from a producer it does not know): retry after an
+    ///   epoch bump.
+    /// - INVALID_PRODUCER_EPOCH, PRODUCER_FENCED: the broker knows a newer epoch of this id
+    ///   (a non-transactional producer cannot be fenced by another one, so its state is off):
+    ///   the batch fails, and the partition waits for a new producer id.
+    fn idempotence_error(&mut self, b: &mut ProducerBatch, code: ErrorCode) -> Option<bool> {
+        let tp = b.topic_partition().clone();
+        match code {
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => {
+                b.proven_not_written();
+                if !self.idem.gap_explained(b) {
+                    log::warn!(
+                        "{tp}: OUT_OF_ORDER_SEQUENCE_NUMBER for sequence {} (producer id {} \
+                         epoch {}) with nothing earlier pending",
+                        b.base_sequence(),
+                        b.producer_id(),
+                        b.producer_epoch()
+                    );
+                    self.idem.request_bump(&tp, code, Some(b));
+                }
+                Some(true)
+            }
+            ErrorCode::UNKNOWN_PRODUCER_ID => {
+                b.proven_not_written();
+                self.idem.request_bump(&tp, code, Some(b));
+                Some(true)
+            }
+            ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => {
+                if (b.producer_id(), b.producer_epoch())
+                    == (self.idem.producer_id, self.idem.producer_epoch)
+                {
+                    self.idem.new_id_needed = true;
+                }
+                self.idem.request_bump(&tp, code, None);
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
     /// Retries a failed batch when the error allows it and time remains; fails it otherwise.
     fn fail_or_retry(&mut self, mut b: ProducerBatch, err: Error, now: Instant) {
         self.idem.batch_returned(&b);
@@ -1248,9 +1546,9 @@ impl Sender {
             ErrKind::Other
         };
         let retriable = match &err {
-            Error::Broker { code, .. } if *code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => {
-                self.idem.gap_explained(&b)
-            }
+            Error::Broker { code, .. } if self.idem.enabled && b.has_sequence() => self
+                .idempotence_error(&mut b, *code)
+                .unwrap_or_else(|| err.is_retriable()),
             e => e.is_retriable(),
         };
         let timed_out = b.has_reached_delivery_timeout(self.cfg.delivery_timeout, now);

@@ -8,10 +8,17 @@
 //! and a writer thread (sends the answers in request order, honouring scripted delays).
 //!
 //! Produce requests append to an in-memory log per partition. Idempotent batches are checked
-//! like a broker does: a batch whose sequence range was already appended (among the last 5 of
-//! its producer) is a duplicate and is answered `NONE` with its original offset; a batch whose
-//! base sequence is not the next expected one is answered `OUT_OF_ORDER_SEQUENCE_NUMBER` (as in
-//! Kafka, the first batch of a producer the partition has no state for may carry any sequence).
+//! like a broker does, per producer id and epoch: a batch of an older epoch than the
+//! partition has seen is answered `INVALID_PRODUCER_EPOCH`; a newer epoch must start at
+//! sequence 0 (else `OUT_OF_ORDER_SEQUENCE_NUMBER`) and replaces the old one; within an epoch
+//! a batch whose sequence range was already appended (among the last 5 of its producer) is a
+//! duplicate and is answered `NONE` with its original offset, and a batch whose base sequence
+//! is not the next expected one is answered `OUT_OF_ORDER_SEQUENCE_NUMBER` (as in Kafka, the
+//! first batch of a producer the partition has no state for may carry any sequence). After
+//! [`Action::UnknownProducerId`] the partition behaves as a broker before 2.5 that lost the
+//! producer's state: batches of that producer not at sequence 0 get `UNKNOWN_PRODUCER_ID`.
+//! InitProducerId always returns a new producer id at epoch 0, as Kafka does for a
+//! non-transactional producer (whatever id/epoch the request carries).
 //!
 //! Tests script the answer per partition with a queue of [`Action`]s (one is taken per Produce
 //! request carrying the partition), or a sticky error ([`MockBroker::fail_always`]); they
@@ -61,6 +68,13 @@ pub enum Action {
     Delay(Duration),
     /// Append, then close the connection without answering (the answer is lost).
     DropConnectionAfterRead,
+    /// Append nothing and answer nothing more on this connection (requests after it are
+    /// recorded but not handled): the request was lost before the broker could write it.
+    Discard,
+    /// The broker lost the state of the partition's producers (retention): nothing appended,
+    /// answered `UNKNOWN_PRODUCER_ID`; until they write at sequence 0 again, their batches get
+    /// the same answer (a broker before 2.5; later ones accept any sequence then).
+    UnknownProducerId,
     /// Append, then answer nothing more on this connection (requests after it are recorded
     /// but not handled): a hung broker.
     NoAnswer,
@@ -122,12 +136,16 @@ pub struct StoredRecord {
     pub value: Option<String>,
     /// Producer id and sequence of the record (-1 when not idempotent).
     pub producer_id: i64,
+    /// Producer epoch of the record's batch.
+    pub producer_epoch: i16,
     /// The record's sequence number (base sequence + index in batch).
     pub sequence: i32,
 }
 
 #[derive(Default)]
 struct ProducerState {
+    /// The producer epoch of the sequences below.
+    epoch: i16,
     /// Last sequence appended.
     last_seq: i32,
     /// The last 5 batches appended: (base sequence, last sequence, base offset).
@@ -138,6 +156,8 @@ struct ProducerState {
 struct PartitionLog {
     records: Vec<StoredRecord>,
     producers: HashMap<i64, ProducerState>,
+    /// Producers whose state was lost ([`Action::UnknownProducerId`]).
+    lost: std::collections::HashSet<i64>,
 }
 
 struct State {
@@ -730,6 +750,25 @@ fn handle_produce(
                 }
                 Some(Action::Delay(d)) => disp.delay = disp.delay.max(d),
                 Some(Action::DropConnectionAfterRead) => disp.drop = true,
+                Some(Action::Discard) => {
+                    disp.mute = true;
+                    parts_out.push(resp);
+                    continue;
+                }
+                Some(Action::UnknownProducerId) => {
+                    let log = st.logs.entry(key).or_default();
+                    let known: Vec<i64> = log.producers.keys().copied().collect();
+                    log.lost.extend(known);
+                    if let Ok(b) = &batch {
+                        if b.producer_id >= 0 {
+                            log.lost.insert(b.producer_id);
+                        }
+                    }
+                    log.producers.clear();
+                    resp.error_code = ErrorCode::UNKNOWN_PRODUCER_ID;
+                    parts_out.push(resp);
+                    continue;
+                }
                 Some(Action::NoAnswer) => disp.mute = true,
                 Some(Action::RawResponse(b)) => disp.raw = Some(b),
                 Some(Action::GarbageBody(b)) => disp.garbage = Some(b),
@@ -797,20 +836,30 @@ fn append(
     b: &kafka_sync::protocol::record_batch::DecodedBatch<'_>,
 ) -> (ErrorCode, i64) {
     let count = b.record_count.max(1);
-    let last_seq = b.base_sequence.wrapping_add(count - 1);
+    let last_seq = b.base_sequence.wrapping_add(count - 1) & i32::MAX;
     if b.producer_id >= 0 {
-        let st = log.producers.get(&b.producer_id);
-        if let Some(&(_, _, offset)) = st.and_then(|s| {
-            s.recent
-                .iter()
-                .find(|(f, l, _)| *f == b.base_sequence && *l == last_seq)
-        }) {
-            return (ErrorCode::NONE, offset);
+        if log.lost.contains(&b.producer_id) && b.base_sequence != 0 {
+            return (ErrorCode::UNKNOWN_PRODUCER_ID, -1);
         }
         // As Kafka: a producer the partition has no state for may start at any sequence;
-        // after that, each batch must continue where the last one ended.
-        if let Some(s) = st {
-            if b.base_sequence != s.last_seq.wrapping_add(1) & i32::MAX {
+        // after that, each batch must continue where the last one ended, an older epoch is
+        // refused and a newer one starts at sequence 0.
+        if let Some(s) = log.producers.get(&b.producer_id) {
+            if b.producer_epoch < s.epoch {
+                return (ErrorCode::INVALID_PRODUCER_EPOCH, -1);
+            }
+            if b.producer_epoch == s.epoch {
+                if let Some(&(_, _, offset)) = s
+                    .recent
+                    .iter()
+                    .find(|(f, l, _)| *f == b.base_sequence && *l == last_seq)
+                {
+                    return (ErrorCode::NONE, offset);
+                }
+                if b.base_sequence != s.last_seq.wrapping_add(1) & i32::MAX {
+                    return (ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1);
+                }
+            } else if b.base_sequence != 0 {
                 return (ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1);
             }
         }
@@ -821,6 +870,7 @@ fn append(
             offset: base + i as i64,
             value: r.value.map(|v| String::from_utf8_lossy(v).into_owned()),
             producer_id: b.producer_id,
+            producer_epoch: b.producer_epoch,
             sequence: if b.producer_id >= 0 {
                 b.base_sequence.wrapping_add(i as i32)
             } else {
@@ -829,7 +879,12 @@ fn append(
         });
     }
     if b.producer_id >= 0 {
+        log.lost.remove(&b.producer_id);
         let s = log.producers.entry(b.producer_id).or_default();
+        if s.epoch != b.producer_epoch {
+            s.epoch = b.producer_epoch;
+            s.recent.clear();
+        }
         s.last_seq = last_seq;
         s.recent.push_back((b.base_sequence, last_seq, base));
         if s.recent.len() > 5 {
