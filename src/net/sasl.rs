@@ -17,6 +17,7 @@ use crate::config::{SaslMechanism, SaslSettings};
 
 /// What to do after a broker token.
 #[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "sasl-scram"), allow(dead_code))]
 pub(crate) enum Step {
     /// Send this token in the next SaslAuthenticate request.
     Send(Vec<u8>),
@@ -92,7 +93,10 @@ impl SaslClient {
     pub fn step(&mut self, server: &[u8]) -> Result<Step, String> {
         match &mut self.state {
             // The broker answers PLAIN with an empty token once it accepted the credentials.
-            Mechanism::Plain { .. } => Ok(Step::Done),
+            Mechanism::Plain { .. } => {
+                let _ = server;
+                Ok(Step::Done)
+            }
             #[cfg(feature = "sasl-scram")]
             Mechanism::Scram(s) => s.step(server),
         }
@@ -138,7 +142,7 @@ mod base64 {
     /// misplaced padding, non-zero bits in the padding).
     pub fn decode(text: &str) -> Option<Vec<u8>> {
         let bytes = text.as_bytes();
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return None;
         }
         let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
