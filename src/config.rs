@@ -211,6 +211,15 @@ impl fmt::Display for BrokerAddress {
 /// - `retry.backoff.max.ms` below `retry.backoff.ms` gives a constant backoff of
 ///   `retry.backoff.ms`; setting `reconnect.backoff.ms` without `reconnect.backoff.max.ms`
 ///   disables exponential reconnect backoff (max = base), as Java does.
+/// - SASL (`security.protocol=SASL_PLAINTEXT`): `sasl.mechanism` is `PLAIN` (the default),
+///   `SCRAM-SHA-256` or `SCRAM-SHA-512` (the SCRAM ones need the cargo feature `sasl-scram`, on
+///   by default); the credentials come from `sasl.jaas.config` as Java users write it,
+///   `org.apache.kafka.common.security.plain.PlainLoginModule required username="..."
+///   password="...";` (or `ScramLoginModule`; quoted values take backslash escapes), or from
+///   [`ProducerConfigBuilder::sasl_plain`] and its siblings. Missing credentials are an error
+///   naming `sasl.jaas.config`. Under `PLAINTEXT` the `sasl.*` properties are ignored, as in
+///   Java. The password is never logged: `Debug` and [`values`](ProducerConfig::values) show
+///   `[hidden]` for `sasl.jaas.config` and every `*password*` property.
 /// - An empty `client.id` becomes `producer-N` (N counts producers configured in this process,
 ///   from 1), as Java does.
 ///
@@ -218,8 +227,8 @@ impl fmt::Display for BrokerAddress {
 ///
 /// These are errors that say so, never silently ignored: a `compression.type` whose cargo
 /// feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by default) is not compiled in,
-/// `transactional.id`, `security.protocol` other than
-/// `PLAINTEXT`, a non-empty `interceptor.classes` or `config.providers`, and `partitioner.class`
+/// `transactional.id`, `security.protocol` `SSL` or `SASL_SSL` (TLS), a `sasl.mechanism` other
+/// than `PLAIN`, `SCRAM-SHA-256` and `SCRAM-SHA-512`, a non-empty `interceptor.classes` or `config.providers`, and `partitioner.class`
 /// (set a Rust [`Partitioner`] with [`ProducerConfigBuilder::partitioner`] instead).
 ///
 /// # Accepted without effect
@@ -233,8 +242,8 @@ impl fmt::Display for BrokerAddress {
 /// - `partitioner.adaptive.partitioning.enable`, `partitioner.availability.timeout.ms`,
 ///   `partitioner.rack.aware`: the sticky partitioner picks uniformly among partitions with a
 ///   leader (Java's behavior without load statistics).
-/// - `ssl.*`, `sasl.*` and `security.providers` (only used with a security protocol other than
-///   `PLAINTEXT`, which is not supported yet; Java ignores them under `PLAINTEXT` too), metrics
+/// - `ssl.*`, `security.providers`, and `sasl.*` other than `sasl.mechanism` and
+///   `sasl.jaas.config` (Kerberos, OAUTHBEARER and Java login class settings), metrics
 ///   settings, `client.rack`, `client.dns.lookup`, `bootstrap.resolve.timeout.ms`,
 ///   `metadata.recovery.*`, `metadata.cluster.check.enable`,
 ///   `buffer.memory.allocation.strategy`, `transaction.timeout.ms`,
@@ -2081,20 +2090,258 @@ mod tests {
     fn security_protocols() {
         let c = cfg(&[("security.protocol", "plaintext")]).unwrap();
         assert_eq!(c.security_protocol(), SecurityProtocol::Plaintext);
-        for sp in ["SSL", "SASL_PLAINTEXT", "sasl_ssl"] {
+        assert_eq!(c.sasl_mechanism(), None);
+        for sp in ["SSL", "sasl_ssl"] {
             let (p, r) = err(&[("security.protocol", sp)]);
             assert_eq!(p, "security.protocol");
-            assert!(r.contains("not supported yet"), "{r}");
+            assert!(r.contains("not supported yet") && r.contains("TLS"), "{r}");
         }
         let (p, r) = err(&[("security.protocol", "TLS")]);
         assert_eq!(p, "security.protocol");
         assert!(r.contains("invalid value"), "{r}");
-        // ssl.* and sasl.* are accepted (and unused) under PLAINTEXT
-        cfg(&[
+        // ssl.* and sasl.* are accepted (and unused) under PLAINTEXT, even incomplete
+        let c = cfg(&[
             ("ssl.truststore.location", "/x"),
-            ("sasl.mechanism", "PLAIN"),
+            ("sasl.mechanism", "GSSAPI"),
+            ("sasl.jaas.config", "garbage"),
         ])
         .unwrap();
+        assert_eq!(c.sasl_username(), None);
+    }
+
+    const PLAIN_JAAS: &str = "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                              username=\"alice\" password=\"alice-secret\";";
+
+    #[test]
+    fn sasl_plaintext_with_jaas_config() {
+        let c = cfg(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.jaas.config", PLAIN_JAAS),
+        ])
+        .unwrap();
+        assert_eq!(c.security_protocol(), SecurityProtocol::SaslPlaintext);
+        assert_eq!(c.sasl_mechanism(), Some(SaslMechanism::Plain)); // the default
+        assert_eq!(c.sasl_username(), Some("alice"));
+        let s = c.sasl_settings().unwrap();
+        assert_eq!(s.password, "alice-secret");
+        for m in ["SCRAM-SHA-256", "scram-sha-512", "PLAIN"] {
+            let c = cfg(&[
+                ("security.protocol", "sasl_plaintext"),
+                ("sasl.mechanism", m),
+                (
+                    "sasl.jaas.config",
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required \
+                     username=alice password=pw;",
+                ),
+            ]);
+            let want = SaslMechanism::from_name(m).unwrap();
+            if want.is_available() {
+                assert_eq!(c.unwrap().sasl_mechanism(), Some(want));
+            } else {
+                let Err(Error::Config { property, reason }) = c else {
+                    panic!("{m}: expected an error")
+                };
+                assert_eq!(property, "sasl.mechanism");
+                assert!(reason.contains("sasl-scram"), "{reason}");
+            }
+        }
+    }
+
+    #[test]
+    fn sasl_config_errors() {
+        let sasl = ("security.protocol", "SASL_PLAINTEXT");
+        // missing credentials: names sasl.jaas.config
+        let (p, r) = err(&[sasl]);
+        assert_eq!(p, "sasl.jaas.config");
+        assert!(
+            r.contains("missing") && r.contains("PlainLoginModule"),
+            "{r}"
+        );
+        let (p, r) = err(&[sasl, ("sasl.mechanism", "SCRAM-SHA-256")]);
+        assert_eq!(
+            p,
+            if cfg!(feature = "sasl-scram") {
+                "sasl.jaas.config"
+            } else {
+                "sasl.mechanism"
+            }
+        );
+        assert!(
+            r.contains("ScramLoginModule") || r.contains("sasl-scram"),
+            "{r}"
+        );
+        for m in ["GSSAPI", "OAUTHBEARER", "SCRAM-SHA-1", ""] {
+            let (p, r) = err(&[
+                sasl,
+                ("sasl.mechanism", m),
+                ("sasl.jaas.config", PLAIN_JAAS),
+            ]);
+            assert_eq!(p, "sasl.mechanism", "{m}");
+            assert!(r.contains("not supported"), "{m}: {r}");
+        }
+        let cases: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("   ", "empty"),
+            (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required;",
+                "username",
+            ),
+            ("x.PlainLoginModule required username=\"a\";", "password"),
+            ("x.PlainLoginModule required password=\"a\";", "username"),
+            (
+                "x.PlainLoginModule required username=\"\" password=\"a\";",
+                "empty",
+            ),
+            (
+                "x.PlainLoginModule username=\"a\" password=\"b\";",
+                "control flag",
+            ),
+            (
+                "x.PlainLoginModule mandatory username=\"a\" password=\"b\";",
+                "control flag",
+            ),
+            (
+                "x.PlainLoginModule required username \"a\" password=\"b\";",
+                "'='",
+            ),
+            ("x.PlainLoginModule required username=;", "value"),
+            (
+                "x.PlainLoginModule required username=\"a password=b;",
+                "unterminated",
+            ),
+            ("x.PlainLoginModule required /* note", "unterminated"),
+            (
+                "x.PlainLoginModule required username=a password=b; y.PlainLoginModule required;",
+                "more than one",
+            ),
+            (
+                "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;",
+                "not supported",
+            ),
+            (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+                "not supported",
+            ),
+            (
+                "x.ScramLoginModule required username=a password=b tokenauth=true;",
+                "tokenauth",
+            ),
+            ("= required;", "class name"),
+        ];
+        for (jaas, why) in cases {
+            let (p, r) = err(&[sasl, ("sasl.jaas.config", jaas)]);
+            assert_eq!(p, "sasl.jaas.config", "{jaas}");
+            assert!(r.contains(why), "{jaas}: {r}");
+        }
+        // an error never quotes the secret
+        let (_, r) = err(&[
+            sasl,
+            (
+                "sasl.jaas.config",
+                "x.PlainLoginModule required password=\"hunter2\";",
+            ),
+        ]);
+        assert!(!r.contains("hunter2"), "{r}");
+    }
+
+    #[test]
+    fn jaas_parsing() {
+        let m = parse_jaas(
+            "  org.apache.kafka.common.security.scram.ScramLoginModule   REQUIRED\n\t\
+             username = \"al ice\"  password=\"p\\\"w\\\\d;=x\\n\" // comment\n\
+             /* a block\ncomment */ extra=plain_word-1 q='single \"q\"';  ",
+        )
+        .unwrap();
+        assert_eq!(
+            m.class,
+            "org.apache.kafka.common.security.scram.ScramLoginModule"
+        );
+        assert_eq!(m.flag, "REQUIRED");
+        let opts: Vec<(&str, &str)> = m
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            opts,
+            [
+                ("username", "al ice"),
+                ("password", "p\"w\\d;=x\n"),
+                ("extra", "plain_word-1"),
+                ("q", "single \"q\""),
+            ]
+        );
+        // the trailing ';' may be left out
+        let m = parse_jaas("a.PlainLoginModule optional username=u password=p").unwrap();
+        assert_eq!(m.options.len(), 2);
+        // unknown options are ignored, and the module's package does not matter
+        let c = cfg(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            (
+                "sasl.jaas.config",
+                "PlainLoginModule required serviceName=kafka username=u password=p;",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.sasl_username(), Some("u"));
+    }
+
+    #[test]
+    fn typed_sasl_setters_round_trip_any_password() {
+        let tricky = "p\"a\\ss w;o=rd\n'";
+        for (build, want) in [
+            (
+                ProducerConfig::builder().sasl_plain("bob", tricky),
+                SaslMechanism::Plain,
+            ),
+            (
+                ProducerConfig::builder().sasl_scram_sha256("bob", tricky),
+                SaslMechanism::ScramSha256,
+            ),
+            (
+                ProducerConfig::builder().sasl_scram_sha512("bob", tricky),
+                SaslMechanism::ScramSha512,
+            ),
+        ] {
+            if !want.is_available() {
+                continue;
+            }
+            let builder = build.bootstrap_servers("h:1");
+            assert!(!format!("{builder:?}").contains("w;o=rd"), "{builder:?}");
+            let c = builder.build().unwrap();
+            assert_eq!(c.security_protocol(), SecurityProtocol::SaslPlaintext);
+            assert_eq!(c.sasl_mechanism(), Some(want));
+            assert_eq!(c.sasl_username(), Some("bob"));
+            assert_eq!(c.sasl_settings().unwrap().password, tricky);
+            let debug = format!("{c:?}");
+            assert!(!debug.contains("w;o=rd"), "{debug}");
+            assert!(debug.contains("[hidden]"), "{debug}");
+            assert!(!format!("{:?}", c.sasl_settings().unwrap()).contains("w;o=rd"));
+            assert!(c
+                .values()
+                .contains(&("sasl.mechanism", want.name().to_string())));
+        }
+        // SSL + credentials becomes SASL_SSL (not supported yet: an error naming the protocol)
+        let r = ProducerConfig::builder()
+            .bootstrap_servers("h:1")
+            .security_protocol(SecurityProtocol::Ssl)
+            .sasl_plain("u", "p")
+            .build();
+        assert!(
+            matches!(r, Err(Error::Config { ref property, ref reason })
+                if property == "security.protocol" && reason.contains("SASL_SSL")),
+            "{r:?}"
+        );
+        // an explicit SASL protocol is kept; the mechanism setter alone does not set one
+        let c = ProducerConfig::builder()
+            .bootstrap_servers("h:1")
+            .sasl_mechanism(SaslMechanism::Plain)
+            .build()
+            .unwrap();
+        assert_eq!(c.security_protocol(), SecurityProtocol::Plaintext);
+        // other secrets are hidden by the builder's Debug too
+        let b = ProducerConfig::builder().set("ssl.keystore.password", "ks-pass");
+        assert!(!format!("{b:?}").contains("ks-pass"));
     }
 
     #[test]
