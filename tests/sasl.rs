@@ -225,3 +225,97 @@ fn every_mechanism_reconnects_by_node_id() {
     let got = support::consume(&broker.plaintext, &topic, 6, 30_000);
     assert_eq!(got.len(), 6);
 }
+
+/// Kafka's ConfigCommand on the PLAINTEXT listener (no credentials needed there).
+fn config_command(plaintext: &str, args: &[&str]) {
+    let mut all = vec![
+        "java-class",
+        "org.apache.kafka.tools.ConfigCommand",
+        "--bootstrap-server",
+        plaintext,
+    ];
+    all.extend_from_slice(args);
+    support::kafka_tool(&all, None);
+}
+
+/// Authentication that fails on a connection opened after the metadata is known (the user's
+/// SCRAM credential deleted in between): the queued record fails at once with
+/// `Error::Authentication` and "not written", not after `delivery.timeout.ms`.
+#[test]
+fn credentials_deleted_after_metadata_fail_queued_records() {
+    let broker = support::bootstrap_sasl();
+    let topic = support::unique_topic("sasl-revoked");
+    support::create_topic(&broker.plaintext, &topic, 1, 1, &[]);
+    let user = support::unique_topic("bob");
+    let entity = ["--entity-type", "users", "--entity-name", user.as_str()];
+    let mut add = vec![
+        "--alter",
+        "--add-config",
+        "SCRAM-SHA-256=[iterations=4096,password=bob-pw]",
+    ];
+    add.extend_from_slice(&entity);
+    config_command(&broker.plaintext, &add);
+    let build = |max_block: &str| -> Producer<String, String> {
+        let cfg = ProducerConfig::builder()
+            .bootstrap_servers(&broker.sasl)
+            .sasl_scram_sha256(&user, "bob-pw")
+            // no InitProducerId: nothing connects to the broker by id before the send
+            .enable_idempotence(false)
+            .set("max.block.ms", max_block)
+            .build()
+            .unwrap();
+        Producer::new(cfg).unwrap()
+    };
+    // The credential may take a moment to reach the broker's cache.
+    let p = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let p = build("60000");
+            match p.partitions_for(&topic) {
+                Ok(parts) => {
+                    assert_eq!(parts.len(), 1);
+                    break p;
+                }
+                Err(Error::Authentication { .. }) if Instant::now() < deadline => {
+                    p.close(Duration::from_secs(1));
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("user {user} never authenticated: {e}"),
+            }
+        }
+    };
+    let mut delete = vec!["--alter", "--delete-config", "SCRAM-SHA-256"];
+    delete.extend_from_slice(&entity);
+    config_command(&broker.plaintext, &delete);
+    // Wait until a new connection is refused (checked with another producer).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let probe = build("5000");
+        let r = probe.partitions_for(&topic);
+        probe.close(Duration::from_secs(1));
+        match r {
+            Err(Error::Authentication { .. }) => break,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            other => panic!("the deleted credential still works: {other:?}"),
+        }
+    }
+    // The metadata is known: the record is queued, then fails when the connection to the
+    // leader cannot authenticate.
+    let started = Instant::now();
+    let err = p
+        .send(ProducerRecord::with_value(topic.as_str(), "x".to_string()))
+        .expect("queued: the metadata is known")
+        .get()
+        .expect_err("cannot be written");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, Error::Authentication { ref reason, .. } if reason.contains("SASL_AUTHENTICATION_FAILED")),
+        "{err:?}"
+    );
+    assert_eq!(err.delivery(), Delivery::NotWritten);
+    p.close(Duration::from_secs(5));
+}
