@@ -63,6 +63,12 @@ fn config(bootstrap: &str, properties: Option<&str>) -> Result<ProducerConfig, B
         ("linger.ms", "10"),
         ("compression.type", "none"),
     ])?;
+    // SASL, typed (checked here; a properties file can set the same with
+    // security.protocol, sasl.mechanism and sasl.jaas.config).
+    let _sasl = ProducerConfig::builder()
+        .bootstrap_servers("127.0.0.1:9094")
+        .sasl_plain("alice", "alice-secret") // or .sasl_scram_sha256(..), .sasl_scram_sha512(..)
+        .build()?;
     // A producer.properties file, with bootstrap.servers applied first so the file may
     // override it.
     let text = std::fs::read_to_string(path)?;

@@ -43,11 +43,11 @@ pub use crate::protocol::record_batch::CompressionType;
 /// Transport and authentication to brokers (`security.protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecurityProtocol {
-    /// Plain TCP, no authentication (the default, and the only one supported so far).
+    /// Plain TCP, no authentication (the default).
     Plaintext,
     /// TLS (not supported yet).
     Ssl,
-    /// SASL over plain TCP (not supported yet).
+    /// SASL authentication over plain TCP (see [`SaslMechanism`]).
     SaslPlaintext,
     /// SASL over TLS (not supported yet).
     SaslSsl,
@@ -63,6 +63,87 @@ impl SecurityProtocol {
             SecurityProtocol::SaslSsl => "SASL_SSL",
         }
     }
+}
+
+impl SecurityProtocol {
+    /// Whether connections authenticate with SASL.
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+/// A SASL mechanism (`sasl.mechanism`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SaslMechanism {
+    /// `PLAIN` (RFC 4616): user name and password sent as they are. The default, as in Java.
+    /// Only safe over TLS or a trusted network.
+    Plain,
+    /// `SCRAM-SHA-256` (RFC 5802, RFC 7677): a challenge-response exchange; the password never
+    /// crosses the network. Needs the cargo feature `sasl-scram` (on by default).
+    ScramSha256,
+    /// `SCRAM-SHA-512`: as SCRAM-SHA-256 with SHA-512. Needs the cargo feature `sasl-scram`.
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// The mechanism's name: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+    /// The mechanism with this name (ASCII case-insensitive), if this client implements it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            SaslMechanism::Plain,
+            SaslMechanism::ScramSha256,
+            SaslMechanism::ScramSha512,
+        ]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+    /// Whether this build can use the mechanism (SCRAM needs the `sasl-scram` feature).
+    pub fn is_available(self) -> bool {
+        match self {
+            SaslMechanism::Plain => true,
+            SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => cfg!(feature = "sasl-scram"),
+        }
+    }
+}
+
+/// What SASL needs on every connection: the mechanism and the credentials. `Debug` never shows
+/// the password.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SaslSettings {
+    pub mechanism: SaslMechanism,
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for SaslSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SaslSettings")
+            .field("mechanism", &self.mechanism.name())
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+/// What `Debug` and [`ProducerConfig::values`] show instead of a secret.
+const REDACTED: &str = "[hidden]";
+
+/// Whether a property's value is a secret that must not be logged or shown by `Debug`.
+fn is_secret(property: &str) -> bool {
+    property == "sasl.jaas.config"
+        || property.contains("password")
+        || property.contains("secret")
+        || property == "ssl.keystore.key"
 }
 
 /// A `host:port` from `bootstrap.servers`. IPv6 hosts are kept without brackets, so
@@ -130,6 +211,15 @@ impl fmt::Display for BrokerAddress {
 /// - `retry.backoff.max.ms` below `retry.backoff.ms` gives a constant backoff of
 ///   `retry.backoff.ms`; setting `reconnect.backoff.ms` without `reconnect.backoff.max.ms`
 ///   disables exponential reconnect backoff (max = base), as Java does.
+/// - SASL (`security.protocol=SASL_PLAINTEXT`): `sasl.mechanism` is `PLAIN` (the default),
+///   `SCRAM-SHA-256` or `SCRAM-SHA-512` (the SCRAM ones need the cargo feature `sasl-scram`, on
+///   by default); the credentials come from `sasl.jaas.config` as Java users write it,
+///   `org.apache.kafka.common.security.plain.PlainLoginModule required username="..."
+///   password="...";` (or `ScramLoginModule`; quoted values take backslash escapes), or from
+///   [`ProducerConfigBuilder::sasl_plain`] and its siblings. Missing credentials are an error
+///   naming `sasl.jaas.config`. Under `PLAINTEXT` the `sasl.*` properties are ignored, as in
+///   Java. The password is never logged: `Debug` and [`values`](ProducerConfig::values) show
+///   `[hidden]` for `sasl.jaas.config` and every `*password*` property.
 /// - An empty `client.id` becomes `producer-N` (N counts producers configured in this process,
 ///   from 1), as Java does.
 ///
@@ -137,8 +227,8 @@ impl fmt::Display for BrokerAddress {
 ///
 /// These are errors that say so, never silently ignored: a `compression.type` whose cargo
 /// feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by default) is not compiled in,
-/// `transactional.id`, `security.protocol` other than
-/// `PLAINTEXT`, a non-empty `interceptor.classes` or `config.providers`, and `partitioner.class`
+/// `transactional.id`, `security.protocol` `SSL` or `SASL_SSL` (TLS), a `sasl.mechanism` other
+/// than `PLAIN`, `SCRAM-SHA-256` and `SCRAM-SHA-512`, a non-empty `interceptor.classes` or `config.providers`, and `partitioner.class`
 /// (set a Rust [`Partitioner`] with [`ProducerConfigBuilder::partitioner`] instead).
 ///
 /// # Accepted without effect
@@ -152,8 +242,8 @@ impl fmt::Display for BrokerAddress {
 /// - `partitioner.adaptive.partitioning.enable`, `partitioner.availability.timeout.ms`,
 ///   `partitioner.rack.aware`: the sticky partitioner picks uniformly among partitions with a
 ///   leader (Java's behavior without load statistics).
-/// - `ssl.*`, `sasl.*` and `security.providers` (only used with a security protocol other than
-///   `PLAINTEXT`, which is not supported yet; Java ignores them under `PLAINTEXT` too), metrics
+/// - `ssl.*`, `security.providers`, and `sasl.*` other than `sasl.mechanism` and
+///   `sasl.jaas.config` (Kerberos, OAUTHBEARER and Java login class settings), metrics
 ///   settings, `client.rack`, `client.dns.lookup`, `bootstrap.resolve.timeout.ms`,
 ///   `metadata.recovery.*`, `metadata.cluster.check.enable`,
 ///   `buffer.memory.allocation.strategy`, `transaction.timeout.ms`,
@@ -193,6 +283,7 @@ pub struct ProducerConfig {
     socket_connection_setup_timeout: Duration,
     socket_connection_setup_timeout_max: Duration,
     security_protocol: SecurityProtocol,
+    sasl: Option<SaslSettings>,
     partitioner: Option<Arc<dyn Partitioner>>,
 }
 
@@ -207,8 +298,13 @@ pub struct ProducerConfigBuilder {
 
 impl fmt::Debug for ProducerConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let props: BTreeMap<&str, &str> = self
+            .props
+            .iter()
+            .map(|(k, v)| (k.as_str(), if is_secret(k) { REDACTED } else { v.as_str() }))
+            .collect();
         f.debug_struct("ProducerConfigBuilder")
-            .field("props", &self.props)
+            .field("props", &props)
             .field("partitioner", &self.partitioner.as_ref().map(|_| "custom"))
             .finish()
     }
@@ -346,6 +442,82 @@ impl ProducerConfigBuilder {
     pub fn socket_connection_setup_timeout_max(self, d: Duration) -> Self {
         self.set("socket.connection.setup.timeout.max.ms", ms(d))
     }
+    /// `security.protocol` (default [`SecurityProtocol::Plaintext`]).
+    pub fn security_protocol(self, p: SecurityProtocol) -> Self {
+        self.set("security.protocol", p.name())
+    }
+    /// `sasl.mechanism` (default [`SaslMechanism::Plain`]); used with a `SASL_*`
+    /// security protocol.
+    pub fn sasl_mechanism(self, m: SaslMechanism) -> Self {
+        self.set("sasl.mechanism", m.name())
+    }
+    /// `sasl.jaas.config`, as in Java, e.g.
+    /// `org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="secret";`
+    /// (`PlainLoginModule` or `ScramLoginModule`; only `username` and `password` are used).
+    pub fn sasl_jaas_config(self, jaas: impl Into<String>) -> Self {
+        self.set("sasl.jaas.config", jaas)
+    }
+    /// SASL/PLAIN with these credentials: sets `sasl.mechanism`, `sasl.jaas.config`, and
+    /// `security.protocol` to `SASL_PLAINTEXT` (or `SASL_SSL` if it was `SSL`) unless it is
+    /// already a SASL protocol.
+    ///
+    /// ```
+    /// use kafka_sync::{ProducerConfig, SaslMechanism, SecurityProtocol};
+    /// let cfg = ProducerConfig::builder()
+    ///     .bootstrap_servers("localhost:9094")
+    ///     .sasl_plain("alice", "alice-secret")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cfg.security_protocol(), SecurityProtocol::SaslPlaintext);
+    /// assert_eq!(cfg.sasl_mechanism(), Some(SaslMechanism::Plain));
+    /// assert_eq!(cfg.sasl_username(), Some("alice"));
+    /// assert!(!format!("{cfg:?}").contains("alice-secret"));
+    /// ```
+    pub fn sasl_plain(self, username: &str, password: &str) -> Self {
+        self.sasl_credentials(SaslMechanism::Plain, username, password)
+    }
+    /// SASL/SCRAM-SHA-256 with these credentials; see [`sasl_plain`](Self::sasl_plain) for
+    /// what it sets.
+    pub fn sasl_scram_sha256(self, username: &str, password: &str) -> Self {
+        self.sasl_credentials(SaslMechanism::ScramSha256, username, password)
+    }
+    /// SASL/SCRAM-SHA-512 with these credentials; see [`sasl_plain`](Self::sasl_plain) for
+    /// what it sets.
+    pub fn sasl_scram_sha512(self, username: &str, password: &str) -> Self {
+        self.sasl_credentials(SaslMechanism::ScramSha512, username, password)
+    }
+    /// `mechanism` with these credentials (written as a `sasl.jaas.config`); see
+    /// [`sasl_plain`](Self::sasl_plain) for what it sets.
+    pub fn sasl_credentials(
+        self,
+        mechanism: SaslMechanism,
+        username: &str,
+        password: &str,
+    ) -> Self {
+        let module = match mechanism {
+            SaslMechanism::Plain => "org.apache.kafka.common.security.plain.PlainLoginModule",
+            _ => "org.apache.kafka.common.security.scram.ScramLoginModule",
+        };
+        let jaas = format!(
+            "{module} required username=\"{}\" password=\"{}\";",
+            jaas_escape(username),
+            jaas_escape(password)
+        );
+        let protocol = match self
+            .props
+            .get("security.protocol")
+            .map(|v| v.trim().to_ascii_uppercase())
+        {
+            Some(p) if p == "SASL_PLAINTEXT" || p == "SASL_SSL" => None,
+            Some(p) if p == "SSL" => Some(SecurityProtocol::SaslSsl),
+            _ => Some(SecurityProtocol::SaslPlaintext),
+        };
+        let b = self.sasl_mechanism(mechanism).sasl_jaas_config(jaas);
+        match protocol {
+            Some(p) => b.security_protocol(p),
+            None => b,
+        }
+    }
     /// A custom partitioner (Java's `partitioner.class`).
     pub fn partitioner(mut self, p: impl Partitioner + 'static) -> Self {
         self.partitioner = Some(Arc::new(p));
@@ -406,10 +578,10 @@ const ACCEPTED_WITHOUT_EFFECT: &[(&str, Kind)] = &[
     ),
 ];
 
-/// `ssl.*` / `sasl.*` properties of the Java producer: accepted, unused under PLAINTEXT.
+/// `ssl.*` / `sasl.*` properties of the Java producer that this client does not use (TLS is not
+/// supported yet; the SASL ones concern Kerberos, OAUTHBEARER and Java login classes).
 const SECURITY_PROPERTIES: &[&str] = &[
     "sasl.client.callback.handler.class",
-    "sasl.jaas.config",
     "sasl.kerberos.kinit.cmd",
     "sasl.kerberos.min.time.before.relogin",
     "sasl.kerberos.service.name",
@@ -425,7 +597,6 @@ const SECURITY_PROPERTIES: &[&str] = &[
     "sasl.login.refresh.window.jitter",
     "sasl.login.retry.backoff.max.ms",
     "sasl.login.retry.backoff.ms",
-    "sasl.mechanism",
     "sasl.oauthbearer.allow.unverified.audience",
     "sasl.oauthbearer.allow.unverified.issuer",
     "sasl.oauthbearer.assertion.algorithm",
@@ -509,6 +680,8 @@ const IMPLEMENTED: &[&str] = &[
     "socket.connection.setup.timeout.ms",
     "socket.connection.setup.timeout.max.ms",
     "security.protocol",
+    "sasl.mechanism",
+    "sasl.jaas.config",
     "transactional.id",
 ];
 
@@ -621,6 +794,252 @@ fn parse_bootstrap(value: &str) -> Result<Vec<BrokerAddress>, Error> {
     Ok(out)
 }
 
+/// Quotes a value for a JAAS option: backslash and double quote are escaped.
+fn jaas_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One login module of a `sasl.jaas.config` value.
+#[derive(Debug, PartialEq, Eq)]
+struct JaasModule {
+    class: String,
+    flag: String,
+    options: Vec<(String, String)>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum JaasToken {
+    Word(String),
+    Quoted(String),
+    Equals,
+    Semicolon,
+}
+
+/// Splits a JAAS configuration into words, quoted strings (backslash escapes as in Java's
+/// `StreamTokenizer`: `\n`, `\t`, `\r`, and any other character taken as it is), `=` and `;`.
+/// `//` and `/* */` comments are skipped, as Java does.
+fn jaas_tokens(text: &str) -> Result<Vec<JaasToken>, String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {}
+            '=' => out.push(JaasToken::Equals),
+            ';' => out.push(JaasToken::Semicolon),
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' || c == '\r' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if prev == '*' && c == '/' {
+                        closed = true;
+                        break;
+                    }
+                    prev = c;
+                }
+                if !closed {
+                    return Err("unterminated /* comment".into());
+                }
+            }
+            '"' | '\'' => {
+                let quote = c;
+                let mut s = String::new();
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        c if c == quote => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => match chars.next() {
+                            Some('n') => s.push('\n'),
+                            Some('t') => s.push('\t'),
+                            Some('r') => s.push('\r'),
+                            Some(other) => s.push(other),
+                            None => break,
+                        },
+                        c => s.push(c),
+                    }
+                }
+                if !closed {
+                    return Err("unterminated quoted string".into());
+                }
+                out.push(JaasToken::Quoted(s));
+            }
+            c => {
+                let mut s = String::from(c);
+                while let Some(&n) = chars.peek() {
+                    if n.is_whitespace() || matches!(n, '=' | ';' | '"' | '\'') {
+                        break;
+                    }
+                    s.push(n);
+                    chars.next();
+                }
+                out.push(JaasToken::Word(s));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a `sasl.jaas.config` value: exactly one `LoginModuleClass flag key=value ... ;`, as
+/// Kafka clients require. The trailing `;` may be left out.
+fn parse_jaas(text: &str) -> Result<JaasModule, String> {
+    let mut tokens = jaas_tokens(text)?.into_iter().peekable();
+    let class = match tokens.next() {
+        Some(JaasToken::Word(w)) => w,
+        None => return Err("it is empty (expected a login module, e.g. \
+            org.apache.kafka.common.security.plain.PlainLoginModule required username=\"...\" password=\"...\";)".into()),
+        Some(t) => return Err(format!("expected a login module class name, found {t:?}")),
+    };
+    let flag = match tokens.next() {
+        Some(JaasToken::Word(w))
+            if ["required", "requisite", "sufficient", "optional"]
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(&w)) =>
+        {
+            w
+        }
+        other => {
+            return Err(format!(
+                "expected a control flag (required, requisite, sufficient or optional) after \
+                 {class}, found {}",
+                other.map_or("the end".to_string(), |t| format!("{t:?}"))
+            ))
+        }
+    };
+    let mut options = Vec::new();
+    loop {
+        match tokens.next() {
+            None => break,
+            Some(JaasToken::Semicolon) => {
+                if tokens.peek().is_some() {
+                    return Err(
+                        "more than one login module (Kafka clients take exactly one)".into(),
+                    );
+                }
+                break;
+            }
+            Some(JaasToken::Word(key)) => {
+                if tokens.next() != Some(JaasToken::Equals) {
+                    return Err(format!("expected '=' after option {key}"));
+                }
+                let value = match tokens.next() {
+                    Some(JaasToken::Word(v)) | Some(JaasToken::Quoted(v)) => v,
+                    _ => return Err(format!("expected a value for option {key}")),
+                };
+                options.push((key, value));
+            }
+            Some(t) => return Err(format!("expected an option name=value or ';', found {t:?}")),
+        }
+    }
+    Ok(JaasModule {
+        class,
+        flag,
+        options,
+    })
+}
+
+/// `sasl.mechanism` and the credentials in `sasl.jaas.config`, for a SASL security protocol.
+fn parse_sasl(p: &Props) -> Result<SaslSettings, Error> {
+    const MECH: &str = "sasl.mechanism";
+    const JAAS: &str = "sasl.jaas.config";
+    let mechanism =
+        match p.raw(MECH) {
+            None => SaslMechanism::Plain,
+            Some(v) => match SaslMechanism::from_name(v) {
+                Some(m) if m.is_available() => m,
+                Some(m) => {
+                    return Err(Error::config(
+                        MECH,
+                        format!(
+                            "{} needs the cargo feature \"sasl-scram\" of kafka-sync, which this \
+                         build does not have",
+                            m.name()
+                        ),
+                    ))
+                }
+                None => return Err(invalid(
+                    MECH,
+                    v,
+                    "not supported; this client implements PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
+                )),
+            },
+        };
+    // The value is a secret: errors describe it without quoting it.
+    let Some(text) = p.raw(JAAS) else {
+        return Err(Error::config(
+            JAAS,
+            format!(
+                "missing: {} needs credentials, e.g. {} required username=\"...\" \
+                 password=\"...\";",
+                mechanism.name(),
+                match mechanism {
+                    SaslMechanism::Plain =>
+                        "org.apache.kafka.common.security.plain.PlainLoginModule",
+                    _ => "org.apache.kafka.common.security.scram.ScramLoginModule",
+                }
+            ),
+        ));
+    };
+    let module = parse_jaas(text).map_err(|why| Error::config(JAAS, why))?;
+    let short = module.class.rsplit('.').next().unwrap_or_default();
+    if short != "PlainLoginModule" && short != "ScramLoginModule" {
+        return Err(Error::config(
+            JAAS,
+            format!(
+                "login module {} is not supported (PlainLoginModule or ScramLoginModule with \
+                 username and password are)",
+                module.class
+            ),
+        ));
+    }
+    log::debug!("sasl.jaas.config: {} {}", module.class, module.flag);
+    let mut username = None;
+    let mut password = None;
+    for (k, v) in module.options {
+        match k.as_str() {
+            "username" => username = Some(v),
+            "password" => password = Some(v),
+            "tokenauth" if v.eq_ignore_ascii_case("true") => {
+                return Err(Error::config(
+                    JAAS,
+                    "tokenauth=true (delegation tokens) is not supported yet",
+                ))
+            }
+            other => log::debug!("sasl.jaas.config option {other} is not used by this client"),
+        }
+    }
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(Error::config(
+            JAAS,
+            "needs both username=\"...\" and password=\"...\" options",
+        ));
+    };
+    if username.is_empty() {
+        return Err(Error::config(JAAS, "the username is empty"));
+    }
+    Ok(SaslSettings {
+        mechanism,
+        username,
+        password,
+    })
+}
+
 /// Splits a `.properties` entry at the first `=`, `:` or blank.
 fn split_property(entry: &str) -> (String, String) {
     let split = entry
@@ -706,7 +1125,7 @@ impl ProducerConfig {
                 continue;
             }
             if SECURITY_PROPERTIES.contains(&name.as_str()) {
-                log::debug!("property {name} has no effect with security.protocol=PLAINTEXT");
+                log::debug!("property {name} is accepted but has no effect in this client");
                 continue;
             }
             match ACCEPTED_WITHOUT_EFFECT.iter().find(|(n, _)| n == name) {
@@ -748,10 +1167,11 @@ impl ProducerConfig {
             None => SecurityProtocol::Plaintext,
             Some(v) => match v.to_ascii_uppercase().as_str() {
                 "PLAINTEXT" => SecurityProtocol::Plaintext,
-                "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
+                "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+                "SSL" | "SASL_SSL" => {
                     return Err(Error::config(
                         "security.protocol",
-                        format!("{v} is not supported yet (only PLAINTEXT)"),
+                        format!("{v} is not supported yet: TLS is not implemented (PLAINTEXT and SASL_PLAINTEXT are)"),
                     ))
                 }
                 _ => {
@@ -762,6 +1182,11 @@ impl ProducerConfig {
                     ))
                 }
             },
+        };
+        let sasl = if security_protocol.uses_sasl() {
+            Some(parse_sasl(&p)?)
+        } else {
+            None
         };
 
         if let Some(v) = p.raw("transactional.id") {
@@ -974,6 +1399,7 @@ impl ProducerConfig {
             socket_connection_setup_timeout,
             socket_connection_setup_timeout_max,
             security_protocol,
+            sasl,
             partitioner,
         })
     }
@@ -1112,13 +1538,25 @@ impl ProducerConfig {
     pub fn security_protocol(&self) -> SecurityProtocol {
         self.security_protocol
     }
+    /// `sasl.mechanism`, when the security protocol uses SASL (`None` otherwise).
+    pub fn sasl_mechanism(&self) -> Option<SaslMechanism> {
+        self.sasl.as_ref().map(|s| s.mechanism)
+    }
+    /// The SASL user name from `sasl.jaas.config`, when the security protocol uses SASL. (The
+    /// password has no getter: it is only sent to brokers, never shown.)
+    pub fn sasl_username(&self) -> Option<&str> {
+        self.sasl.as_ref().map(|s| s.username.as_str())
+    }
+    pub(crate) fn sasl_settings(&self) -> Option<&SaslSettings> {
+        self.sasl.as_ref()
+    }
 
     /// The effective values by Java property name, for logging at startup (as Java logs
     /// "ProducerConfig values").
     pub fn values(&self) -> Vec<(&'static str, String)> {
         let ms = |d: Duration| d.as_millis().to_string();
         let opt = |o: Option<usize>| o.map_or("-1".to_string(), |v| v.to_string());
-        vec![
+        let mut v = vec![
             (
                 "bootstrap.servers",
                 self.bootstrap_servers
@@ -1179,7 +1617,12 @@ impl ProducerConfig {
                 "security.protocol",
                 self.security_protocol.name().to_string(),
             ),
-        ]
+        ];
+        if let Some(sasl) = &self.sasl {
+            v.push(("sasl.mechanism", sasl.mechanism.name().to_string()));
+            v.push(("sasl.jaas.config", REDACTED.to_string()));
+        }
+        v
     }
 }
 
@@ -1647,20 +2090,258 @@ mod tests {
     fn security_protocols() {
         let c = cfg(&[("security.protocol", "plaintext")]).unwrap();
         assert_eq!(c.security_protocol(), SecurityProtocol::Plaintext);
-        for sp in ["SSL", "SASL_PLAINTEXT", "sasl_ssl"] {
+        assert_eq!(c.sasl_mechanism(), None);
+        for sp in ["SSL", "sasl_ssl"] {
             let (p, r) = err(&[("security.protocol", sp)]);
             assert_eq!(p, "security.protocol");
-            assert!(r.contains("not supported yet"), "{r}");
+            assert!(r.contains("not supported yet") && r.contains("TLS"), "{r}");
         }
         let (p, r) = err(&[("security.protocol", "TLS")]);
         assert_eq!(p, "security.protocol");
         assert!(r.contains("invalid value"), "{r}");
-        // ssl.* and sasl.* are accepted (and unused) under PLAINTEXT
-        cfg(&[
+        // ssl.* and sasl.* are accepted (and unused) under PLAINTEXT, even incomplete
+        let c = cfg(&[
             ("ssl.truststore.location", "/x"),
-            ("sasl.mechanism", "PLAIN"),
+            ("sasl.mechanism", "GSSAPI"),
+            ("sasl.jaas.config", "garbage"),
         ])
         .unwrap();
+        assert_eq!(c.sasl_username(), None);
+    }
+
+    const PLAIN_JAAS: &str = "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                              username=\"alice\" password=\"alice-secret\";";
+
+    #[test]
+    fn sasl_plaintext_with_jaas_config() {
+        let c = cfg(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.jaas.config", PLAIN_JAAS),
+        ])
+        .unwrap();
+        assert_eq!(c.security_protocol(), SecurityProtocol::SaslPlaintext);
+        assert_eq!(c.sasl_mechanism(), Some(SaslMechanism::Plain)); // the default
+        assert_eq!(c.sasl_username(), Some("alice"));
+        let s = c.sasl_settings().unwrap();
+        assert_eq!(s.password, "alice-secret");
+        for m in ["SCRAM-SHA-256", "scram-sha-512", "PLAIN"] {
+            let c = cfg(&[
+                ("security.protocol", "sasl_plaintext"),
+                ("sasl.mechanism", m),
+                (
+                    "sasl.jaas.config",
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required \
+                     username=alice password=pw;",
+                ),
+            ]);
+            let want = SaslMechanism::from_name(m).unwrap();
+            if want.is_available() {
+                assert_eq!(c.unwrap().sasl_mechanism(), Some(want));
+            } else {
+                let Err(Error::Config { property, reason }) = c else {
+                    panic!("{m}: expected an error")
+                };
+                assert_eq!(property, "sasl.mechanism");
+                assert!(reason.contains("sasl-scram"), "{reason}");
+            }
+        }
+    }
+
+    #[test]
+    fn sasl_config_errors() {
+        let sasl = ("security.protocol", "SASL_PLAINTEXT");
+        // missing credentials: names sasl.jaas.config
+        let (p, r) = err(&[sasl]);
+        assert_eq!(p, "sasl.jaas.config");
+        assert!(
+            r.contains("missing") && r.contains("PlainLoginModule"),
+            "{r}"
+        );
+        let (p, r) = err(&[sasl, ("sasl.mechanism", "SCRAM-SHA-256")]);
+        assert_eq!(
+            p,
+            if cfg!(feature = "sasl-scram") {
+                "sasl.jaas.config"
+            } else {
+                "sasl.mechanism"
+            }
+        );
+        assert!(
+            r.contains("ScramLoginModule") || r.contains("sasl-scram"),
+            "{r}"
+        );
+        for m in ["GSSAPI", "OAUTHBEARER", "SCRAM-SHA-1", ""] {
+            let (p, r) = err(&[
+                sasl,
+                ("sasl.mechanism", m),
+                ("sasl.jaas.config", PLAIN_JAAS),
+            ]);
+            assert_eq!(p, "sasl.mechanism", "{m}");
+            assert!(r.contains("not supported"), "{m}: {r}");
+        }
+        let cases: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("   ", "empty"),
+            (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required;",
+                "username",
+            ),
+            ("x.PlainLoginModule required username=\"a\";", "password"),
+            ("x.PlainLoginModule required password=\"a\";", "username"),
+            (
+                "x.PlainLoginModule required username=\"\" password=\"a\";",
+                "empty",
+            ),
+            (
+                "x.PlainLoginModule username=\"a\" password=\"b\";",
+                "control flag",
+            ),
+            (
+                "x.PlainLoginModule mandatory username=\"a\" password=\"b\";",
+                "control flag",
+            ),
+            (
+                "x.PlainLoginModule required username \"a\" password=\"b\";",
+                "'='",
+            ),
+            ("x.PlainLoginModule required username=;", "value"),
+            (
+                "x.PlainLoginModule required username=\"a password=b;",
+                "unterminated",
+            ),
+            ("x.PlainLoginModule required /* note", "unterminated"),
+            (
+                "x.PlainLoginModule required username=a password=b; y.PlainLoginModule required;",
+                "more than one",
+            ),
+            (
+                "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;",
+                "not supported",
+            ),
+            (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+                "not supported",
+            ),
+            (
+                "x.ScramLoginModule required username=a password=b tokenauth=true;",
+                "tokenauth",
+            ),
+            ("= required;", "class name"),
+        ];
+        for (jaas, why) in cases {
+            let (p, r) = err(&[sasl, ("sasl.jaas.config", jaas)]);
+            assert_eq!(p, "sasl.jaas.config", "{jaas}");
+            assert!(r.contains(why), "{jaas}: {r}");
+        }
+        // an error never quotes the secret
+        let (_, r) = err(&[
+            sasl,
+            (
+                "sasl.jaas.config",
+                "x.PlainLoginModule required password=\"hunter2\";",
+            ),
+        ]);
+        assert!(!r.contains("hunter2"), "{r}");
+    }
+
+    #[test]
+    fn jaas_parsing() {
+        let m = parse_jaas(
+            "  org.apache.kafka.common.security.scram.ScramLoginModule   REQUIRED\n\t\
+             username = \"al ice\"  password=\"p\\\"w\\\\d;=x\\n\" // comment\n\
+             /* a block\ncomment */ extra=plain_word-1 q='single \"q\"';  ",
+        )
+        .unwrap();
+        assert_eq!(
+            m.class,
+            "org.apache.kafka.common.security.scram.ScramLoginModule"
+        );
+        assert_eq!(m.flag, "REQUIRED");
+        let opts: Vec<(&str, &str)> = m
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            opts,
+            [
+                ("username", "al ice"),
+                ("password", "p\"w\\d;=x\n"),
+                ("extra", "plain_word-1"),
+                ("q", "single \"q\""),
+            ]
+        );
+        // the trailing ';' may be left out
+        let m = parse_jaas("a.PlainLoginModule optional username=u password=p").unwrap();
+        assert_eq!(m.options.len(), 2);
+        // unknown options are ignored, and the module's package does not matter
+        let c = cfg(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            (
+                "sasl.jaas.config",
+                "PlainLoginModule required serviceName=kafka username=u password=p;",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.sasl_username(), Some("u"));
+    }
+
+    #[test]
+    fn typed_sasl_setters_round_trip_any_password() {
+        let tricky = "p\"a\\ss w;o=rd\n'";
+        for (build, want) in [
+            (
+                ProducerConfig::builder().sasl_plain("bob", tricky),
+                SaslMechanism::Plain,
+            ),
+            (
+                ProducerConfig::builder().sasl_scram_sha256("bob", tricky),
+                SaslMechanism::ScramSha256,
+            ),
+            (
+                ProducerConfig::builder().sasl_scram_sha512("bob", tricky),
+                SaslMechanism::ScramSha512,
+            ),
+        ] {
+            if !want.is_available() {
+                continue;
+            }
+            let builder = build.bootstrap_servers("h:1");
+            assert!(!format!("{builder:?}").contains("w;o=rd"), "{builder:?}");
+            let c = builder.build().unwrap();
+            assert_eq!(c.security_protocol(), SecurityProtocol::SaslPlaintext);
+            assert_eq!(c.sasl_mechanism(), Some(want));
+            assert_eq!(c.sasl_username(), Some("bob"));
+            assert_eq!(c.sasl_settings().unwrap().password, tricky);
+            let debug = format!("{c:?}");
+            assert!(!debug.contains("w;o=rd"), "{debug}");
+            assert!(debug.contains("[hidden]"), "{debug}");
+            assert!(!format!("{:?}", c.sasl_settings().unwrap()).contains("w;o=rd"));
+            assert!(c
+                .values()
+                .contains(&("sasl.mechanism", want.name().to_string())));
+        }
+        // SSL + credentials becomes SASL_SSL (not supported yet: an error naming the protocol)
+        let r = ProducerConfig::builder()
+            .bootstrap_servers("h:1")
+            .security_protocol(SecurityProtocol::Ssl)
+            .sasl_plain("u", "p")
+            .build();
+        assert!(
+            matches!(r, Err(Error::Config { ref property, ref reason })
+                if property == "security.protocol" && reason.contains("SASL_SSL")),
+            "{r:?}"
+        );
+        // an explicit SASL protocol is kept; the mechanism setter alone does not set one
+        let c = ProducerConfig::builder()
+            .bootstrap_servers("h:1")
+            .sasl_mechanism(SaslMechanism::Plain)
+            .build()
+            .unwrap();
+        assert_eq!(c.security_protocol(), SecurityProtocol::Plaintext);
+        // other secrets are hidden by the builder's Debug too
+        let b = ProducerConfig::builder().set("ssl.keystore.password", "ks-pass");
+        assert!(!format!("{b:?}").contains("ks-pass"));
     }
 
     #[test]

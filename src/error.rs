@@ -117,6 +117,21 @@ pub enum Error {
         /// Whether a request carrying the record had gone out.
         delivery: Delivery,
     },
+    /// SASL authentication with a broker failed: wrong credentials, a mechanism the broker
+    /// does not enable, a listener that does not speak SASL, or a broker that failed to prove
+    /// it knows the SCRAM credentials. Records are failed with it instead of waiting for
+    /// `delivery.timeout.ms`, and `send` fails with it instead of waiting `max.block.ms` for
+    /// metadata. Not retriable: the configuration (or the broker's) must change.
+    #[error("authentication with {broker} failed: {reason}")]
+    Authentication {
+        /// The broker address.
+        broker: String,
+        /// What went wrong, with the broker's message when it sent one.
+        reason: String,
+        /// [`Delivery::NotWritten`] for a record that never went out; [`Delivery::Unknown`] for
+        /// a queued retry whose earlier attempt got no clear answer.
+        delivery: Delivery,
+    },
     /// The producer was closed before the record could be sent or answered.
     #[error("the producer was closed before the record was acknowledged")]
     Closed {
@@ -138,6 +153,7 @@ impl Error {
         match self {
             Error::DeliveryTimeout { delivery, .. }
             | Error::Broker { delivery, .. }
+            | Error::Authentication { delivery, .. }
             | Error::Network { delivery, .. }
             | Error::Closed { delivery } => *delivery,
             Error::Fatal(_) | Error::WaitTimeout => Delivery::Unknown,

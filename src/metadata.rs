@@ -83,6 +83,9 @@ struct Inner {
     last_refresh: Option<Instant>,
     last_failed_attempt: Option<Instant>,
     closed: bool,
+    /// The last authentication failure, until a connection authenticates: callers waiting
+    /// for metadata get it instead of waiting `max.block.ms`.
+    auth_error: Option<Error>,
 }
 
 /// See the module docs.
@@ -115,6 +118,7 @@ impl Metadata {
                 last_refresh: None,
                 last_failed_attempt: None,
                 closed: false,
+                auth_error: None,
             }),
             updated: Condvar::new(),
             max_age,
@@ -147,6 +151,18 @@ impl Metadata {
     pub fn close(&self) {
         self.inner.lock().closed = true;
         self.updated.notify_all();
+    }
+
+    /// Sender side: a connection failed to authenticate. Callers waiting for metadata (now and
+    /// until [`auth_succeeded`](Self::auth_succeeded)) fail with `error`.
+    pub fn auth_failed(&self, error: Error) {
+        self.inner.lock().auth_error = Some(error);
+        self.updated.notify_all();
+    }
+
+    /// Sender side: a connection authenticated; forget an earlier failure.
+    pub fn auth_succeeded(&self) {
+        self.inner.lock().auth_error = None;
     }
 
     /// Caller side: waits until `topic` has partitions in the metadata, up to `deadline`.
@@ -198,6 +214,9 @@ impl Metadata {
                         delivery: crate::error::Delivery::NotWritten,
                     });
                 }
+            }
+            if let Some(e) = &inner.auth_error {
+                return Err(e.clone());
             }
             if !asked {
                 inner.need_update = true;

@@ -137,6 +137,7 @@ impl<K, V> Producer<K, V> {
             reconnect_backoff_max: config.reconnect_backoff_max(),
             connection_setup_timeout: config.socket_connection_setup_timeout(),
             idempotence: config.idempotence_enabled(),
+            sasl: config.sasl_settings().cloned(),
         };
         log::info!("producer {} starting: {:?}", config.client_id(), config);
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);

@@ -77,7 +77,8 @@ fn three_node_cluster_takes_a_replicated_topic() {
 
 /// `scripts/kafka start --security`: SASL_PLAINTEXT (PLAIN), SSL and SASL_SSL (SCRAM-SHA-512)
 /// listeners beside PLAINTEXT, with the self-signed CA the script prints. Runs its own broker
-/// (port 9392, listeners 9394-9396) in its own run directory, stopped at the end.
+/// (port 9492, listeners 9494-9496, apart from the shared one `scripts/test` starts on 9392)
+/// in its own run directory, stopped at the end.
 #[test]
 fn security_listeners_take_plain_ssl_and_scram_clients() {
     struct Stop(std::path::PathBuf);
@@ -107,7 +108,7 @@ fn security_listeners_take_plain_ssl_and_scram_clients() {
         assert!(out.status.success(), "scripts/kafka {args:?}: {stderr}");
         String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
     };
-    let started = run(&["start", "--port", "9392", "--security"], None);
+    let started = run(&["start", "--port", "9492", "--security"], None);
     let ca = started
         .lines()
         .find_map(|l| l.strip_prefix("kafka: CA certificate: "))
@@ -119,7 +120,7 @@ fn security_listeners_take_plain_ssl_and_scram_clients() {
         &[
             "topics",
             "--bootstrap-server",
-            "127.0.0.1:9392",
+            "127.0.0.1:9492",
             "--create",
             "--topic",
             "secure",
@@ -129,9 +130,9 @@ fn security_listeners_take_plain_ssl_and_scram_clients() {
         None,
     );
     let clients = [
-        ("127.0.0.1:9394", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" password=\"alice-secret\";\n".to_string(), "plain"),
-        ("127.0.0.1:9395", format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "ssl"),
-        ("127.0.0.1:9396", format!("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"alice-secret\";\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "scram"),
+        ("127.0.0.1:9494", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" password=\"alice-secret\";\n".to_string(), "plain"),
+        ("127.0.0.1:9495", format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "ssl"),
+        ("127.0.0.1:9496", format!("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"alice-secret\";\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "scram"),
     ];
     for (bs, props, value) in &clients {
         let file = run_dir.join(format!("{value}.properties"));
@@ -154,7 +155,7 @@ fn security_listeners_take_plain_ssl_and_scram_clients() {
         &[
             "console-consumer",
             "--bootstrap-server",
-            "127.0.0.1:9392",
+            "127.0.0.1:9492",
             "--topic",
             "secure",
             "--from-beginning",

@@ -631,6 +631,17 @@ impl RecordAccumulator {
         out
     }
 
+    /// Removes and returns every queued batch (not those in flight), for the caller to fail:
+    /// used when authentication fails, so records do not wait for `delivery.timeout.ms`.
+    pub fn take_queued(&self) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        let queues = self.queues.read();
+        for queue in queues.map.values() {
+            out.extend(queue.lock().drain(..));
+        }
+        out
+    }
+
     #[cfg(test)]
     /// Returns a batch's memory to the pool (dropping a batch does the same).
     pub fn deallocate(&self, batch: ProducerBatch) {

@@ -126,6 +126,9 @@ pub(crate) struct Connection<C> {
     unanswered: VecDeque<Unanswered<C>>,
     /// Offset subtracted from `Unanswered::end` when the write buffer is compacted.
     write_base: usize,
+    /// A read error (or end of stream) met after complete responses were parsed in the same
+    /// call: those are returned first, the error by the next [`Connection::read`].
+    read_error: Option<ConnectionError>,
 }
 
 impl<C> Connection<C> {
@@ -203,6 +206,7 @@ impl<C> Connection<C> {
             in_flight: VecDeque::new(),
             unanswered: VecDeque::new(),
             write_base: 0,
+            read_error: None,
         })
     }
 
@@ -359,10 +363,16 @@ impl<C> Connection<C> {
         out
     }
 
-    /// Reads what the socket has and returns every complete response, in order.
+    /// Reads what the socket has and returns every complete response, in order. Responses
+    /// that arrived just before the broker closed the connection (say, an authentication
+    /// error, which the broker follows with a close) are returned; the end of the stream is
+    /// reported by the next call.
     pub fn read(&mut self) -> Result<Vec<Response<C>>, ConnectionError> {
         if self.is_connecting() {
             return Ok(Vec::new());
+        }
+        if let Some(e) = self.read_error.take() {
+            return Err(e);
         }
         let mut responses = Vec::new();
         loop {
@@ -378,19 +388,22 @@ impl<C> Connection<C> {
                         .resize(self.read_buf.len() + grow.max(READ_CHUNK), 0);
                 }
             }
-            match self.stream.read(&mut self.read_buf[self.read_end..]) {
-                Ok(0) => {
-                    self.parse(&mut responses)?;
-                    return Err(ConnectionError::Eof);
-                }
+            let err = match self.stream.read(&mut self.read_buf[self.read_end..]) {
+                Ok(0) => ConnectionError::Eof,
                 Ok(n) => {
                     self.read_end += n;
                     self.parse(&mut responses)?;
+                    continue;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => e.into(),
+            };
+            if responses.is_empty() {
+                return Err(err);
             }
+            self.read_error = Some(err);
+            return Ok(responses);
         }
         // Shrink a buffer that grew for one huge response.
         if self.read_start == self.read_end && self.read_buf.len() > 4 * READ_CHUNK {

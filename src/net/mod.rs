@@ -4,5 +4,6 @@
 //! caller-chosen context attached, and comes back as a response body paired with that context.
 
 pub(crate) mod connection;
+pub(crate) mod sasl;
 
 pub(crate) use connection::{Connection, ConnectionError, Response};

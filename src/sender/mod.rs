@@ -13,6 +13,25 @@
 //! 6. reads responses: completes batches (callbacks run here), retries retriable failures with
 //!    exponential backoff, and marks metadata stale when a broker says it is not the leader.
 //!
+//! # Connection setup and SASL
+//!
+//! A new connection is ready for requests once ApiVersions has answered and, with a `SASL_*`
+//! security protocol, the SASL exchange has succeeded: SaslHandshake v1 (the mechanism), then
+//! SaslAuthenticate rounds carrying the mechanism's tokens ([`crate::net::sasl`]). Every step is
+//! a request in flight on the non-blocking connection like any other: the sender thread never
+//! blocks on it, and `request.timeout.ms` bounds each step.
+//!
+//! When authentication fails (bad credentials, a mechanism the broker does not enable, a
+//! listener that is not SASL, a bad SCRAM server signature) the error is logged once per broker
+//! (with the broker's message), the connection is closed and retried after the reconnect
+//! backoff, and, because credentials are the same for every broker, the failure is reported
+//! at once rather than after a timeout: every queued batch fails with
+//! [`Error::Authentication`], and `send` calls waiting for metadata fail with it too (until a
+//! connection authenticates again). Batches already in flight on authenticated connections are
+//! left alone. The session lifetime a broker may announce (KIP-368 re-authentication) is not
+//! acted on: when a broker with `connections.max.reauth.ms` closes the expired connection, the
+//! producer reconnects and authenticates again, and requests in flight then are retried.
+//!
 //! # Idempotence
 //!
 //! With `enable.idempotence` (the default), a producer id and epoch are obtained before the
@@ -37,8 +56,10 @@
 //! retries.
 
 use crate::accumulator::{BatchAck, DrainHook, LeaderLookup, ProducerBatch, RecordAccumulator};
+use crate::config::SaslSettings;
 use crate::error::{Delivery, Error};
 use crate::metadata::{Cluster, Metadata};
+use crate::net::sasl::{SaslClient, Step};
 use crate::net::{Connection, ConnectionError, Response};
 use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
@@ -46,6 +67,8 @@ use crate::protocol::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::produce::{
     self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic,
 };
+use crate::protocol::sasl_authenticate::{self, SaslAuthenticateRequest, SaslAuthenticateResponse};
+use crate::protocol::sasl_handshake::{self, SaslHandshakeRequest, SaslHandshakeResponse};
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::ErrorCode;
 use crate::protocol::Request;
@@ -73,6 +96,9 @@ pub(crate) struct SenderConfig {
     pub reconnect_backoff_max: Duration,
     pub connection_setup_timeout: Duration,
     pub idempotence: bool,
+    /// SASL mechanism and credentials, for a `SASL_*` security protocol (`Debug` hides the
+    /// password).
+    pub sasl: Option<SaslSettings>,
 }
 
 /// State shared by the producer handle and the sender thread.
@@ -96,6 +122,8 @@ impl Shared {
 /// What a request in flight was for; comes back with its response or when its connection dies.
 enum RequestCtx {
     ApiVersions,
+    SaslHandshake,
+    SaslAuthenticate,
     Metadata,
     InitProducerId,
     Produce(Vec<ProducerBatch>),
@@ -107,6 +135,11 @@ struct Node {
     conn: Option<Connection<RequestCtx>>,
     /// ApiVersions answered: the versions both sides speak.
     versions: Option<ApiVersionTable>,
+    /// The SASL exchange under way on this connection (not ready until it is done).
+    sasl: Option<SaslClient>,
+    /// An authentication failure was logged at error level; later ones are logged at debug
+    /// until the node authenticates again.
+    auth_failure_logged: bool,
     /// No connection attempt before this instant.
     reconnect_at: Option<Instant>,
     consecutive_failures: u32,
@@ -118,12 +151,18 @@ impl Node {
             addr,
             conn: None,
             versions: None,
+            sasl: None,
+            auth_failure_logged: false,
             reconnect_at: None,
             consecutive_failures: 0,
         }
     }
     fn is_ready(&self) -> bool {
-        self.conn.is_some() && self.versions.is_some()
+        self.conn.is_some() && self.versions.is_some() && self.sasl.is_none()
+    }
+    /// Connected, and ApiVersions or SASL still under way.
+    fn is_setting_up(&self) -> bool {
+        self.conn.is_some() && !self.is_ready()
     }
     fn in_flight(&self) -> usize {
         self.conn.as_ref().map_or(0, |c| c.in_flight())
@@ -565,6 +604,7 @@ impl Sender {
                     if let Some(c) = n.conn.take() {
                         drop(c.close());
                         n.versions = None;
+                        n.sasl = None;
                         self.keys.retain(|_, v| *v != id);
                     }
                 }
@@ -637,6 +677,7 @@ impl Sender {
                 let node = self.nodes.get_mut(&id).expect("present");
                 node.conn = Some(conn);
                 node.versions = None;
+                node.sasl = None;
                 true
             }
             Err(e) => {
@@ -672,12 +713,15 @@ impl Sender {
         };
         let Some(conn) = node.conn.take() else { return };
         node.versions = None;
+        node.sasl = None;
         let addr = node.addr.clone();
         log::info!("disconnected from node {id} ({addr}): {reason}");
         self.keys.retain(|_, v| *v != id);
         for (ctx, _sent) in conn.close() {
             match ctx {
-                RequestCtx::ApiVersions => {}
+                RequestCtx::ApiVersions
+                | RequestCtx::SaslHandshake
+                | RequestCtx::SaslAuthenticate => {}
                 RequestCtx::Metadata => {
                     self.metadata_in_flight = false;
                     self.shared.metadata.failed_update(now);
@@ -716,11 +760,7 @@ impl Sender {
             return Some(id);
         }
         // Nothing ready: if a connection is being set up, wait for it.
-        if self
-            .nodes
-            .values()
-            .any(|n| n.conn.is_some() && n.versions.is_none())
-        {
+        if self.nodes.values().any(Node::is_setting_up) {
             return None;
         }
         // Connect to a known broker first, else cycle through the bootstrap list.
@@ -1274,6 +1314,12 @@ impl Sender {
     fn handle_response(&mut self, id: i32, r: Response<RequestCtx>, now: Instant) {
         match r.ctx {
             RequestCtx::ApiVersions => self.handle_api_versions(id, r.api_version, &r.body, now),
+            RequestCtx::SaslHandshake => {
+                self.handle_sasl_handshake(id, r.api_version, &r.body, now)
+            }
+            RequestCtx::SaslAuthenticate => {
+                self.handle_sasl_authenticate(id, r.api_version, &r.body, now)
+            }
             RequestCtx::Metadata => {
                 self.metadata_in_flight = false;
                 match MetadataResponse::decode(&r.body, r.api_version) {
@@ -1372,9 +1418,224 @@ impl Sender {
         }
         let node = self.nodes.get_mut(&id).expect("node");
         node.versions = Some(table);
+        if self.cfg.sasl.is_some() {
+            self.start_sasl(id, now);
+        } else {
+            self.node_ready(id);
+        }
+    }
+
+    /// The connection to `id` is set up: requests may go out.
+    fn node_ready(&mut self, id: i32) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
         node.consecutive_failures = 0;
         node.reconnect_at = None;
         log::debug!("node {id} ({}) ready", node.addr);
+    }
+
+    /// After ApiVersions: SaslHandshake v1 with the configured mechanism.
+    fn start_sasl(&mut self, id: i32, now: Instant) {
+        let Some(settings) = self.cfg.sasl.as_ref() else {
+            return;
+        };
+        let client = match SaslClient::new(settings) {
+            Ok(c) => c,
+            Err(e) => return self.auth_failed(id, e, now),
+        };
+        let mechanism = client.mechanism().name();
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        // v1: the tokens then travel in SaslAuthenticate requests (v0 sends them raw).
+        let supported = node
+            .versions
+            .as_ref()
+            .and_then(|t| t.negotiate(sasl_handshake::API_KEY, 1, sasl_handshake::MAX_VERSION));
+        let Some(v) = supported else {
+            return self.auth_failed(
+                id,
+                "the broker does not support SaslHandshake v1 (SASL needs Kafka 1.0 or later)"
+                    .into(),
+                now,
+            );
+        };
+        let Some(conn) = node.conn.as_mut() else {
+            return;
+        };
+        let req = SaslHandshakeRequest { mechanism };
+        if let Err((e, _)) = conn.send(
+            sasl_handshake::API_KEY,
+            v,
+            client_id,
+            true,
+            now,
+            RequestCtx::SaslHandshake,
+            |b| req.encode(v, b),
+        ) {
+            return self.disconnect(id, &format!("cannot send SaslHandshake: {e}"), now);
+        }
+        node.sasl = Some(client);
+    }
+
+    fn handle_sasl_handshake(&mut self, id: i32, version: i16, body: &[u8], now: Instant) {
+        let resp = match SaslHandshakeResponse::decode(body, version) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.disconnect(id, &format!("malformed SaslHandshake response: {e}"), now)
+            }
+        };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(client) = node.sasl.as_mut() else {
+            return self.disconnect(id, "unexpected SaslHandshake response", now);
+        };
+        let mechanism = client.mechanism().name();
+        if !resp.error_code.is_ok() {
+            let reason = if resp.error_code == ErrorCode::UNSUPPORTED_SASL_MECHANISM {
+                format!(
+                    "the broker does not enable SASL mechanism {mechanism} on this listener \
+                     (it enables: {}); check sasl.mechanism",
+                    resp.mechanisms.join(", ")
+                )
+            } else if resp.error_code == ErrorCode::ILLEGAL_SASL_STATE {
+                format!(
+                    "{}: the listener does not expect SASL; is security.protocol right for \
+                     this port?",
+                    resp.error_code.name()
+                )
+            } else {
+                format!("SaslHandshake failed: {}", resp.error_code)
+            };
+            return self.auth_failed(id, reason, now);
+        }
+        let token = client.start();
+        self.send_sasl_authenticate(id, &token, now);
+    }
+
+    fn send_sasl_authenticate(&mut self, id: i32, token: &[u8], now: Instant) {
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let v = node.versions.as_ref().and_then(|t| {
+            t.negotiate(
+                sasl_authenticate::API_KEY,
+                sasl_authenticate::MIN_VERSION,
+                sasl_authenticate::MAX_VERSION,
+            )
+        });
+        let Some(v) = v else {
+            return self.auth_failed(
+                id,
+                "the broker does not support SaslAuthenticate (SASL needs Kafka 1.0 or later)"
+                    .into(),
+                now,
+            );
+        };
+        let Some(conn) = node.conn.as_mut() else {
+            return;
+        };
+        let req = SaslAuthenticateRequest { auth_bytes: token };
+        if let Err((e, _)) = conn.send(
+            sasl_authenticate::API_KEY,
+            v,
+            client_id,
+            true,
+            now,
+            RequestCtx::SaslAuthenticate,
+            |b| req.encode(v, b),
+        ) {
+            self.disconnect(id, &format!("cannot send SaslAuthenticate: {e}"), now);
+        }
+    }
+
+    fn handle_sasl_authenticate(&mut self, id: i32, version: i16, body: &[u8], now: Instant) {
+        let resp = match SaslAuthenticateResponse::decode(body, version) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.disconnect(
+                    id,
+                    &format!("malformed SaslAuthenticate response: {e}"),
+                    now,
+                )
+            }
+        };
+        if !resp.error_code.is_ok() {
+            let reason = match resp.error_message.as_deref() {
+                Some(m) if !m.is_empty() => format!("{}: {m}", resp.error_code.name()),
+                _ => resp.error_code.to_string(),
+            };
+            return self.auth_failed(id, reason, now);
+        }
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(client) = node.sasl.as_mut() else {
+            return self.disconnect(id, "unexpected SaslAuthenticate response", now);
+        };
+        match client.step(&resp.auth_bytes) {
+            Ok(Step::Send(token)) => self.send_sasl_authenticate(id, &token, now),
+            Ok(Step::Done) => {
+                let mechanism = client.mechanism().name();
+                node.sasl = None;
+                node.auth_failure_logged = false;
+                log::debug!(
+                    "node {id} ({}): authenticated with {mechanism}{}",
+                    node.addr,
+                    if resp.session_lifetime_ms > 0 {
+                        format!(
+                            "; session lifetime {} ms (re-authentication is not implemented: \
+                     the broker will close the connection then, and it is reopened)",
+                            resp.session_lifetime_ms
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                self.shared.metadata.auth_succeeded();
+                self.node_ready(id);
+            }
+            Err(reason) => self.auth_failed(id, reason, now),
+        }
+    }
+
+    /// Authentication with `id` failed: log it (at error level once per node), fail what waits
+    /// (queued batches, callers waiting for metadata), close the connection and back off.
+    fn auth_failed(&mut self, id: i32, reason: String, now: Instant) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        node.sasl = None;
+        let addr = node.addr.clone();
+        if node.auth_failure_logged {
+            log::debug!("authentication with node {id} ({addr}) failed again: {reason}");
+        } else {
+            node.auth_failure_logged = true;
+            log::error!("authentication with node {id} ({addr}) failed: {reason}");
+        }
+        let err = Error::Authentication {
+            broker: addr,
+            reason: reason.clone(),
+            delivery: Delivery::NotWritten,
+        };
+        self.shared.metadata.auth_failed(err.clone());
+        for b in self.shared.accumulator.take_queued() {
+            // A queued retry may have been written by an earlier, unanswered attempt.
+            let delivery = b.delivery_if_failed();
+            self.idem.batch_returned(&b);
+            self.idem
+                .failed_for_good(&b, delivery == Delivery::NotWritten);
+            let mut e = err.clone();
+            if let Error::Authentication { delivery: d, .. } = &mut e {
+                *d = delivery;
+            }
+            b.done(Err(e));
+        }
+        self.disconnect(id, &format!("authentication failed: {reason}"), now);
     }
 
     fn handle_produce(

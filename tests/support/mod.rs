@@ -12,7 +12,9 @@ const HOW_TO_START: &str = "run everything with `scripts/test`, or start the bro
 `scripts/kafka start` (KAFKA_BOOTSTRAP=127.0.0.1:9092), `scripts/kafka start --brokers 3` \
 (KAFKA_BOOTSTRAP_3=127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092), \
 `KAFKA_VERSION=3.9.1 scripts/kafka start --port 9192` (KAFKA_BOOTSTRAP_COMPAT=127.0.0.1:9192) and \
-`scripts/kafka start --port 9292` (KAFKA_BOOTSTRAP_FAULT=127.0.0.1:9292, KAFKA_FAULT_PORT=9292), and export those variables";
+`scripts/kafka start --port 9292` (KAFKA_BOOTSTRAP_FAULT=127.0.0.1:9292, KAFKA_FAULT_PORT=9292) and \
+`scripts/kafka start --port 9392 --security` (KAFKA_BOOTSTRAP_SASL=127.0.0.1:9394, its SASL_PLAINTEXT \
+listener, and KAFKA_SASL_PLAINTEXT_PORT=9392, the same broker's PLAINTEXT port), and export those variables";
 
 /// The repository root.
 pub fn repo_dir() -> PathBuf {
@@ -60,6 +62,34 @@ pub fn bootstrap_fault() -> (String, String) {
     let port = std::env::var("KAFKA_FAULT_PORT")
         .unwrap_or_else(|_| panic!("KAFKA_FAULT_PORT is not set; {HOW_TO_START}"));
     (bs, port)
+}
+
+/// The broker started with `--security`: its SASL_PLAINTEXT listener (`KAFKA_BOOTSTRAP_SASL`)
+/// and the same broker's PLAINTEXT listener (port `KAFKA_SASL_PLAINTEXT_PORT`), for Kafka's
+/// tools, which then need no credentials. Users: `alice` / `alice-secret` for PLAIN,
+/// SCRAM-SHA-256 and SCRAM-SHA-512. Panics with how to start it.
+pub struct SaslBroker {
+    /// `host:port` of the SASL_PLAINTEXT listener.
+    pub sasl: String,
+    /// `host:port` of the PLAINTEXT listener of the same broker.
+    pub plaintext: String,
+}
+
+/// See [`SaslBroker`].
+pub fn bootstrap_sasl() -> SaslBroker {
+    let sasl = require_reachable("KAFKA_BOOTSTRAP_SASL");
+    let port = std::env::var("KAFKA_SASL_PLAINTEXT_PORT")
+        .unwrap_or_else(|_| panic!("KAFKA_SASL_PLAINTEXT_PORT is not set; {HOW_TO_START}"));
+    let host = sasl
+        .rsplit_once(':')
+        .map_or("127.0.0.1", |(h, _)| h)
+        .to_string();
+    let plaintext = format!("{host}:{port}");
+    let addr = plaintext.parse().expect("host:port");
+    if let Err(e) = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5)) {
+        panic!("no Kafka broker answers at {plaintext} (KAFKA_SASL_PLAINTEXT_PORT): {e}; {HOW_TO_START}");
+    }
+    SaslBroker { sasl, plaintext }
 }
 
 /// Milliseconds since the epoch.
