@@ -373,6 +373,9 @@ fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
             },
         );
         st.stats.connections += 1;
+        if std::env::var_os("PROXY_DEBUG").is_some() {
+            eprintln!("proxy: conn {id} accepted, {} live", st.conns.len());
+        }
         let i2 = inner.clone();
         let up = thread::Builder::new()
             .name(format!("proxy-up-{id}"))
@@ -410,6 +413,9 @@ fn close_conn(id: u64, inner: &Inner) {
     let mut st = inner.lock();
     let st = &mut *st;
     if let Some(c) = st.conns.remove(&id) {
+        if std::env::var_os("PROXY_DEBUG").is_some() {
+            eprintln!("proxy: conn {id} closed, {} pending", c.pending.len());
+        }
         let _ = c.client.shutdown(Shutdown::Both);
         let _ = c.server.shutdown(Shutdown::Both);
         for p in c.pending.values() {
@@ -462,7 +468,16 @@ fn produce_batches(body: &[u8], version: i16) -> Option<(i16, Vec<BatchSeen>)> {
 }
 
 fn client_to_broker(id: u64, mut client: TcpStream, mut server: TcpStream, inner: Arc<Inner>) {
-    while let Ok(Some(frame)) = read_frame(&mut client) {
+    loop {
+        let frame = match read_frame(&mut client) {
+            Ok(Some(f)) => f,
+            r => {
+                if std::env::var_os("PROXY_DEBUG").is_some() {
+                    eprintln!("proxy: conn {id} client side ended: {:?}", r.map(|_| ()));
+                }
+                break;
+            }
+        };
         let mut d = Decoder::new(&frame[4..]);
         let Ok(h) = RequestHeader::decode(&mut d) else {
             break;
@@ -540,7 +555,16 @@ fn client_to_broker(id: u64, mut client: TcpStream, mut server: TcpStream, inner
 }
 
 fn broker_to_client(id: u64, mut server: TcpStream, mut client: TcpStream, inner: Arc<Inner>) {
-    while let Ok(Some(frame)) = read_frame(&mut server) {
+    loop {
+        let frame = match read_frame(&mut server) {
+            Ok(Some(f)) => f,
+            r => {
+                if std::env::var_os("PROXY_DEBUG").is_some() {
+                    eprintln!("proxy: conn {id} broker side ended: {:?}", r.map(|_| ()));
+                }
+                break;
+            }
+        };
         if frame.len() < 8 {
             break;
         }
