@@ -592,9 +592,15 @@ impl Sender {
     /// Adds metadata brokers as nodes and forgets brokers no longer listed (idle ones only).
     fn sync_nodes_with_metadata(&mut self) {
         let cluster = self.shared.metadata.cluster();
-        if !cluster.brokers.is_empty() {
-            // Once the brokers are known by id, bootstrap connections are not needed: close
-            // the idle ones (their broker is reached again under its own id).
+        // Once the brokers are known by id and one of them is ready, bootstrap connections
+        // are not needed: close the idle ones (their broker is reached again under its own
+        // id). Not before one is ready: when every known broker is in its reconnect backoff,
+        // the bootstrap connection is how metadata is fetched, and closing it as soon as its
+        // ApiVersions answer came made the sender open and close one every few milliseconds
+        // until the backoff ended (a connection storm seen through tests/producer_proxy.rs,
+        // connection_resets_...).
+        let known_ready = self.nodes.iter().any(|(&id, n)| id >= 0 && n.is_ready());
+        if !cluster.brokers.is_empty() && known_ready {
             for (&id, n) in self.nodes.iter_mut() {
                 let idle = n
                     .conn

@@ -253,3 +253,6 @@ fn parse_consumed(line: &str) -> Consumed {
 
 /// A scripted mock broker (see its module docs).
 pub mod mock_broker;
+
+/// A fault-injecting TCP proxy in front of a real broker (see its module docs).
+pub mod proxy;
