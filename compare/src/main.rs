@@ -5,8 +5,17 @@
 //!
 //! librdkafka gets the Java producer's defaults unless a property overrides them (its own
 //! defaults differ: no idempotence, 1 MB batches): `acks=all`, `enable.idempotence=true`,
-//! `linger.ms=5`, `batch.size=16384`, `client.id=perf-producer-client`. Java-only properties it
-//! does not know (`buffer.memory`, `max.block.ms`, ...) are skipped with a note on stderr.
+//! `linger.ms=5`, `batch.size=16384`, `client.id=perf-producer-client`. As in Java, idempotence
+//! is only a default: when it is not set and `acks` is not `all`/`-1` (or `retries=0`, or more
+//! than 5 requests in flight), it is left off instead of failing.
+//!
+//! `--librdkafka-defaults` (this tool only, first argument or anywhere) keeps librdkafka's own
+//! batching defaults (`batch.size` 1,000,000, `linger.ms` 5, `batch.num.messages` 10,000, ...)
+//! and sets only what changes delivery semantics the Java way: `acks` (default `all`) and
+//! `enable.idempotence` (by the rule above). That is what librdkafka's users run.
+//!
+//! Java-only properties it does not know (`buffer.memory`, `max.block.ms`, ...) are skipped with
+//! a note on stderr.
 //! Delivery reports are served by rust-rdkafka's `ThreadedProducer` polling thread, as Java's
 //! callbacks run on its network thread.
 
@@ -22,7 +31,32 @@ use std::time::{Duration, Instant};
 include!("../../examples/perf/common.rs");
 
 /// Properties of the Java producer that librdkafka does not have.
-const JAVA_ONLY: &[&str] = &["buffer.memory", "max.block.ms", "key.serializer", "value.serializer", "max.in.flight.requests.per.connection.java"];
+const JAVA_ONLY: &[&str] = &[
+    "buffer.memory",
+    "max.block.ms",
+    "key.serializer",
+    "value.serializer",
+    "max.request.size",
+    "send.buffer.bytes",
+    "receive.buffer.bytes",
+    "partitioner.class",
+    "partitioner.ignore.keys",
+    "partitioner.adaptive.partitioning.enable",
+    "partitioner.availability.timeout.ms",
+    "interceptor.classes",
+    "metric.reporters",
+    "metrics.num.samples",
+    "metrics.sample.window.ms",
+    "metrics.recording.level",
+    "auto.include.jmx.reporter",
+];
+
+/// The command-line flag (not a Java one) that keeps librdkafka's own batching defaults.
+const OWN_DEFAULTS_FLAG: &str = "--librdkafka-defaults";
+
+/// What a delivery report needs: send start in ms, payload bytes, counts for the steady-state
+/// statistics.
+type Opaque = (u64, usize, bool);
 
 static FAILED: AtomicU64 = AtomicU64::new(0);
 
@@ -31,8 +65,7 @@ struct Ctx {
 }
 impl ClientContext for Ctx {}
 impl ProducerContext for Ctx {
-    /// (send start in ms, payload bytes, counts for the steady-state stats)
-    type DeliveryOpaque = Box<(u64, usize, bool)>;
+    type DeliveryOpaque = Box<Opaque>;
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
         let (send_start_ms, bytes, steady) = *opaque;
         let now = now_ms();
@@ -55,40 +88,75 @@ impl ProducerContext for Ctx {
     }
 }
 
-fn client_config(o: &Options) -> Result<ClientConfig, String> {
-    let mut props: Vec<(String, String)> = vec![
-        ("client.id".into(), "perf-producer-client".into()),
-        ("acks".into(), "all".into()),
-        ("enable.idempotence".into(), "true".into()),
-        ("linger.ms".into(), "5".into()),
-        ("batch.size".into(), "16384".into()),
-    ];
+/// Whether the Java producer would turn idempotence on by default with these (user) properties:
+/// it does unless `acks` is not `all`, `retries` is 0 or more than 5 requests may be in flight.
+fn java_default_idempotence(user: &[(String, String)]) -> bool {
+    let last = |name: &str| {
+        user.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let acks_all = last("acks").is_none_or(|a| a == "all" || a == "-1");
+    let retries_ok = last("retries").is_none_or(|r| r != "0");
+    let in_flight_ok = last("max.in.flight.requests.per.connection")
+        .is_none_or(|m| m.parse::<u32>().is_ok_and(|m| m <= 5));
+    acks_all && retries_ok && in_flight_ok
+}
+
+fn client_config(o: &Options, own_defaults: bool) -> Result<ClientConfig, String> {
+    let mut user: Vec<(String, String)> = Vec::new();
     if let Some(path) = &o.config_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             if let Some((k, v)) = line.split_once('=') {
-                props.push((k.trim().into(), v.trim().into()));
+                user.push((k.trim().into(), v.trim().into()));
             }
         }
     }
-    props.extend(o.properties.iter().cloned());
+    user.extend(o.properties.iter().cloned());
     if let Some(bs) = &o.bootstrap {
-        props.push(("bootstrap.servers".into(), bs.clone()));
+        user.push(("bootstrap.servers".into(), bs.clone()));
     }
+    let mut props: Vec<(String, String)> = vec![
+        ("client.id".into(), "perf-producer-client".into()),
+        ("acks".into(), "all".into()),
+    ];
+    if !user.iter().any(|(k, _)| k == "enable.idempotence") && java_default_idempotence(&user) {
+        props.push(("enable.idempotence".into(), "true".into()));
+    }
+    if !own_defaults {
+        props.push(("linger.ms".into(), "5".into()));
+        props.push(("batch.size".into(), "16384".into()));
+    }
+    props.extend(user);
     let mut cfg = ClientConfig::new();
     for (k, v) in props {
         if JAVA_ONLY.contains(&k.as_str()) {
-            eprintln!("perf-librdkafka: skipping {k}={v} (a Java producer property librdkafka does not have)");
+            eprintln!(
+                "perf-librdkafka: skipping {k}={v} (a Java producer property librdkafka does not have)"
+            );
             continue;
         }
         // Java's acks=-1 is librdkafka's acks=all too; both accept -1.
         cfg.set(k, v);
     }
+    let mut shown: Vec<String> = cfg
+        .config_map()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    shown.sort();
+    eprintln!("perf-librdkafka: properties: {}", shown.join(" "));
     Ok(cfg)
 }
 
-fn run(o: Options) -> ExitCode {
-    let cfg = match client_config(&o) {
+fn run(o: Options, own_defaults: bool) -> ExitCode {
+    let cfg = match client_config(&o, own_defaults) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("perf-librdkafka: {e}");
@@ -147,7 +215,9 @@ fn run(o: Options) -> ExitCode {
         }
         let key = match (o.key_distribution, o.key_range) {
             (KeyDistribution::Range, Some(k)) => Some((i % u64::from(k)).to_string().into_bytes()),
-            (KeyDistribution::Random, Some(k)) => Some(random.next_int(k as i32).to_string().into_bytes()),
+            (KeyDistribution::Random, Some(k)) => {
+                Some(random.next_int(k as i32).to_string().into_bytes())
+            }
             _ => None,
         };
         let bytes = payload.len();
@@ -155,12 +225,16 @@ fn run(o: Options) -> ExitCode {
         let steady = o.warmup_records > 0 && i >= o.warmup_records;
         if o.warmup_records > 0 && i == o.warmup_records {
             let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-            s.steady = Some(Stats::new(o.num_records - o.warmup_records, o.reporting_interval_ms, true));
+            s.steady = Some(Stats::new(
+                o.num_records - o.warmup_records,
+                o.reporting_interval_ms,
+                true,
+            ));
             s.total.suppress_print = true;
         }
         let mut opaque = Box::new((send_start_ms, bytes, steady));
         loop {
-            let mut rec: BaseRecord<'_, Vec<u8>, [u8], Box<(u64, usize, bool)>> =
+            let mut rec: BaseRecord<'_, Vec<u8>, [u8], Box<Opaque>> =
                 BaseRecord::with_opaque_to(&o.topic, opaque).payload(&payload[..]);
             if let Some(k) = &key {
                 rec = rec.key(k);
@@ -168,7 +242,10 @@ fn run(o: Options) -> ExitCode {
             match producer.send(rec) {
                 Ok(()) => break,
                 // The local queue is full: wait for deliveries, as Java blocks in send().
-                Err((e, back)) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) => {
+                Err((e, back))
+                    if e.rdkafka_error_code()
+                        == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
+                {
                     opaque = back.delivery_opaque;
                     std::thread::sleep(Duration::from_millis(1));
                 }
@@ -197,7 +274,10 @@ fn run(o: Options) -> ExitCode {
     let _ = std::io::stdout().flush();
     let failed = FAILED.load(Ordering::Relaxed);
     if failed > 0 {
-        eprintln!("perf-librdkafka: {failed} of {} records failed", o.num_records);
+        eprintln!(
+            "perf-librdkafka: {failed} of {} records failed",
+            o.num_records
+        );
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -205,10 +285,13 @@ fn run(o: Options) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    match parse_args(std::env::args().skip(1).collect()) {
-        Ok(Parsed::Run(o)) => run(o),
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let own_defaults = args.iter().any(|a| a == OWN_DEFAULTS_FLAG);
+    args.retain(|a| a != OWN_DEFAULTS_FLAG);
+    match parse_args(args) {
+        Ok(Parsed::Run(o)) => run(o, own_defaults),
         Ok(Parsed::Help) => {
-            println!("{USAGE}");
+            println!("{USAGE}\n  {OWN_DEFAULTS_FLAG}  (this tool only) keep librdkafka's batching defaults");
             ExitCode::SUCCESS
         }
         Err(e) => {
