@@ -390,6 +390,10 @@ impl Inner {
         }
         shared.running.store(false, Ordering::Release);
         shared.wake();
+        if !first && self.thread.lock().is_none() {
+            // Closed and joined before (e.g. `close` then drop): nothing left to wait for.
+            return;
+        }
         let on_sender_thread = self
             .thread
             .lock()

@@ -195,7 +195,27 @@ fn run(o: Options) -> ExitCode {
     }
 }
 
+/// `PERF_LOG=info|debug|trace`: the producer's log on stderr (for diagnosing a bad run).
+struct StderrLog;
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("[{} {} {}] {}", now_ms(), r.level(), r.target(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
 fn main() -> ExitCode {
+    if let Ok(level) = std::env::var("PERF_LOG") {
+        if let Ok(l) = level.parse::<log::LevelFilter>() {
+            let _ = log::set_logger(&StderrLog);
+            log::set_max_level(l);
+        }
+    }
     match parse_args(std::env::args().skip(1).collect()) {
         Ok(Parsed::Run(o)) => run(o),
         Ok(Parsed::Help) => {

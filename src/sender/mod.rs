@@ -1049,9 +1049,21 @@ impl Sender {
             return;
         }
         let acc = self.shared.accumulator.clone();
+        let mut bump = Vec::new();
         for (tp, p) in self.idem.partitions.iter_mut() {
             let Some(hole) = p.hole else { continue };
             if !p.in_flight.is_empty() || self.idem.bumps.contains_key(tp) {
+                continue;
+            }
+            if p.last_acked.is_some_and(|a| a >= hole) {
+                // The broker took sequences after the hole without the refused batch: it had
+                // no state for this producer (a new partition, or state lost) and accepts any
+                // sequence then. Renumbering from the hole would reuse sequences it has, and
+                // a batch matching one of them is answered as a duplicate — reported written
+                // but not in the log (seen under load right after topic creation). A new
+                // epoch starts the partition clean instead.
+                p.hole = None;
+                bump.push(tp.clone());
                 continue;
             }
             let mut next = hole;
@@ -1072,6 +1084,10 @@ impl Sender {
             p.next_sequence = next;
             p.retrying = lowest_retry;
             p.hole = None;
+        }
+        for tp in bump {
+            self.idem
+                .request_bump(&tp, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, None);
         }
     }
 
