@@ -60,6 +60,7 @@ use crate::config::SaslSettings;
 use crate::error::{Delivery, Error};
 use crate::metadata::{Cluster, Metadata};
 use crate::net::sasl::{SaslClient, Step};
+use crate::net::tls::TlsConnector;
 use crate::net::{Connection, ConnectionError, Response};
 use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
@@ -99,6 +100,8 @@ pub(crate) struct SenderConfig {
     /// SASL mechanism and credentials, for a `SASL_*` security protocol (`Debug` hides the
     /// password).
     pub sasl: Option<SaslSettings>,
+    /// TLS sessions with brokers, for an `SSL` / `SASL_SSL` security protocol.
+    pub tls: Option<TlsConnector>,
 }
 
 /// State shared by the producer handle and the sender thread.
@@ -529,7 +532,7 @@ impl Sender {
             timeout = Duration::ZERO;
         }
         for (id, e) in broken {
-            self.disconnect(id, &e.to_string(), now);
+            self.connection_error(id, e, now);
         }
         self.complete_unanswered(now);
 
@@ -582,7 +585,7 @@ impl Sender {
                 Err(e) => {
                     // Responses that arrived before the error are lost with the connection
                     // only if they were not parsed; parsed ones were returned above.
-                    self.disconnect(id, &e.to_string(), now);
+                    self.connection_error(id, e, now);
                 }
             }
         }
@@ -646,6 +649,7 @@ impl Sender {
         log::debug!("connecting to node {id} at {addr}");
         match Connection::connect(
             &addr,
+            self.cfg.tls.as_ref(),
             self.cfg.connection_setup_timeout,
             now,
             self.shared.poller.clone(),
@@ -680,6 +684,11 @@ impl Sender {
                 node.sasl = None;
                 true
             }
+            Err(e @ ConnectionError::Tls(_)) => {
+                self.auth_failed(id, e.to_string(), now);
+                self.connection_failed(id, now);
+                false
+            }
             Err(e) => {
                 log::warn!("node {id} ({addr}): {e}");
                 self.connection_failed(id, now);
@@ -704,6 +713,16 @@ impl Sender {
         let backoff = exp.mul_f64(jitter).min(max.mul_f64(1.2));
         node.reconnect_at = Some(now + backoff);
         self.shared.metadata.request_update();
+    }
+
+    /// A connection failed: a TLS failure (untrusted certificate, wrong host name) is
+    /// reported like an authentication failure, since retrying cannot fix it; anything else
+    /// closes the connection for a later retry.
+    fn connection_error(&mut self, id: i32, e: ConnectionError, now: Instant) {
+        match e {
+            ConnectionError::Tls(_) => self.auth_failed(id, e.to_string(), now),
+            e => self.disconnect(id, &e.to_string(), now),
+        }
     }
 
     /// Closes a connection; everything in flight on it is failed or retried.
