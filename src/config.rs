@@ -541,6 +541,60 @@ impl ProducerConfigBuilder {
             None => b,
         }
     }
+    /// Trust the CA certificates in this PEM file (`ssl.truststore.location`, with
+    /// `ssl.truststore.type=PEM`) instead of the public CAs. Used with `security.protocol`
+    /// `SSL` or `SASL_SSL` (cargo feature `rustls`).
+    ///
+    /// ```no_run
+    /// use kafka_sync::{ProducerConfig, SecurityProtocol};
+    /// let cfg = ProducerConfig::builder()
+    ///     .bootstrap_servers("broker.example.com:9093")
+    ///     .security_protocol(SecurityProtocol::Ssl)
+    ///     .ssl_truststore_location("/etc/kafka/ca.pem")
+    ///     .build();
+    /// ```
+    pub fn ssl_truststore_location(self, path: impl AsRef<std::path::Path>) -> Self {
+        self.set("ssl.truststore.type", "PEM").set(
+            "ssl.truststore.location",
+            path.as_ref().to_string_lossy().into_owned(),
+        )
+    }
+    /// Trust these PEM CA certificates (`ssl.truststore.certificates`, with
+    /// `ssl.truststore.type=PEM`), given as text.
+    pub fn ssl_truststore_certificates(self, pem: impl Into<String>) -> Self {
+        self.set("ssl.truststore.type", "PEM")
+            .set("ssl.truststore.certificates", pem)
+    }
+    /// Whether the broker's certificate must name the host connected to
+    /// (`ssl.endpoint.identification.algorithm` `https`, the default, or empty). The
+    /// certificate chain is verified either way.
+    pub fn ssl_endpoint_identification(self, verify_host_name: bool) -> Self {
+        self.set(
+            "ssl.endpoint.identification.algorithm",
+            if verify_host_name { "https" } else { "" },
+        )
+    }
+    /// A client certificate: a PEM file holding the certificate chain and its unencrypted
+    /// private key (`ssl.keystore.location`, with `ssl.keystore.type=PEM`), for brokers with
+    /// `ssl.client.auth=required`.
+    pub fn ssl_keystore_location(self, path: impl AsRef<std::path::Path>) -> Self {
+        self.set("ssl.keystore.type", "PEM").set(
+            "ssl.keystore.location",
+            path.as_ref().to_string_lossy().into_owned(),
+        )
+    }
+    /// A client certificate given as PEM text: the certificate chain
+    /// (`ssl.keystore.certificate.chain`) and its unencrypted private key
+    /// (`ssl.keystore.key`, a secret: never shown by `Debug`).
+    pub fn ssl_keystore_pem(
+        self,
+        certificate_chain: impl Into<String>,
+        private_key: impl Into<String>,
+    ) -> Self {
+        self.set("ssl.keystore.type", "PEM")
+            .set("ssl.keystore.certificate.chain", certificate_chain)
+            .set("ssl.keystore.key", private_key)
+    }
     /// A custom partitioner (Java's `partitioner.class`).
     pub fn partitioner(mut self, p: impl Partitioner + 'static) -> Self {
         self.partitioner = Some(Arc::new(p));
