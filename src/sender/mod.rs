@@ -27,7 +27,9 @@
 //! backoff, and, because credentials are the same for every broker, the failure is reported
 //! at once rather than after a timeout: every queued batch fails with
 //! [`Error::Authentication`], and `send` calls waiting for metadata fail with it too (until a
-//! connection authenticates again). Batches already in flight on authenticated connections are
+//! connection authenticates again). A TLS handshake that fails (`SSL` / `SASL_SSL`: the
+//! broker's certificate is not trusted or does not name it) is handled the same way, with a
+//! reason that says so. Batches already in flight on authenticated connections are
 //! left alone. The session lifetime a broker may announce (KIP-368 re-authentication) is not
 //! acted on: when a broker with `connections.max.reauth.ms` closes the expired connection, the
 //! producer reconnects and authenticates again, and requests in flight then are retried.
