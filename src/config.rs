@@ -1,6 +1,7 @@
 //! Producer configuration: a typed builder and the Java client's property names.
 
 use crate::error::Error;
+use crate::net::tls::TlsConnector;
 use crate::partitioner::Partitioner;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,11 +46,11 @@ pub use crate::protocol::record_batch::CompressionType;
 pub enum SecurityProtocol {
     /// Plain TCP, no authentication (the default).
     Plaintext,
-    /// TLS (not supported yet).
+    /// TLS. Needs the cargo feature `rustls` (off by default: its crypto provider compiles C).
     Ssl,
     /// SASL authentication over plain TCP (see [`SaslMechanism`]).
     SaslPlaintext,
-    /// SASL over TLS (not supported yet).
+    /// SASL authentication over TLS. Needs the cargo feature `rustls`.
     SaslSsl,
 }
 
@@ -66,6 +67,10 @@ impl SecurityProtocol {
 }
 
 impl SecurityProtocol {
+    /// Whether connections use TLS.
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
     /// Whether connections authenticate with SASL.
     pub fn uses_sasl(self) -> bool {
         matches!(
@@ -220,6 +225,20 @@ impl fmt::Display for BrokerAddress {
 ///   naming `sasl.jaas.config`. Under `PLAINTEXT` the `sasl.*` properties are ignored, as in
 ///   Java. The password is never logged: `Debug` and [`values`](ProducerConfig::values) show
 ///   `[hidden]` for `sasl.jaas.config` and every `*password*` property.
+/// - TLS (`security.protocol=SSL` or `SASL_SSL`; cargo feature `rustls`, off by default because
+///   its crypto provider, ring, needs a C compiler): trusted certificates come from
+///   `ssl.truststore.location` (a PEM file of CA certificates) or `ssl.truststore.certificates`
+///   (the PEM text itself), with `ssl.truststore.type` `PEM` or unset; JKS and PKCS12 stores
+///   are errors (convert them to PEM, e.g. `keytool -exportcert -rfc`). With neither set, the
+///   public CAs of the Mozilla root program (webpki-roots) are trusted.
+///   `ssl.endpoint.identification.algorithm` is `https` (the default: the broker's certificate
+///   must name the host in its address) or empty (the chain is still verified, the name is
+///   not). A client certificate (brokers with `ssl.client.auth=required`) is
+///   `ssl.keystore.location` (one PEM file holding the certificate chain and an unencrypted
+///   PKCS#8, PKCS#1 or SEC1 key) or `ssl.keystore.certificate.chain` with `ssl.keystore.key`
+///   (the PEM text), with `ssl.keystore.type` `PEM` or unset; encrypted keys
+///   (`ssl.key.password`) are not supported. A broker certificate that fails verification
+///   fails queued records at once with [`Error::Authentication`], as bad SASL credentials do.
 /// - An empty `client.id` becomes `producer-N` (N counts producers configured in this process,
 ///   from 1), as Java does.
 ///
@@ -227,7 +246,8 @@ impl fmt::Display for BrokerAddress {
 ///
 /// These are errors that say so, never silently ignored: a `compression.type` whose cargo
 /// feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by default) is not compiled in,
-/// `transactional.id`, `security.protocol` `SSL` or `SASL_SSL` (TLS), a `sasl.mechanism` other
+/// `transactional.id`, `security.protocol` `SSL` or `SASL_SSL` without the cargo feature
+/// `rustls`, JKS and PKCS12 key and trust stores, a `sasl.mechanism` other
 /// than `PLAIN`, `SCRAM-SHA-256` and `SCRAM-SHA-512`, a non-empty `interceptor.classes` or `config.providers`, and `partitioner.class`
 /// (set a Rust [`Partitioner`] with [`ProducerConfigBuilder::partitioner`] instead).
 ///
@@ -242,7 +262,9 @@ impl fmt::Display for BrokerAddress {
 /// - `partitioner.adaptive.partitioning.enable`, `partitioner.availability.timeout.ms`,
 ///   `partitioner.rack.aware`: the sticky partitioner picks uniformly among partitions with a
 ///   leader (Java's behavior without load statistics).
-/// - `ssl.*`, `security.providers`, and `sasl.*` other than `sasl.mechanism` and
+/// - `ssl.*` other than those above (`ssl.protocol`, `ssl.enabled.protocols`,
+///   `ssl.cipher.suites`: rustls offers TLS 1.3 and 1.2 with its safe cipher suites), store
+///   passwords, `security.providers`, and `sasl.*` other than `sasl.mechanism` and
 ///   `sasl.jaas.config` (Kerberos, OAUTHBEARER and Java login class settings), metrics
 ///   settings, `client.rack`, `client.dns.lookup`, `bootstrap.resolve.timeout.ms`,
 ///   `metadata.recovery.*`, `metadata.cluster.check.enable`,
@@ -284,6 +306,7 @@ pub struct ProducerConfig {
     socket_connection_setup_timeout_max: Duration,
     security_protocol: SecurityProtocol,
     sasl: Option<SaslSettings>,
+    tls: Option<TlsConnector>,
     partitioner: Option<Arc<dyn Partitioner>>,
 }
 
@@ -518,6 +541,60 @@ impl ProducerConfigBuilder {
             None => b,
         }
     }
+    /// Trust the CA certificates in this PEM file (`ssl.truststore.location`, with
+    /// `ssl.truststore.type=PEM`) instead of the public CAs. Used with `security.protocol`
+    /// `SSL` or `SASL_SSL` (cargo feature `rustls`).
+    ///
+    /// ```no_run
+    /// use kafka_sync::{ProducerConfig, SecurityProtocol};
+    /// let cfg = ProducerConfig::builder()
+    ///     .bootstrap_servers("broker.example.com:9093")
+    ///     .security_protocol(SecurityProtocol::Ssl)
+    ///     .ssl_truststore_location("/etc/kafka/ca.pem")
+    ///     .build();
+    /// ```
+    pub fn ssl_truststore_location(self, path: impl AsRef<std::path::Path>) -> Self {
+        self.set("ssl.truststore.type", "PEM").set(
+            "ssl.truststore.location",
+            path.as_ref().to_string_lossy().into_owned(),
+        )
+    }
+    /// Trust these PEM CA certificates (`ssl.truststore.certificates`, with
+    /// `ssl.truststore.type=PEM`), given as text.
+    pub fn ssl_truststore_certificates(self, pem: impl Into<String>) -> Self {
+        self.set("ssl.truststore.type", "PEM")
+            .set("ssl.truststore.certificates", pem)
+    }
+    /// Whether the broker's certificate must name the host connected to
+    /// (`ssl.endpoint.identification.algorithm` `https`, the default, or empty). The
+    /// certificate chain is verified either way.
+    pub fn ssl_endpoint_identification(self, verify_host_name: bool) -> Self {
+        self.set(
+            "ssl.endpoint.identification.algorithm",
+            if verify_host_name { "https" } else { "" },
+        )
+    }
+    /// A client certificate: a PEM file holding the certificate chain and its unencrypted
+    /// private key (`ssl.keystore.location`, with `ssl.keystore.type=PEM`), for brokers with
+    /// `ssl.client.auth=required`.
+    pub fn ssl_keystore_location(self, path: impl AsRef<std::path::Path>) -> Self {
+        self.set("ssl.keystore.type", "PEM").set(
+            "ssl.keystore.location",
+            path.as_ref().to_string_lossy().into_owned(),
+        )
+    }
+    /// A client certificate given as PEM text: the certificate chain
+    /// (`ssl.keystore.certificate.chain`) and its unencrypted private key
+    /// (`ssl.keystore.key`, a secret: never shown by `Debug`).
+    pub fn ssl_keystore_pem(
+        self,
+        certificate_chain: impl Into<String>,
+        private_key: impl Into<String>,
+    ) -> Self {
+        self.set("ssl.keystore.type", "PEM")
+            .set("ssl.keystore.certificate.chain", certificate_chain)
+            .set("ssl.keystore.key", private_key)
+    }
     /// A custom partitioner (Java's `partitioner.class`).
     pub fn partitioner(mut self, p: impl Partitioner + 'static) -> Self {
         self.partitioner = Some(Arc::new(p));
@@ -578,8 +655,9 @@ const ACCEPTED_WITHOUT_EFFECT: &[(&str, Kind)] = &[
     ),
 ];
 
-/// `ssl.*` / `sasl.*` properties of the Java producer that this client does not use (TLS is not
-/// supported yet; the SASL ones concern Kerberos, OAUTHBEARER and Java login classes).
+/// `ssl.*` / `sasl.*` properties of the Java producer that this client does not use (the SSL
+/// ones choose Java security providers, protocols and cipher suites, or open JKS/PKCS12 stores;
+/// the SASL ones concern Kerberos, OAUTHBEARER and Java login classes).
 const SECURITY_PROPERTIES: &[&str] = &[
     "sasl.client.callback.handler.class",
     "sasl.kerberos.kinit.cmd",
@@ -628,23 +706,15 @@ const SECURITY_PROPERTIES: &[&str] = &[
     "sasl.oauthbearer.token.endpoint.url",
     "ssl.cipher.suites",
     "ssl.enabled.protocols",
-    "ssl.endpoint.identification.algorithm",
     "ssl.engine.factory.class",
     "ssl.key.password",
     "ssl.keymanager.algorithm",
-    "ssl.keystore.certificate.chain",
-    "ssl.keystore.key",
-    "ssl.keystore.location",
     "ssl.keystore.password",
-    "ssl.keystore.type",
     "ssl.protocol",
     "ssl.provider",
     "ssl.secure.random.implementation",
     "ssl.trustmanager.algorithm",
-    "ssl.truststore.certificates",
-    "ssl.truststore.location",
     "ssl.truststore.password",
-    "ssl.truststore.type",
 ];
 
 /// Properties this client implements.
@@ -682,6 +752,14 @@ const IMPLEMENTED: &[&str] = &[
     "security.protocol",
     "sasl.mechanism",
     "sasl.jaas.config",
+    "ssl.truststore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.certificates",
+    "ssl.endpoint.identification.algorithm",
+    "ssl.keystore.type",
+    "ssl.keystore.location",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
     "transactional.id",
 ];
 
@@ -1040,6 +1118,178 @@ fn parse_sasl(p: &Props) -> Result<SaslSettings, Error> {
     })
 }
 
+/// A `ssl.*.type` must be PEM (or unset): Java's JKS and PKCS12 stores cannot be read here.
+#[cfg(feature = "rustls")]
+fn require_pem(p: &Props, property: &str) -> Result<(), Error> {
+    match p.raw(property) {
+        None => Ok(()),
+        Some(v) if v.eq_ignore_ascii_case("PEM") => Ok(()),
+        Some(v) => Err(invalid(
+            property,
+            v,
+            "only PEM is supported: use PEM (JKS and PKCS12 stores can be converted, e.g. \
+             keytool -exportcert -rfc, or openssl pkcs12 -nodes)",
+        )),
+    }
+}
+
+/// A property's value, unless unset or blank.
+#[cfg(feature = "rustls")]
+fn non_empty<'a>(p: &'a Props, property: &str) -> Option<&'a str> {
+    p.raw(property).filter(|v| !v.is_empty())
+}
+
+/// The contents of the file a `*.location` property names.
+#[cfg(feature = "rustls")]
+fn read_location(property: &str, path: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| invalid(property, path, format!("cannot read the file: {e}")))
+}
+
+/// Every certificate in PEM text; none is an error.
+#[cfg(feature = "rustls")]
+fn pem_certificates(
+    property: &str,
+    pem: &[u8],
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Error> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::config(property, format!("bad PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::config(
+            property,
+            "no PEM certificate found (expected -----BEGIN CERTIFICATE-----; JKS and PKCS12 \
+             stores are not supported, use PEM)",
+        ));
+    }
+    Ok(certs)
+}
+
+/// The private key in PEM text (the value is a secret: errors do not quote it).
+#[cfg(feature = "rustls")]
+fn pem_private_key(
+    property: &str,
+    pem: &[u8],
+) -> Result<rustls::pki_types::PrivateKeyDer<'static>, Error> {
+    use rustls::pki_types::{pem::PemObject, PrivateKeyDer};
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
+        Error::config(
+            property,
+            format!(
+                "no usable private key ({e}); expected an unencrypted PKCS#8 (BEGIN PRIVATE \
+                 KEY), PKCS#1 (BEGIN RSA PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE KEY) key"
+            ),
+        )
+    })
+}
+
+/// The `ssl.*` settings, for a TLS security protocol.
+#[cfg(feature = "rustls")]
+fn parse_tls(p: &Props) -> Result<TlsConnector, Error> {
+    use crate::net::tls::{TlsOptions, TlsSetupError};
+    const TRUST_LOCATION: &str = "ssl.truststore.location";
+    const TRUST_PEM: &str = "ssl.truststore.certificates";
+    const KEY_LOCATION: &str = "ssl.keystore.location";
+    const KEY_CHAIN: &str = "ssl.keystore.certificate.chain";
+    const KEY_PEM: &str = "ssl.keystore.key";
+    const ENDPOINT: &str = "ssl.endpoint.identification.algorithm";
+
+    require_pem(p, "ssl.truststore.type")?;
+    let (trusted, trust_property) = match (non_empty(p, TRUST_LOCATION), non_empty(p, TRUST_PEM)) {
+        (Some(_), Some(_)) => {
+            return Err(Error::config(
+                TRUST_PEM,
+                format!("set {TRUST_LOCATION} or {TRUST_PEM}, not both"),
+            ))
+        }
+        (Some(path), None) => (
+            Some(pem_certificates(
+                TRUST_LOCATION,
+                &read_location(TRUST_LOCATION, path)?,
+            )?),
+            TRUST_LOCATION,
+        ),
+        (None, Some(pem)) => (
+            Some(pem_certificates(TRUST_PEM, pem.as_bytes())?),
+            TRUST_PEM,
+        ),
+        (None, None) => (None, TRUST_LOCATION),
+    };
+
+    let verify_hostname = match p.raw(ENDPOINT) {
+        None => true,
+        Some("") => false,
+        Some(v) if v.eq_ignore_ascii_case("https") => true,
+        Some(v) => {
+            return Err(invalid(
+                ENDPOINT,
+                v,
+                "expected https (check the broker's host name, the default) or an empty value \
+                 (do not)",
+            ))
+        }
+    };
+
+    require_pem(p, "ssl.keystore.type")?;
+    let location = non_empty(p, KEY_LOCATION);
+    let chain = non_empty(p, KEY_CHAIN);
+    let key = non_empty(p, KEY_PEM);
+    let client_auth = match (location, chain, key) {
+        (None, None, None) => None,
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(Error::config(
+                KEY_LOCATION,
+                format!("set {KEY_LOCATION} or {KEY_CHAIN} with {KEY_PEM}, not both"),
+            ))
+        }
+        (Some(path), None, None) => {
+            let pem = read_location(KEY_LOCATION, path)?;
+            Some((
+                pem_certificates(KEY_LOCATION, &pem)?,
+                pem_private_key(KEY_LOCATION, &pem)?,
+            ))
+        }
+        (None, Some(c), Some(k)) => Some((
+            pem_certificates(KEY_CHAIN, c.as_bytes())?,
+            pem_private_key(KEY_PEM, k.as_bytes())?,
+        )),
+        (None, Some(_), None) => {
+            return Err(Error::config(
+                KEY_PEM,
+                format!("missing: {KEY_CHAIN} needs it"),
+            ))
+        }
+        (None, None, Some(_)) => {
+            return Err(Error::config(
+                KEY_CHAIN,
+                format!("missing: {KEY_PEM} needs it"),
+            ))
+        }
+    };
+    if client_auth.is_some() && non_empty(p, "ssl.key.password").is_some() {
+        return Err(Error::config(
+            "ssl.key.password",
+            "encrypted private keys are not supported: give the key unencrypted (PKCS#8, \
+             PKCS#1 or SEC1 PEM) and leave ssl.key.password unset",
+        ));
+    }
+    let key_property = if location.is_some() {
+        KEY_LOCATION
+    } else {
+        KEY_CHAIN
+    };
+    TlsConnector::new(TlsOptions {
+        trusted,
+        verify_hostname,
+        client_auth,
+    })
+    .map_err(|e| match e {
+        TlsSetupError::Trust(why) => Error::config(trust_property, why),
+        TlsSetupError::ClientAuth(why) => Error::config(key_property, why),
+        TlsSetupError::Other(why) => Error::config("security.protocol", why),
+    })
+}
+
 /// Splits a `.properties` entry at the first `=`, `:` or blank.
 fn split_property(entry: &str) -> (String, String) {
     let split = entry
@@ -1168,10 +1418,20 @@ impl ProducerConfig {
             Some(v) => match v.to_ascii_uppercase().as_str() {
                 "PLAINTEXT" => SecurityProtocol::Plaintext,
                 "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+                "SSL" | "SASL_SSL" if cfg!(feature = "rustls") => {
+                    if v.eq_ignore_ascii_case("SSL") {
+                        SecurityProtocol::Ssl
+                    } else {
+                        SecurityProtocol::SaslSsl
+                    }
+                }
                 "SSL" | "SASL_SSL" => {
                     return Err(Error::config(
                         "security.protocol",
-                        format!("{v} is not supported yet: TLS is not implemented (PLAINTEXT and SASL_PLAINTEXT are)"),
+                        format!(
+                            "{v} (TLS) needs the cargo feature \"rustls\" of kafka-sync, which \
+                             this build does not have (PLAINTEXT and SASL_PLAINTEXT work without it)"
+                        ),
                     ))
                 }
                 _ => {
@@ -1188,6 +1448,14 @@ impl ProducerConfig {
         } else {
             None
         };
+        #[cfg(feature = "rustls")]
+        let tls = if security_protocol.uses_tls() {
+            Some(parse_tls(&p)?)
+        } else {
+            None
+        };
+        #[cfg(not(feature = "rustls"))]
+        let tls = None;
 
         if let Some(v) = p.raw("transactional.id") {
             return Err(Error::config(
@@ -1400,6 +1668,7 @@ impl ProducerConfig {
             socket_connection_setup_timeout_max,
             security_protocol,
             sasl,
+            tls,
             partitioner,
         })
     }
@@ -1549,6 +1818,10 @@ impl ProducerConfig {
     }
     pub(crate) fn sasl_settings(&self) -> Option<&SaslSettings> {
         self.sasl.as_ref()
+    }
+    /// The TLS setup, when the security protocol uses TLS.
+    pub(crate) fn tls_connector(&self) -> Option<&TlsConnector> {
+        self.tls.as_ref()
     }
 
     /// The effective values by Java property name, for logging at startup (as Java logs
@@ -2092,9 +2365,20 @@ mod tests {
         assert_eq!(c.security_protocol(), SecurityProtocol::Plaintext);
         assert_eq!(c.sasl_mechanism(), None);
         for sp in ["SSL", "sasl_ssl"] {
+            if cfg!(feature = "rustls") {
+                break;
+            }
             let (p, r) = err(&[("security.protocol", sp)]);
             assert_eq!(p, "security.protocol");
-            assert!(r.contains("not supported yet") && r.contains("TLS"), "{r}");
+            assert!(r.contains("TLS") && r.contains("\"rustls\""), "{r}");
+        }
+        if cfg!(feature = "rustls") {
+            let c = cfg(&[("security.protocol", "ssl")]).unwrap();
+            assert_eq!(c.security_protocol(), SecurityProtocol::Ssl);
+            assert!(c.tls_connector().is_some());
+            // SASL_SSL needs the SASL credentials as SASL_PLAINTEXT does
+            let (p, _) = err(&[("security.protocol", "SASL_SSL")]);
+            assert_eq!(p, "sasl.jaas.config");
         }
         let (p, r) = err(&[("security.protocol", "TLS")]);
         assert_eq!(p, "security.protocol");
@@ -2107,6 +2391,137 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.sasl_username(), None);
+    }
+
+    #[cfg(feature = "rustls")]
+    mod tls {
+        use super::*;
+
+        fn fixture(name: &str) -> String {
+            format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+        }
+
+        fn ssl(props: &[(&str, &str)]) -> Result<ProducerConfig, Error> {
+            let mut all = vec![("security.protocol", "SSL")];
+            all.extend_from_slice(props);
+            cfg(&all)
+        }
+
+        fn ssl_err(props: &[(&str, &str)]) -> (String, String) {
+            match ssl(props) {
+                Err(Error::Config { property, reason }) => (property, reason),
+                other => panic!("expected a config error for {props:?}, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn pem_truststores() {
+            let ca = fixture("other-ca.pem");
+            ssl(&[("ssl.truststore.location", &ca)]).unwrap();
+            ssl(&[
+                ("ssl.truststore.type", "pem"),
+                ("ssl.truststore.location", &ca),
+            ])
+            .unwrap();
+            let pem = std::fs::read_to_string(&ca).unwrap();
+            ssl(&[("ssl.truststore.certificates", &pem)]).unwrap();
+            let c = ProducerConfig::builder()
+                .bootstrap_servers("h:1")
+                .security_protocol(SecurityProtocol::Ssl)
+                .ssl_truststore_certificates(pem.clone())
+                .ssl_endpoint_identification(false)
+                .build()
+                .unwrap();
+            assert!(format!("{:?}", c.tls_connector().unwrap()).contains("false"));
+            // blank values count as unset (Java's defaults are empty strings)
+            ssl(&[
+                ("ssl.truststore.location", ""),
+                ("ssl.keystore.location", " "),
+            ])
+            .unwrap();
+
+            let (p, r) = ssl_err(&[
+                ("ssl.truststore.location", &ca),
+                ("ssl.truststore.certificates", &pem),
+            ]);
+            assert_eq!(p, "ssl.truststore.certificates");
+            assert!(r.contains("not both"), "{r}");
+            for t in ["JKS", "PKCS12"] {
+                let (p, r) =
+                    ssl_err(&[("ssl.truststore.type", t), ("ssl.truststore.location", &ca)]);
+                assert_eq!(p, "ssl.truststore.type");
+                assert!(r.contains("use PEM"), "{r}");
+            }
+            let (p, r) = ssl_err(&[("ssl.truststore.location", "/nonexistent/ca.pem")]);
+            assert_eq!(p, "ssl.truststore.location");
+            assert!(r.contains("cannot read"), "{r}");
+            // a file that is not PEM (a JKS store, say)
+            let (p, r) = ssl_err(&[("ssl.truststore.location", file!())]);
+            assert_eq!(p, "ssl.truststore.location");
+            assert!(
+                r.contains("no PEM certificate") && r.contains("use PEM"),
+                "{r}"
+            );
+            let broken = pem.replace("MII", "M!I");
+            let (p, _) = ssl_err(&[("ssl.truststore.certificates", &broken)]);
+            assert_eq!(p, "ssl.truststore.certificates");
+        }
+
+        #[test]
+        fn endpoint_identification() {
+            ssl(&[("ssl.endpoint.identification.algorithm", "HTTPS")]).unwrap();
+            ssl(&[("ssl.endpoint.identification.algorithm", "")]).unwrap();
+            let (p, r) = ssl_err(&[("ssl.endpoint.identification.algorithm", "ldaps")]);
+            assert_eq!(p, "ssl.endpoint.identification.algorithm");
+            assert!(r.contains("https"), "{r}");
+        }
+
+        #[test]
+        fn pem_keystores() {
+            let ks = fixture("client-keystore.pem");
+            ssl(&[("ssl.keystore.location", &ks)]).unwrap();
+            let text = std::fs::read_to_string(&ks).unwrap();
+            let split = text.find("-----BEGIN PRIVATE KEY").unwrap();
+            let (chain, key) = text.split_at(split);
+            let c = ProducerConfig::builder()
+                .bootstrap_servers("h:1")
+                .security_protocol(SecurityProtocol::Ssl)
+                .ssl_keystore_pem(chain, key)
+                .build()
+                .unwrap();
+            assert!(format!("{:?}", c.tls_connector().unwrap()).contains("client_auth: true"));
+            // the key is a secret
+            let body = key.lines().nth(1).unwrap();
+            assert!(!format!("{c:?}").contains(body));
+
+            let (p, _) = ssl_err(&[("ssl.keystore.certificate.chain", chain)]);
+            assert_eq!(p, "ssl.keystore.key");
+            let (p, _) = ssl_err(&[("ssl.keystore.key", key)]);
+            assert_eq!(p, "ssl.keystore.certificate.chain");
+            let (p, r) = ssl_err(&[
+                ("ssl.keystore.certificate.chain", chain),
+                ("ssl.keystore.key", chain),
+            ]);
+            assert_eq!(p, "ssl.keystore.key");
+            assert!(r.contains("private key") && !r.contains(body), "{r}");
+            let (p, r) = ssl_err(&[("ssl.keystore.location", &ks), ("ssl.key.password", "x")]);
+            assert_eq!(p, "ssl.key.password");
+            assert!(r.contains("encrypted"), "{r}");
+            let (p, r) = ssl_err(&[("ssl.keystore.type", "JKS"), ("ssl.keystore.location", &ks)]);
+            assert_eq!(p, "ssl.keystore.type");
+            assert!(r.contains("use PEM"), "{r}");
+            let (p, _) = ssl_err(&[("ssl.keystore.location", &ks), ("ssl.keystore.key", key)]);
+            assert_eq!(p, "ssl.keystore.location");
+        }
+
+        #[test]
+        fn ssl_properties_ignored_under_plaintext() {
+            cfg(&[
+                ("ssl.truststore.type", "JKS"),
+                ("ssl.truststore.location", "/x"),
+            ])
+            .unwrap();
+        }
     }
 
     const PLAIN_JAAS: &str = "org.apache.kafka.common.security.plain.PlainLoginModule required \
@@ -2321,17 +2736,21 @@ mod tests {
                 .values()
                 .contains(&("sasl.mechanism", want.name().to_string())));
         }
-        // SSL + credentials becomes SASL_SSL (not supported yet: an error naming the protocol)
+        // SSL + credentials becomes SASL_SSL (without the rustls feature: an error naming it)
         let r = ProducerConfig::builder()
             .bootstrap_servers("h:1")
             .security_protocol(SecurityProtocol::Ssl)
             .sasl_plain("u", "p")
             .build();
-        assert!(
-            matches!(r, Err(Error::Config { ref property, ref reason })
-                if property == "security.protocol" && reason.contains("SASL_SSL")),
-            "{r:?}"
-        );
+        if cfg!(feature = "rustls") {
+            assert_eq!(r.unwrap().security_protocol(), SecurityProtocol::SaslSsl);
+        } else {
+            assert!(
+                matches!(r, Err(Error::Config { ref property, ref reason })
+                    if property == "security.protocol" && reason.contains("SASL_SSL")),
+                "{r:?}"
+            );
+        }
         // an explicit SASL protocol is kept; the mechanism setter alone does not set one
         let c = ProducerConfig::builder()
             .bootstrap_servers("h:1")

@@ -119,7 +119,9 @@ pub enum Error {
     },
     /// SASL authentication with a broker failed: wrong credentials, a mechanism the broker
     /// does not enable, a listener that does not speak SASL, or a broker that failed to prove
-    /// it knows the SCRAM credentials. Records are failed with it instead of waiting for
+    /// it knows the SCRAM credentials. Also a TLS handshake that failed (a certificate not
+    /// signed by a trusted CA, or not naming the broker's host): the reason then starts with
+    /// "TLS handshake failed". Records are failed with it instead of waiting for
     /// `delivery.timeout.ms`, and `send` fails with it instead of waiting `max.block.ms` for
     /// metadata. Not retriable: the configuration (or the broker's) must change.
     #[error("authentication with {broker} failed: {reason}")]

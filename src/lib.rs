@@ -46,6 +46,13 @@
 //!
 //! `Producer` is `Send + Sync`; share one between threads in an `Arc`. `send` blocks only for
 //! metadata of a topic it has not seen and for `buffer.memory`, each bounded by `max.block.ms`.
+//!
+//! # Cargo features
+//!
+//! `gzip`, `snappy`, `lz4`, `zstd` (codecs) and `sasl-scram` (SCRAM-SHA-256/512) are on by
+//! default and pure Rust. `rustls` (off by default) adds TLS, `security.protocol` `SSL` and
+//! `SASL_SSL` (see [`ProducerConfig`]); its crypto provider, `ring`, compiles C, so enabling it
+//! needs a C compiler.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

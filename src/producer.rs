@@ -138,6 +138,7 @@ impl<K, V> Producer<K, V> {
             connection_setup_timeout: config.socket_connection_setup_timeout(),
             idempotence: config.idempotence_enabled(),
             sasl: config.sasl_settings().cloned(),
+            tls: config.tls_connector().cloned(),
         };
         log::info!("producer {} starting: {:?}", config.client_id(), config);
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);

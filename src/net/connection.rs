@@ -6,11 +6,18 @@
 //! requests are a FIFO: a response whose correlation id is not the one at the front means the
 //! stream is out of step, and the connection is closed.
 //!
+//! With TLS (`security.protocol` `SSL` / `SASL_SSL`, cargo feature `rustls`) the socket is
+//! wrapped in a rustls client session once the TCP connect completes: [`Transport`] hides the
+//! difference, so framing sees plaintext in both cases. The handshake needs no separate step:
+//! the ApiVersions request queued at connect waits in rustls until the handshake is done, and
+//! the readiness loop drives both (writable: TLS records out; readable: TLS records in).
+//!
 //! The connection is generic over `C`, the caller's context for each request (which batches a
 //! Produce request carried, say). Whatever happens, every context handed to [`Connection::send`]
 //! comes back exactly once: with its response, from [`Connection::take_sent_unanswered`] for
 //! requests that expect no response (acks=0), or from [`Connection::close`].
 
+use crate::net::tls::TlsConnector;
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::header::{RequestHeader, ResponseHeader};
 use polling::{Event, PollMode, Poller};
@@ -36,6 +43,145 @@ pub(crate) enum ConnectionError {
     Correlation { got: i32, expected: Option<i32> },
     #[error("malformed response header: {0}")]
     Header(crate::protocol::DecodeError),
+    /// The TLS session failed: a certificate that is not trusted or does not name the broker,
+    /// no common protocol version or cipher suite, a bad record.
+    #[error("TLS handshake failed: {0}")]
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    Tls(String),
+}
+
+/// The byte stream under the framing: the socket itself, or a TLS session over it.
+enum Transport {
+    Plain(TcpStream),
+    #[cfg(feature = "rustls")]
+    Tls(TcpStream, Box<rustls::ClientConnection>),
+}
+
+impl Transport {
+    fn stream(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s, _) => s,
+        }
+    }
+
+    /// Reads plaintext without blocking: `None` when nothing is available yet, `Some(0)` at
+    /// the end of the stream.
+    fn read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ConnectionError> {
+        match self {
+            Transport::Plain(s) => loop {
+                match s.read(buf) {
+                    Ok(n) => return Ok(Some(n)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            },
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s, tls) => loop {
+                // Plaintext already decrypted first; then more records from the socket.
+                match tls.reader().read(buf) {
+                    Ok(n) => return Ok(Some(n)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(Some(0)),
+                    Err(e) => return Err(e.into()),
+                }
+                match tls.read_tls(s) {
+                    Ok(0) => return Ok(Some(0)),
+                    Ok(_) => {
+                        if let Err(e) = tls.process_new_packets() {
+                            // Tell the broker why (the alert rustls queued), best effort.
+                            let _ = tls.write_tls(s);
+                            return Err(ConnectionError::Tls(e.to_string()));
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            },
+        }
+    }
+
+    /// Writes plaintext without blocking: how much was taken, `None` if nothing could be.
+    /// With TLS, what rustls took is encrypted (or held until the handshake is done) and
+    /// counts as written.
+    fn write(&mut self, buf: &[u8]) -> Result<Option<usize>, ConnectionError> {
+        match self {
+            Transport::Plain(s) => loop {
+                match s.write(buf) {
+                    Ok(0) => return Err(ConnectionError::Eof),
+                    Ok(n) => return Ok(Some(n)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            },
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s, tls) => {
+                // rustls takes nothing while its buffer is full; a second try after the
+                // socket took the buffer out.
+                for _ in 0..2 {
+                    let n = tls.writer().write(buf)?;
+                    let drained = push_tls(s, tls)?;
+                    if n > 0 {
+                        return Ok(Some(n));
+                    }
+                    if !drained || tls.is_handshaking() {
+                        break;
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes what the TLS session has to send (handshake messages, records, alerts).
+    fn flush(&mut self) -> Result<(), ConnectionError> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            #[cfg(feature = "rustls")]
+            Transport::Tls(s, tls) => push_tls(s, tls).map(drop),
+        }
+    }
+
+    /// Whether the TLS session holds bytes for the socket.
+    fn wants_write(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "rustls")]
+            Transport::Tls(_, tls) => tls.wants_write(),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        #[cfg(feature = "rustls")]
+        if let Transport::Tls(s, tls) = self {
+            tls.send_close_notify();
+            let _ = tls.write_tls(s);
+        }
+        let _ = self.stream().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Writes TLS records to the socket until rustls has none or the socket is full; returns
+/// whether everything went out.
+#[cfg(feature = "rustls")]
+fn push_tls(
+    s: &mut TcpStream,
+    tls: &mut rustls::ClientConnection,
+) -> Result<bool, ConnectionError> {
+    while tls.wants_write() {
+        match tls.write_tls(s) {
+            Ok(0) => return Err(ConnectionError::Eof),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
 }
 
 /// A request awaiting its response.
@@ -106,7 +252,7 @@ pub(crate) struct PendingRequest {
 
 /// A connection to a broker. See the module docs.
 pub(crate) struct Connection<C> {
-    stream: TcpStream,
+    transport: Transport,
     poller: Arc<Poller>,
     key: usize,
     registered: bool,
@@ -138,14 +284,24 @@ impl<C> Connection<C> {
     /// `timeout` (`socket.connection.setup.timeout.ms`) bounds the connect: see
     /// [`Connection::connect_timed_out`].
     ///
+    /// With `tls`, the stream is a TLS session with the broker, its certificate checked
+    /// against the name in `addr`.
+    ///
     /// Only the name lookup blocks (an IP address, as on loopback, needs none).
     pub fn connect(
         addr: &str,
+        tls: Option<&TlsConnector>,
         timeout: Duration,
         now: Instant,
         poller: Arc<Poller>,
         key: usize,
     ) -> Result<Self, ConnectionError> {
+        #[cfg(feature = "rustls")]
+        let session = tls.map(|t| t.start(addr)).transpose()?.map(Box::new);
+        #[cfg(not(feature = "rustls"))]
+        if let Some(t) = tls {
+            match *t {}
+        }
         let connect_err = |source| ConnectionError::Connect {
             addr: addr.to_string(),
             source,
@@ -190,8 +346,17 @@ impl<C> Connection<C> {
                 .add_with_mode(&stream, interest.event(key), PollMode::Level)
                 .map_err(connect_err)?;
         }
-        Ok(Connection {
-            stream,
+        // The TLS session's ClientHello waits in rustls until the first flush after the
+        // connect completed.
+        #[cfg(feature = "rustls")]
+        let transport = match session {
+            Some(tls) => Transport::Tls(stream, tls),
+            None => Transport::Plain(stream),
+        };
+        #[cfg(not(feature = "rustls"))]
+        let transport = Transport::Plain(stream);
+        let conn = Connection {
+            transport,
             poller,
             key,
             registered: true,
@@ -207,7 +372,8 @@ impl<C> Connection<C> {
             unanswered: VecDeque::new(),
             write_base: 0,
             read_error: None,
-        })
+        };
+        Ok(conn)
     }
 
     /// Whether the TCP connect is still under way.
@@ -230,12 +396,12 @@ impl<C> Connection<C> {
         if self.connect_deadline.is_none() {
             return Ok(());
         }
-        if let Some(e) = self.stream.take_error()? {
+        if let Some(e) = self.transport.stream().take_error()? {
             return Err(ConnectionError::Io(e));
         }
         // Writable without an error can still mean "not connected" on some systems: the peer
         // address tells.
-        self.stream.peer_addr()?;
+        self.transport.stream().peer_addr()?;
         self.connect_deadline = None;
         Ok(())
     }
@@ -331,14 +497,12 @@ impl<C> Connection<C> {
             return Ok(());
         }
         while self.write_pos < self.write_buf.len() {
-            match self.stream.write(&self.write_buf[self.write_pos..]) {
-                Ok(0) => return Err(ConnectionError::Eof),
-                Ok(n) => self.write_pos += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
+            match self.transport.write(&self.write_buf[self.write_pos..])? {
+                Some(n) => self.write_pos += n,
+                None => break,
             }
         }
+        self.transport.flush()?;
         if self.write_pos == self.write_buf.len() {
             self.write_base += self.write_buf.len();
             self.write_buf.clear();
@@ -388,16 +552,15 @@ impl<C> Connection<C> {
                         .resize(self.read_buf.len() + grow.max(READ_CHUNK), 0);
                 }
             }
-            let err = match self.stream.read(&mut self.read_buf[self.read_end..]) {
-                Ok(0) => ConnectionError::Eof,
-                Ok(n) => {
+            let err = match self.transport.read(&mut self.read_buf[self.read_end..]) {
+                Ok(Some(0)) => ConnectionError::Eof,
+                Ok(Some(n)) => {
                     self.read_end += n;
                     self.parse(&mut responses)?;
                     continue;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => e.into(),
+                Ok(None) => break,
+                Err(e) => e,
             };
             if responses.is_empty() {
                 return Err(err);
@@ -463,14 +626,17 @@ impl<C> Connection<C> {
     pub fn rearm(&mut self) -> io::Result<()> {
         let want = if self.is_connecting() {
             Interest::Write
-        } else if self.write_pos < self.write_buf.len() {
+        } else if self.has_pending_writes() {
             Interest::ReadWrite
         } else {
             Interest::Read
         };
         if want != self.interest {
-            self.poller
-                .modify_with_mode(&self.stream, want.event(self.key), PollMode::Level)?;
+            self.poller.modify_with_mode(
+                self.transport.stream(),
+                want.event(self.key),
+                PollMode::Level,
+            )?;
             self.interest = want;
         }
         Ok(())
@@ -483,7 +649,7 @@ impl<C> Connection<C> {
 
     /// Whether bytes are waiting to be written.
     pub fn has_pending_writes(&self) -> bool {
-        self.write_pos < self.write_buf.len()
+        self.write_pos < self.write_buf.len() || self.transport.wants_write()
     }
 
     /// When the oldest request awaiting a response was sent.
@@ -495,7 +661,7 @@ impl<C> Connection<C> {
     /// whether its request had been completely written (it may have reached the broker).
     pub fn close(mut self) -> Vec<(C, bool)> {
         self.deregister();
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        self.transport.shutdown();
         let written = self.write_base + self.write_pos;
         let mut out: Vec<(C, bool)> = self.in_flight.drain(..).map(|f| (f.ctx, true)).collect();
         // A request in the write buffer may be partly written; partly counts as sent, since the
@@ -507,7 +673,7 @@ impl<C> Connection<C> {
 
     fn deregister(&mut self) {
         if self.registered {
-            let _ = self.poller.delete(&self.stream);
+            let _ = self.poller.delete(self.transport.stream());
             self.registered = false;
         }
     }

@@ -5,5 +5,6 @@
 
 pub(crate) mod connection;
 pub(crate) mod sasl;
+pub(crate) mod tls;
 
 pub(crate) use connection::{Connection, ConnectionError, Response};

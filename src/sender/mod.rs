@@ -27,7 +27,9 @@
 //! backoff, and, because credentials are the same for every broker, the failure is reported
 //! at once rather than after a timeout: every queued batch fails with
 //! [`Error::Authentication`], and `send` calls waiting for metadata fail with it too (until a
-//! connection authenticates again). Batches already in flight on authenticated connections are
+//! connection authenticates again). A TLS handshake that fails (`SSL` / `SASL_SSL`: the
+//! broker's certificate is not trusted or does not name it) is handled the same way, with a
+//! reason that says so. Batches already in flight on authenticated connections are
 //! left alone. The session lifetime a broker may announce (KIP-368 re-authentication) is not
 //! acted on: when a broker with `connections.max.reauth.ms` closes the expired connection, the
 //! producer reconnects and authenticates again, and requests in flight then are retried.
@@ -60,6 +62,7 @@ use crate::config::SaslSettings;
 use crate::error::{Delivery, Error};
 use crate::metadata::{Cluster, Metadata};
 use crate::net::sasl::{SaslClient, Step};
+use crate::net::tls::TlsConnector;
 use crate::net::{Connection, ConnectionError, Response};
 use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
@@ -99,6 +102,8 @@ pub(crate) struct SenderConfig {
     /// SASL mechanism and credentials, for a `SASL_*` security protocol (`Debug` hides the
     /// password).
     pub sasl: Option<SaslSettings>,
+    /// TLS sessions with brokers, for an `SSL` / `SASL_SSL` security protocol.
+    pub tls: Option<TlsConnector>,
 }
 
 /// State shared by the producer handle and the sender thread.
@@ -529,7 +534,7 @@ impl Sender {
             timeout = Duration::ZERO;
         }
         for (id, e) in broken {
-            self.disconnect(id, &e.to_string(), now);
+            self.connection_error(id, e, now);
         }
         self.complete_unanswered(now);
 
@@ -582,7 +587,7 @@ impl Sender {
                 Err(e) => {
                     // Responses that arrived before the error are lost with the connection
                     // only if they were not parsed; parsed ones were returned above.
-                    self.disconnect(id, &e.to_string(), now);
+                    self.connection_error(id, e, now);
                 }
             }
         }
@@ -652,6 +657,7 @@ impl Sender {
         log::debug!("connecting to node {id} at {addr}");
         match Connection::connect(
             &addr,
+            self.cfg.tls.as_ref(),
             self.cfg.connection_setup_timeout,
             now,
             self.shared.poller.clone(),
@@ -686,6 +692,11 @@ impl Sender {
                 node.sasl = None;
                 true
             }
+            Err(e @ ConnectionError::Tls(_)) => {
+                self.auth_failed(id, e.to_string(), now);
+                self.connection_failed(id, now);
+                false
+            }
             Err(e) => {
                 log::warn!("node {id} ({addr}): {e}");
                 self.connection_failed(id, now);
@@ -710,6 +721,16 @@ impl Sender {
         let backoff = exp.mul_f64(jitter).min(max.mul_f64(1.2));
         node.reconnect_at = Some(now + backoff);
         self.shared.metadata.request_update();
+    }
+
+    /// A connection failed: a TLS failure (untrusted certificate, wrong host name) is
+    /// reported like an authentication failure, since retrying cannot fix it; anything else
+    /// closes the connection for a later retry.
+    fn connection_error(&mut self, id: i32, e: ConnectionError, now: Instant) {
+        match e {
+            ConnectionError::Tls(_) => self.auth_failed(id, e.to_string(), now),
+            e => self.disconnect(id, &e.to_string(), now),
+        }
     }
 
     /// Closes a connection; everything in flight on it is failed or retried.

@@ -14,7 +14,9 @@ const HOW_TO_START: &str = "run everything with `scripts/test`, or start the bro
 `KAFKA_VERSION=3.9.1 scripts/kafka start --port 9192` (KAFKA_BOOTSTRAP_COMPAT=127.0.0.1:9192) and \
 `scripts/kafka start --port 9292` (KAFKA_BOOTSTRAP_FAULT=127.0.0.1:9292, KAFKA_FAULT_PORT=9292) and \
 `scripts/kafka start --port 9392 --security` (KAFKA_BOOTSTRAP_SASL=127.0.0.1:9394, its SASL_PLAINTEXT \
-listener, and KAFKA_SASL_PLAINTEXT_PORT=9392, the same broker's PLAINTEXT port), and export those variables";
+listener, and KAFKA_SASL_PLAINTEXT_PORT=9392, the same broker's PLAINTEXT port; with TLS: \
+KAFKA_BOOTSTRAP_SSL=127.0.0.1:9395, KAFKA_BOOTSTRAP_SASL_SSL=127.0.0.1:9396 and \
+KAFKA_TLS_CA=<repo>/.kafka/single-9392/tls/ca.pem), and export those variables";
 
 /// The repository root.
 pub fn repo_dir() -> PathBuf {
@@ -256,3 +258,34 @@ pub mod mock_broker;
 
 /// A fault-injecting TCP proxy in front of a real broker (see its module docs).
 pub mod proxy;
+
+/// The TLS listeners of the broker started with `--security`, and the CA certificate (PEM) its
+/// certificate was made with (subject alternative names `localhost` and `127.0.0.1`).
+pub struct TlsBroker {
+    /// `host:port` of the SSL listener (`KAFKA_BOOTSTRAP_SSL`).
+    pub ssl: String,
+    /// `host:port` of the SASL_SSL listener (`KAFKA_BOOTSTRAP_SASL_SSL`).
+    pub sasl_ssl: String,
+    /// `host:port` of the PLAINTEXT listener of the same broker, for Kafka's tools.
+    pub plaintext: String,
+    /// The CA certificate file (`KAFKA_TLS_CA`).
+    pub ca: PathBuf,
+}
+
+/// See [`TlsBroker`].
+pub fn bootstrap_tls() -> TlsBroker {
+    let plaintext = bootstrap_sasl().plaintext;
+    let ssl = require_reachable("KAFKA_BOOTSTRAP_SSL");
+    let sasl_ssl = require_reachable("KAFKA_BOOTSTRAP_SASL_SSL");
+    let ca = PathBuf::from(
+        std::env::var("KAFKA_TLS_CA")
+            .unwrap_or_else(|_| panic!("KAFKA_TLS_CA is not set; {HOW_TO_START}")),
+    );
+    assert!(ca.is_file(), "KAFKA_TLS_CA={} is not a file", ca.display());
+    TlsBroker {
+        ssl,
+        sasl_ssl,
+        plaintext,
+        ca,
+    }
+}

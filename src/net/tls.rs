@@ -1,0 +1,185 @@
+//! TLS for broker connections (`security.protocol` `SSL` and `SASL_SSL`), with rustls and its
+//! `ring` crypto provider, behind the cargo feature `rustls`.
+//!
+//! A [`TlsConnector`] is built once from the `ssl.*` settings (trusted certificates, whether
+//! the broker's host name is checked, an optional client certificate) and starts one rustls
+//! client session per connection. The session itself is driven by
+//! [`crate::net::Connection`] over its non-blocking socket.
+//!
+//! Without the feature, [`TlsConnector`] is an empty enum: no value of it exists, so code that
+//! handles an `Option<TlsConnector>` compiles in both builds and the TLS paths vanish.
+
+#[cfg(feature = "rustls")]
+pub(crate) use imp::{TlsConnector, TlsOptions, TlsSetupError};
+
+/// No TLS in this build: a type with no values (see the module docs).
+#[cfg(not(feature = "rustls"))]
+#[derive(Clone, Debug)]
+pub(crate) enum TlsConnector {}
+
+#[cfg(feature = "rustls")]
+mod imp {
+    use crate::net::ConnectionError;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+    use rustls::{CertificateError, SignatureScheme};
+    use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore};
+    use std::fmt;
+    use std::sync::Arc;
+
+    /// What the `ssl.*` properties ask for, already read from files and PEM-decoded.
+    pub(crate) struct TlsOptions {
+        /// Trusted certificates (`ssl.truststore.*`); `None` trusts the public CAs of
+        /// webpki-roots, as Java trusts the JVM's default CAs.
+        pub trusted: Option<Vec<CertificateDer<'static>>>,
+        /// `ssl.endpoint.identification.algorithm=https` (the default): the broker's
+        /// certificate must name the host connected to.
+        pub verify_hostname: bool,
+        /// A client certificate chain and its key (`ssl.keystore.*`).
+        pub client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    }
+
+    /// Why a [`TlsConnector`] could not be built, by the settings at fault.
+    #[derive(Debug)]
+    pub(crate) enum TlsSetupError {
+        /// The trusted certificates.
+        Trust(String),
+        /// The client certificate or key.
+        ClientAuth(String),
+        /// Anything else.
+        Other(String),
+    }
+
+    /// Starts TLS sessions with brokers; cheap to clone (the rustls config is shared).
+    #[derive(Clone)]
+    pub(crate) struct TlsConnector {
+        config: Arc<ClientConfig>,
+        verify_hostname: bool,
+    }
+
+    impl fmt::Debug for TlsConnector {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("TlsConnector")
+                .field("verify_hostname", &self.verify_hostname)
+                .field(
+                    "client_auth",
+                    &self.config.client_auth_cert_resolver.has_certs(),
+                )
+                .finish()
+        }
+    }
+
+    impl TlsConnector {
+        /// A connector for `options`; the error says which part was refused.
+        pub fn new(options: TlsOptions) -> Result<Self, TlsSetupError> {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut roots = RootCertStore::empty();
+            match options.trusted {
+                Some(certs) => {
+                    for (i, c) in certs.into_iter().enumerate() {
+                        roots.add(c).map_err(|e| {
+                            TlsSetupError::Trust(format!(
+                                "certificate {} cannot be a trust anchor: {e}",
+                                i + 1
+                            ))
+                        })?;
+                    }
+                }
+                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            }
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| {
+                        TlsSetupError::Trust(format!("no usable trusted certificate: {e}"))
+                    })?;
+            let verifier: Arc<dyn ServerCertVerifier> = if options.verify_hostname {
+                webpki
+            } else {
+                Arc::new(ChainOnlyVerifier(webpki))
+            };
+            let builder = ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| TlsSetupError::Other(e.to_string()))?
+                .dangerous()
+                .with_custom_certificate_verifier(verifier);
+            let config = match options.client_auth {
+                Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    TlsSetupError::ClientAuth(format!("client certificate or key refused: {e}"))
+                })?,
+                None => builder.with_no_client_auth(),
+            };
+            Ok(TlsConnector {
+                config: Arc::new(config),
+                verify_hostname: options.verify_hostname,
+            })
+        }
+
+        /// A client session for the broker at `addr` (`host:port`; the host is the name
+        /// checked against the certificate, and sent as SNI when it is not an IP address).
+        pub fn start(&self, addr: &str) -> Result<ClientConnection, ConnectionError> {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(host.to_string()).map_err(|e| {
+                ConnectionError::Tls(format!("{host:?} is not a valid TLS server name: {e}"))
+            })?;
+            ClientConnection::new(self.config.clone(), name)
+                .map_err(|e| ConnectionError::Tls(e.to_string()))
+        }
+    }
+
+    /// `ssl.endpoint.identification.algorithm=` (empty): the chain must still lead to a trusted
+    /// certificate, be in date and carry valid signatures; only the host name is not checked.
+    #[derive(Debug)]
+    struct ChainOnlyVerifier(Arc<WebPkiServerVerifier>);
+
+    impl ServerCertVerifier for ChainOnlyVerifier {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp_response: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            // webpki checks the chain first and the name last: a name error means all the
+            // rest passed.
+            match self.0.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ) {
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                )) => Ok(ServerCertVerified::assertion()),
+                other => other,
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.0.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.0.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.supported_verify_schemes()
+        }
+    }
+}
