@@ -652,6 +652,11 @@ impl<C> Connection<C> {
         self.write_pos < self.write_buf.len() || self.transport.wants_write()
     }
 
+    /// The contexts of the requests awaiting a response, oldest first.
+    pub fn in_flight_contexts(&self) -> impl Iterator<Item = &C> {
+        self.in_flight.iter().map(|f| &f.ctx)
+    }
+
     /// When the oldest request awaiting a response was sent.
     pub fn oldest_in_flight(&self) -> Option<Instant> {
         self.in_flight.front().map(|f| f.sent_at)

@@ -514,7 +514,7 @@ impl Sender {
         self.maybe_init_producer_id(now, &mut timeout);
         self.maybe_update_metadata(now, &mut timeout);
         self.send_produce_requests(now, &mut timeout);
-        self.fail_expired(now);
+        self.fail_expired(now, &mut timeout);
         self.check_request_timeouts(now, &mut timeout);
 
         // Flush writes and re-arm interest before waiting.
@@ -1283,7 +1283,35 @@ impl Sender {
         }
     }
 
-    fn fail_expired(&mut self, now: Instant) {
+    fn fail_expired(&mut self, now: Instant, timeout: &mut Duration) {
+        // Batches in flight answer their records by delivery.timeout.ms too, as Java's do
+        // (`Sender.getExpiredInflightBatches`): the records get DeliveryTimeout (may have been
+        // written) now; the request's own answer, when it comes, still settles the batch's
+        // sequence bookkeeping, and its `done` is then ignored (a batch's final state is set
+        // once). Without this, an answer could come up to request.timeout.ms late.
+        let delivery_timeout = self.cfg.delivery_timeout;
+        for node in self.nodes.values() {
+            let Some(conn) = node.conn.as_ref() else {
+                continue;
+            };
+            for ctx in conn.in_flight_contexts() {
+                let RequestCtx::Produce(batches) = ctx else {
+                    continue;
+                };
+                for b in batches.iter().filter(|b| !b.is_done()) {
+                    let deadline = b.created() + delivery_timeout;
+                    if now >= deadline {
+                        b.done(Err(Error::DeliveryTimeout {
+                            elapsed: now.saturating_duration_since(b.created()),
+                            delivery: Delivery::Unknown,
+                            last_error: b.last_error().cloned(),
+                        }));
+                    } else {
+                        *timeout = (*timeout).min(deadline - now + Duration::from_millis(1));
+                    }
+                }
+            }
+        }
         for b in self.shared.accumulator.expired_batches(now) {
             let err = Error::DeliveryTimeout {
                 elapsed: now.saturating_duration_since(b.created()),
