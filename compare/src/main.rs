@@ -184,7 +184,6 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut random = SplittableRandom::new(o.random_seed);
     if o.warmup_records > 0 {
         println!(
             "Warmup first {} records. Steady state results will print after the complete test summary.",
@@ -193,33 +192,9 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
     }
     let start_ms = now_ms();
     let mut throttler = Throttler::new(o.throughput, start_ms);
-    let mut payload = match o.payload {
-        Payload::Size(s) => vec![0u8; s],
-        _ => Vec::new(),
-    };
+    let mut source = RecordSource::new(&o, &file_payloads);
     for i in 0..o.num_records {
-        match &o.payload {
-            Payload::Size(_) => {
-                for b in payload.iter_mut() {
-                    *b = (random.next_int(26) + 65) as u8;
-                }
-            }
-            Payload::File(_) => {
-                let n = file_payloads.len().min(i32::MAX as usize) as i32;
-                payload.clone_from(&file_payloads[random.next_int(n) as usize]);
-            }
-            Payload::Monotonic => {
-                payload.clear();
-                payload.extend_from_slice(i.to_string().as_bytes());
-            }
-        }
-        let key = match (o.key_distribution, o.key_range) {
-            (KeyDistribution::Range, Some(k)) => Some((i % u64::from(k)).to_string().into_bytes()),
-            (KeyDistribution::Random, Some(k)) => {
-                Some(random.next_int(k as i32).to_string().into_bytes())
-            }
-            _ => None,
-        };
+        let (key, payload) = source.next(i);
         let bytes = payload.len();
         let send_start_ms = now_ms();
         let steady = o.warmup_records > 0 && i >= o.warmup_records;
@@ -235,7 +210,7 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
         let mut opaque = Box::new((send_start_ms, bytes, steady));
         loop {
             let mut rec: BaseRecord<'_, Vec<u8>, [u8], Box<Opaque>> =
-                BaseRecord::with_opaque_to(&o.topic, opaque).payload(&payload[..]);
+                BaseRecord::with_opaque_to(&o.topic, opaque).payload(payload);
             if let Some(k) = &key {
                 rec = rec.key(k);
             }

@@ -474,3 +474,46 @@ fn read_payload_file(path: &str, delimiter: &str) -> Result<Vec<Vec<u8>>, String
     Ok(pieces)
 }
 
+/// The records of a run, made as Java's tool makes them: the payload (random letters, a piece of
+/// the payload file, or the record's number) and the key (none, or from the key distribution).
+struct RecordSource<'a> {
+    options: &'a Options,
+    random: SplittableRandom,
+    file_payloads: &'a [Vec<u8>],
+    payload: Vec<u8>,
+}
+
+impl<'a> RecordSource<'a> {
+    fn new(options: &'a Options, file_payloads: &'a [Vec<u8>]) -> Self {
+        let payload = match options.payload {
+            Payload::Size(s) => vec![0u8; s],
+            _ => Vec::new(),
+        };
+        RecordSource { options, random: SplittableRandom::new(options.random_seed), file_payloads, payload }
+    }
+
+    /// Record `i`: its key, and its payload (valid until the next call).
+    fn next(&mut self, i: u64) -> (Option<Vec<u8>>, &[u8]) {
+        match &self.options.payload {
+            Payload::Size(_) => {
+                for b in self.payload.iter_mut() {
+                    *b = (self.random.next_int(26) + 65) as u8;
+                }
+            }
+            Payload::File(_) => {
+                let n = self.file_payloads.len().min(i32::MAX as usize) as i32;
+                self.payload.clone_from(&self.file_payloads[self.random.next_int(n) as usize]);
+            }
+            Payload::Monotonic => {
+                self.payload.clear();
+                self.payload.extend_from_slice(i.to_string().as_bytes());
+            }
+        }
+        let key = match (self.options.key_distribution, self.options.key_range) {
+            (KeyDistribution::Range, Some(k)) => Some((i % u64::from(k)).to_string().into_bytes()),
+            (KeyDistribution::Random, Some(k)) => Some(self.random.next_int(k as i32).to_string().into_bytes()),
+            _ => None,
+        };
+        (key, &self.payload)
+    }
+}
