@@ -70,8 +70,8 @@ use crate::protocol::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::produce::{
     self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic,
 };
-use crate::protocol::sasl_authenticate::{self, SaslAuthenticateRequest, SaslAuthenticateResponse};
-use crate::protocol::sasl_handshake::{self, SaslHandshakeRequest, SaslHandshakeResponse};
+use crate::protocol::sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
+use crate::protocol::sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::ErrorCode;
 use crate::protocol::Request;
@@ -392,6 +392,26 @@ impl Idempotence {
 }
 
 /// Whether the last attempt of a batch was answered by the broker (so it was not appended).
+/// Why [`Sender::send_request`] sent nothing.
+#[derive(Debug)]
+enum RequestError {
+    /// The broker speaks no version of the API in our range.
+    Unsupported,
+    /// Not connected, not ready, or the frame could not be written.
+    Failed(String),
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::Unsupported => {
+                f.write_str("the broker supports no version of it that we speak")
+            }
+            RequestError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
 enum ErrKind {
     Broker,
     Other,
@@ -847,7 +867,13 @@ impl Sender {
         let topics = self.shared.metadata.topics_for_request(now);
         let names: Vec<&str> = topics.iter().map(|t| &**t).collect();
         let req = MetadataRequest::for_topics(&names, false);
-        match self.send_request::<MetadataRequest<'_>>(id, &req, RequestCtx::Metadata, now) {
+        match self.send_request(
+            id,
+            &req,
+            MetadataRequest::MIN_VERSION,
+            RequestCtx::Metadata,
+            now,
+        ) {
             Ok(()) => self.metadata_in_flight = true,
             Err(e) => {
                 log::error!("node {id}: cannot send a Metadata request: {e}");
@@ -856,33 +882,36 @@ impl Sender {
         }
     }
 
-    /// Sends a request to a ready node at the highest version both sides speak.
+    /// Sends a request to a node whose ApiVersions are known, at the highest version both
+    /// sides speak (never below `min_version`).
     fn send_request<R: Request>(
         &mut self,
         id: i32,
         req: &R,
+        min_version: i16,
         ctx: RequestCtx,
         now: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), RequestError> {
         let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
-        let node = self.nodes.get_mut(&id).ok_or("unknown node")?;
+        let node = self
+            .nodes
+            .get_mut(&id)
+            .ok_or(RequestError::Failed("unknown node".into()))?;
         let v = node
             .versions
             .as_ref()
-            .ok_or("not ready")?
-            .negotiate_for::<R>()
-            .ok_or_else(|| {
-                format!(
-                    "the broker supports no version of API {} that we speak",
-                    R::API_KEY
-                )
-            })?;
-        let conn = node.conn.as_mut().ok_or("not connected")?;
+            .ok_or(RequestError::Failed("not ready".into()))?
+            .negotiate(R::API_KEY, min_version, R::MAX_VERSION)
+            .ok_or(RequestError::Unsupported)?;
+        let conn = node
+            .conn
+            .as_mut()
+            .ok_or(RequestError::Failed("not connected".into()))?;
         conn.send(R::API_KEY, v, client_id, true, now, ctx, |b| {
             req.encode_body(v, b)
         })
         .map(|_| ())
-        .map_err(|(e, _)| e.to_string())
+        .map_err(|(e, _)| RequestError::Failed(e.to_string()))
     }
 
     fn maybe_init_producer_id(&mut self, now: Instant, timeout: &mut Duration) {
@@ -900,9 +929,10 @@ impl Sender {
             return;
         };
         let req = InitProducerIdRequest::new(None, i32::MAX);
-        match self.send_request::<InitProducerIdRequest<'_>>(
+        match self.send_request(
             id,
             &req,
+            InitProducerIdRequest::MIN_VERSION,
             RequestCtx::InitProducerId,
             now,
         ) {
@@ -1515,40 +1545,26 @@ impl Sender {
             Ok(c) => c,
             Err(e) => return self.auth_failed(id, e, now),
         };
-        let mechanism = client.mechanism().name();
-        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
-        let Some(node) = self.nodes.get_mut(&id) else {
-            return;
+        let req = SaslHandshakeRequest {
+            mechanism: client.mechanism().name(),
         };
-        // v1: the tokens then travel in SaslAuthenticate requests (v0 sends them raw).
-        let supported = node
-            .versions
-            .as_ref()
-            .and_then(|t| t.negotiate(sasl_handshake::API_KEY, 1, sasl_handshake::MAX_VERSION));
-        let Some(v) = supported else {
-            return self.auth_failed(
+        // v1 at least: the tokens then travel in SaslAuthenticate requests (v0 sends them raw).
+        match self.send_request(id, &req, 1, RequestCtx::SaslHandshake, now) {
+            Ok(()) => {
+                if let Some(node) = self.nodes.get_mut(&id) {
+                    node.sasl = Some(client);
+                }
+            }
+            Err(RequestError::Unsupported) => self.auth_failed(
                 id,
                 "the broker does not support SaslHandshake v1 (SASL needs Kafka 1.0 or later)"
                     .into(),
                 now,
-            );
-        };
-        let Some(conn) = node.conn.as_mut() else {
-            return;
-        };
-        let req = SaslHandshakeRequest { mechanism };
-        if let Err((e, _)) = conn.send(
-            sasl_handshake::API_KEY,
-            v,
-            client_id,
-            true,
-            now,
-            RequestCtx::SaslHandshake,
-            |b| req.encode(v, b),
-        ) {
-            return self.disconnect(id, &format!("cannot send SaslHandshake: {e}"), now);
+            ),
+            Err(RequestError::Failed(e)) => {
+                self.disconnect(id, &format!("cannot send SaslHandshake: {e}"), now)
+            }
         }
-        node.sasl = Some(client);
     }
 
     fn handle_sasl_handshake(&mut self, id: i32, version: i16, body: &[u8], now: Instant) {
@@ -1588,39 +1604,19 @@ impl Sender {
     }
 
     fn send_sasl_authenticate(&mut self, id: i32, token: &[u8], now: Instant) {
-        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
-        let Some(node) = self.nodes.get_mut(&id) else {
-            return;
-        };
-        let v = node.versions.as_ref().and_then(|t| {
-            t.negotiate(
-                sasl_authenticate::API_KEY,
-                sasl_authenticate::MIN_VERSION,
-                sasl_authenticate::MAX_VERSION,
-            )
-        });
-        let Some(v) = v else {
-            return self.auth_failed(
+        let req = SaslAuthenticateRequest { auth_bytes: token };
+        let min = SaslAuthenticateRequest::MIN_VERSION;
+        match self.send_request(id, &req, min, RequestCtx::SaslAuthenticate, now) {
+            Ok(()) => {}
+            Err(RequestError::Unsupported) => self.auth_failed(
                 id,
                 "the broker does not support SaslAuthenticate (SASL needs Kafka 1.0 or later)"
                     .into(),
                 now,
-            );
-        };
-        let Some(conn) = node.conn.as_mut() else {
-            return;
-        };
-        let req = SaslAuthenticateRequest { auth_bytes: token };
-        if let Err((e, _)) = conn.send(
-            sasl_authenticate::API_KEY,
-            v,
-            client_id,
-            true,
-            now,
-            RequestCtx::SaslAuthenticate,
-            |b| req.encode(v, b),
-        ) {
-            self.disconnect(id, &format!("cannot send SaslAuthenticate: {e}"), now);
+            ),
+            Err(RequestError::Failed(e)) => {
+                self.disconnect(id, &format!("cannot send SaslAuthenticate: {e}"), now)
+            }
         }
     }
 

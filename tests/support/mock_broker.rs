@@ -324,23 +324,9 @@ impl MockBroker {
     /// Waits until `pred` holds for the requests received (re-checked on every request), up
     /// to `timeout`. Returns whether it held.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&[Received]) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.shared.lock();
-        loop {
-            if pred(&st.received) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        super::wait_on(&self.shared.state, &self.shared.changed, timeout, |st| {
+            pred(&st.received)
+        })
     }
 }
 

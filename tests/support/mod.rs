@@ -94,6 +94,31 @@ pub fn bootstrap_sasl() -> SaslBroker {
     SaslBroker { sasl, plaintext }
 }
 
+/// Waits on `changed` until `pred` holds over the state behind `state`, or `timeout` passes;
+/// returns whether it held. (The mock broker and the proxy wake `changed` on every change.)
+pub fn wait_on<T>(
+    state: &std::sync::Mutex<T>,
+    changed: &std::sync::Condvar,
+    timeout: std::time::Duration,
+    pred: impl Fn(&T) -> bool,
+) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if pred(&st) {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        st = changed
+            .wait_timeout(st, deadline - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -289,23 +289,9 @@ impl Proxy {
     /// Blocks until `cond` holds over the stats (re-checked at every change) or `timeout`
     /// passes; returns whether it held.
     pub fn wait_until(&self, timeout: Duration, cond: impl Fn(&Stats) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.inner.lock();
-        loop {
-            if cond(&st.stats) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = self
-                .inner
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        super::wait_on(&self.inner.state, &self.inner.changed, timeout, |st| {
+            cond(&st.stats)
+        })
     }
 }
 
