@@ -68,18 +68,9 @@ impl ProducerContext for Ctx {
     type DeliveryOpaque = Box<Opaque>;
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
         let (send_start_ms, bytes, steady) = *opaque;
-        let now = now_ms();
-        let latency = now.saturating_sub(send_start_ms).min(u64::from(u32::MAX)) as u32;
+        let (latency, now) = latency_since(send_start_ms);
         match result {
-            Ok(_) => {
-                let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-                s.total.record(latency, bytes, now);
-                if steady {
-                    if let Some(st) = s.steady.as_mut() {
-                        st.record(latency, bytes, now);
-                    }
-                }
-            }
+            Ok(_) => AllStats::acknowledged(self.stats, latency, bytes, now, steady),
             Err((e, _)) => {
                 FAILED.fetch_add(1, Ordering::Relaxed);
                 eprintln!("perf-librdkafka: record failed: {e}");
@@ -163,20 +154,14 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let file_payloads = match &o.payload {
-        Payload::File(path) => match read_payload_file(path, &o.payload_delimiter) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("perf-librdkafka: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        _ => Vec::new(),
+    let mut source = match RecordSource::new(&o) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("perf-librdkafka: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let stats: &'static Mutex<AllStats> = Box::leak(Box::new(Mutex::new(AllStats {
-        total: Stats::new(o.num_records, o.reporting_interval_ms, false),
-        steady: None,
-    })));
+    let stats = AllStats::leak_new(&o);
     let producer: ThreadedProducer<Ctx> = match cfg.create_with_context(Ctx { stats }) {
         Ok(p) => p,
         Err(e) => {
@@ -184,29 +169,13 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if o.warmup_records > 0 {
-        println!(
-            "Warmup first {} records. Steady state results will print after the complete test summary.",
-            o.warmup_records
-        );
-    }
     let start_ms = now_ms();
     let mut throttler = Throttler::new(o.throughput, start_ms);
-    let mut source = RecordSource::new(&o, &file_payloads);
     for i in 0..o.num_records {
         let (key, payload) = source.next(i);
         let bytes = payload.len();
         let send_start_ms = now_ms();
-        let steady = o.warmup_records > 0 && i >= o.warmup_records;
-        if o.warmup_records > 0 && i == o.warmup_records {
-            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-            s.steady = Some(Stats::new(
-                o.num_records - o.warmup_records,
-                o.reporting_interval_ms,
-                true,
-            ));
-            s.total.suppress_print = true;
-        }
+        let steady = AllStats::before_send(stats, &o, i);
         let mut opaque = Box::new((send_start_ms, bytes, steady));
         loop {
             let mut rec: BaseRecord<'_, Vec<u8>, [u8], Box<Opaque>> =
@@ -239,24 +208,12 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
         eprintln!("perf-librdkafka: flush: {e}");
     }
     drop(producer);
-    {
-        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-        s.total.print_total();
-        if let Some(st) = s.steady.as_mut() {
-            st.print_total();
-        }
-    }
-    let _ = std::io::stdout().flush();
-    let failed = FAILED.load(Ordering::Relaxed);
-    if failed > 0 {
-        eprintln!(
-            "perf-librdkafka: {failed} of {} records failed",
-            o.num_records
-        );
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    AllStats::finish(
+        stats,
+        "perf-librdkafka",
+        FAILED.load(Ordering::Relaxed),
+        o.num_records,
+    )
 }
 
 fn main() -> ExitCode {

@@ -479,17 +479,27 @@ fn read_payload_file(path: &str, delimiter: &str) -> Result<Vec<Vec<u8>>, String
 struct RecordSource<'a> {
     options: &'a Options,
     random: SplittableRandom,
-    file_payloads: &'a [Vec<u8>],
+    file_payloads: Vec<Vec<u8>>,
     payload: Vec<u8>,
 }
 
 impl<'a> RecordSource<'a> {
-    fn new(options: &'a Options, file_payloads: &'a [Vec<u8>]) -> Self {
+    /// Reads the payload file, if the run uses one.
+    fn new(options: &'a Options) -> Result<Self, String> {
+        let file_payloads = match &options.payload {
+            Payload::File(path) => read_payload_file(path, &options.payload_delimiter)?,
+            _ => Vec::new(),
+        };
         let payload = match options.payload {
             Payload::Size(s) => vec![0u8; s],
             _ => Vec::new(),
         };
-        RecordSource { options, random: SplittableRandom::new(options.random_seed), file_payloads, payload }
+        Ok(RecordSource {
+            options,
+            random: SplittableRandom::new(options.random_seed),
+            file_payloads,
+            payload,
+        })
     }
 
     /// Record `i`: its key, and its payload (valid until the next call).
@@ -516,4 +526,67 @@ impl<'a> RecordSource<'a> {
         };
         (key, &self.payload)
     }
+}
+
+impl AllStats {
+    /// The run's statistics, leaked on purpose: callbacks borrow them for the life of the
+    /// program without a reference count per record. Prints Java's warm-up notice.
+    fn leak_new(o: &Options) -> &'static Mutex<AllStats> {
+        if o.warmup_records > 0 {
+            println!(
+                "Warmup first {} records. Steady state results will print after the complete test summary.",
+                o.warmup_records
+            );
+        }
+        Box::leak(Box::new(Mutex::new(AllStats {
+            total: Stats::new(o.num_records, o.reporting_interval_ms, false),
+            steady: None,
+        })))
+    }
+
+    /// Called before record `i` is sent: whether it counts for the steady-state statistics
+    /// (which start, as in Java, at record `--warmup-records`).
+    fn before_send(stats: &Mutex<AllStats>, o: &Options, i: u64) -> bool {
+        if o.warmup_records > 0 && i == o.warmup_records {
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.steady = Some(Stats::new(o.num_records - o.warmup_records, o.reporting_interval_ms, true));
+            s.total.suppress_print = true;
+        }
+        o.warmup_records > 0 && i >= o.warmup_records
+    }
+
+    /// Records one acknowledged record.
+    fn acknowledged(stats: &Mutex<AllStats>, latency: u32, bytes: usize, now: u64, steady: bool) {
+        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.total.record(latency, bytes, now);
+        if steady {
+            if let Some(st) = s.steady.as_mut() {
+                st.record(latency, bytes, now);
+            }
+        }
+    }
+
+    /// Prints Java's summary line(s), then says how many records failed: exit status 1 if any.
+    fn finish(stats: &Mutex<AllStats>, tool: &str, failed: u64, num_records: u64) -> ExitCode {
+        {
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.total.print_total();
+            if let Some(st) = s.steady.as_mut() {
+                st.print_total();
+            }
+        }
+        let _ = std::io::stdout().flush();
+        if failed > 0 {
+            eprintln!("{tool}: {failed} of {num_records} records failed");
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Milliseconds from `send_start_ms` to now, as Java's tool measures latency.
+fn latency_since(send_start_ms: u64) -> (u32, u64) {
+    let now = now_ms();
+    (now.saturating_sub(send_start_ms).min(u64::from(u32::MAX)) as u32, now)
 }

@@ -71,16 +71,6 @@ fn run(o: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let file_payloads = match &o.payload {
-        Payload::File(path) => match read_payload_file(path, &o.payload_delimiter) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("perf: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        _ => Vec::new(),
-    };
     let producer: Producer<Vec<u8>, Vec<u8>> = match Producer::new(config) {
         Ok(p) => p,
         Err(e) => {
@@ -89,22 +79,17 @@ fn run(o: Options) -> ExitCode {
         }
     };
 
-    if o.warmup_records > 0 {
-        println!(
-            "Warmup first {} records. Steady state results will print after the complete test summary.",
-            o.warmup_records
-        );
-    }
-    // Leaked on purpose: callbacks borrow it for the life of the program without a reference
-    // count per record.
-    let stats: &'static Mutex<AllStats> = Box::leak(Box::new(Mutex::new(AllStats {
-        total: Stats::new(o.num_records, o.reporting_interval_ms, false),
-        steady: None,
-    })));
+    let mut source = match RecordSource::new(&o) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("perf: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stats = AllStats::leak_new(&o);
     static FAILED: AtomicU64 = AtomicU64::new(0);
     let start_ms = now_ms();
     let mut throttler = Throttler::new(o.throughput, start_ms);
-    let mut source = RecordSource::new(&o, &file_payloads);
 
     for i in 0..o.num_records {
         let (key, payload) = source.next(i);
@@ -112,29 +97,11 @@ fn run(o: Options) -> ExitCode {
         let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload.to_vec()));
 
         let send_start_ms = now_ms();
-        let steady = o.warmup_records > 0 && i >= o.warmup_records;
-        if o.warmup_records > 0 && i == o.warmup_records {
-            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-            s.steady = Some(Stats::new(
-                o.num_records - o.warmup_records,
-                o.reporting_interval_ms,
-                true,
-            ));
-            s.total.suppress_print = true;
-        }
+        let steady = AllStats::before_send(stats, &o, i);
         let sent = producer.send_with_callback(record, move |result| {
-            let now = now_ms();
-            let latency = now.saturating_sub(send_start_ms).min(u64::from(u32::MAX)) as u32;
+            let (latency, now) = latency_since(send_start_ms);
             match result {
-                Ok(_) => {
-                    let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-                    s.total.record(latency, bytes, now);
-                    if steady {
-                        if let Some(st) = s.steady.as_mut() {
-                            st.record(latency, bytes, now);
-                        }
-                    }
-                }
+                Ok(_) => AllStats::acknowledged(stats, latency, bytes, now, steady),
                 Err(e) => {
                     FAILED.fetch_add(1, Ordering::Relaxed);
                     eprintln!("perf: record failed: {e}");
@@ -153,21 +120,7 @@ fn run(o: Options) -> ExitCode {
     // As Java (without --print-metrics): close, which waits for every answer, then print.
     producer.close(Duration::MAX);
     drop(producer);
-    {
-        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-        s.total.print_total();
-        if let Some(st) = s.steady.as_mut() {
-            st.print_total();
-        }
-    }
-    let _ = std::io::stdout().flush();
-    let failed = FAILED.load(Ordering::Relaxed);
-    if failed > 0 {
-        eprintln!("perf: {failed} of {} records failed", o.num_records);
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    AllStats::finish(stats, "perf", FAILED.load(Ordering::Relaxed), o.num_records)
 }
 
 /// `PERF_LOG=info|debug|trace`: the producer's log on stderr (for diagnosing a bad run).
