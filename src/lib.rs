@@ -58,6 +58,7 @@
 #![warn(missing_docs)]
 
 mod accumulator;
+mod backoff;
 pub mod compression;
 mod config;
 mod error;

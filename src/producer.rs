@@ -2,10 +2,12 @@
 //! append); the network is the sender thread's.
 
 use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
+use crate::backoff::Rng;
 use crate::config::ProducerConfig;
 use crate::error::{Delivery, Error};
 use crate::future::SendFuture;
 use crate::metadata::Metadata;
+use crate::net::{PoolConfig, SocketOptions, TcpTransport, Transport};
 use crate::partitioner::{choose_partition, BuiltInPartitioners, PartitionChoice, TopicLayout};
 use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata, TopicPartition};
@@ -107,42 +109,55 @@ impl<K, V> Producer<K, V> {
             config.metadata_max_idle(),
             config.retry_backoff(),
         ));
-        let poller = Arc::new(polling::Poller::new().map_err(|e| Error::Network {
+        let transport = TcpTransport::new(
+            config.tls_connector().cloned(),
+            SocketOptions {
+                send_buffer: config.send_buffer_bytes(),
+                receive_buffer: config.receive_buffer_bytes(),
+            },
+        )
+        .map_err(|e| Error::Network {
             broker: String::new(),
             reason: format!("cannot create the readiness poller: {e}"),
             delivery: Delivery::NotWritten,
-        })?);
+        })?;
         let shared = Arc::new(Shared {
             accumulator: acc,
             metadata,
-            poller,
+            waker: transport.waker(),
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
         });
+        let bootstrap: Vec<String> = config
+            .bootstrap_servers()
+            .iter()
+            .map(|b| b.to_string())
+            .collect();
         let sender_cfg = SenderConfig {
-            bootstrap: config
-                .bootstrap_servers()
-                .iter()
-                .map(|b| b.to_string())
-                .collect(),
-            client_id: config.client_id().to_string(),
             acks: config.acks().as_i16(),
             request_timeout: config.request_timeout(),
             delivery_timeout: config.delivery_timeout(),
             max_request_size: config.max_request_size(),
-            max_in_flight: config.max_in_flight_requests_per_connection(),
             retries: config.retries(),
             retry_backoff: config.retry_backoff(),
-            reconnect_backoff: config.reconnect_backoff(),
-            reconnect_backoff_max: config.reconnect_backoff_max(),
-            connection_setup_timeout: config.socket_connection_setup_timeout(),
+            max_in_flight: config.max_in_flight_requests_per_connection(),
             idempotence: config.idempotence_enabled(),
-            sasl: config.sasl_settings().cloned(),
-            tls: config.tls_connector().cloned(),
+            bootstrap,
+            pool: PoolConfig {
+                client_id: config.client_id().to_string(),
+                max_in_flight: config.max_in_flight_requests_per_connection(),
+                request_timeout: config.request_timeout(),
+                reconnect_backoff: config.reconnect_backoff(),
+                reconnect_backoff_max: config.reconnect_backoff_max(),
+                setup_timeout: config.socket_connection_setup_timeout(),
+                setup_timeout_max: config.socket_connection_setup_timeout_max(),
+                connections_max_idle: config.connections_max_idle(),
+                sasl: config.sasl_settings().cloned(),
+            },
         };
         log::info!("producer {} starting: {:?}", config.client_id(), config);
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
-        let sender = Sender::new(sender_cfg, shared.clone());
+        let sender = Sender::new(sender_cfg, shared.clone(), transport, Rng::new());
         let guarded = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!(
@@ -484,7 +499,7 @@ mod tests {
                 Duration::from_secs(300),
                 Duration::from_millis(100),
             )),
-            poller: Arc::new(polling::Poller::new().unwrap()),
+            waker: crate::net::Waker::new(|| {}),
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
         };

@@ -20,17 +20,16 @@
 //!   queues first and completed afterwards.
 //! - `muted` and `drain_index` are used by the sender thread only.
 
-mod backoff;
 mod batch;
 mod buffer_pool;
 mod ratio;
 
-pub use self::backoff::ExponentialBackoff;
 pub use self::batch::ProducerBatch;
 pub use self::buffer_pool::BufferPool;
 pub use self::ratio::CompressionRatioEstimator;
 pub use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk};
 
+use crate::backoff::ExponentialBackoff;
 use crate::error::{Delivery, Error};
 use crate::future::{IncompleteBatches, SendFuture};
 use crate::protocol::record_batch::{

@@ -1,31 +1,24 @@
-//! One connection to one broker: a non-blocking `std::net::TcpStream` registered with the
-//! sender's readiness poller, a write buffer of whole request frames, a read buffer parsed into
-//! response frames, and the queue of requests awaiting an answer.
+//! One connection to one broker: a non-blocking [`Stream`] (a socket from the TCP transport, or
+//! a scripted stream in tests), a write buffer of whole request frames, a read buffer parsed
+//! into response frames, and the queue of requests awaiting an answer.
 //!
 //! Kafka answers the requests of one connection in the order they were sent, so in-flight
 //! requests are a FIFO: a response whose correlation id is not the one at the front means the
 //! stream is out of step, and the connection is closed.
 //!
-//! With TLS (`security.protocol` `SSL` / `SASL_SSL`, cargo feature `rustls`) the socket is
-//! wrapped in a rustls client session once the TCP connect completes: [`Transport`] hides the
-//! difference, so framing sees plaintext in both cases. The handshake needs no separate step:
-//! the ApiVersions request queued at connect waits in rustls until the handshake is done, and
-//! the readiness loop drives both (writable: TLS records out; readable: TLS records in).
+//! With TLS (`security.protocol` `SSL` / `SASL_SSL`) the stream is a TLS session: the
+//! [`Stream`] hides the difference, so framing sees plaintext in both cases.
 //!
 //! The connection is generic over `C`, the caller's context for each request (which batches a
 //! Produce request carried, say). Whatever happens, every context handed to [`Connection::send`]
 //! comes back exactly once: with its response, from [`Connection::take_sent_unanswered`] for
 //! requests that expect no response (acks=0), or from [`Connection::close`].
 
-use crate::net::tls::TlsConnector;
+use super::transport::{Interest, Stream};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::header::{RequestHeader, ResponseHeader};
-use polling::{Event, PollMode, Poller};
-use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::VecDeque;
-use std::io::{self, ErrorKind, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::io;
 use std::time::{Duration, Instant};
 
 /// Why a connection had to be closed.
@@ -50,140 +43,6 @@ pub(crate) enum ConnectionError {
     Tls(String),
 }
 
-/// The byte stream under the framing: the socket itself, or a TLS session over it.
-enum Transport {
-    Plain(TcpStream),
-    #[cfg(feature = "rustls")]
-    Tls(TcpStream, Box<rustls::ClientConnection>),
-}
-
-impl Transport {
-    fn stream(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            #[cfg(feature = "rustls")]
-            Transport::Tls(s, _) => s,
-        }
-    }
-
-    /// Reads plaintext without blocking: `None` when nothing is available yet, `Some(0)` at
-    /// the end of the stream.
-    fn read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ConnectionError> {
-        match self {
-            Transport::Plain(s) => loop {
-                match s.read(buf) {
-                    Ok(n) => return Ok(Some(n)),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            },
-            #[cfg(feature = "rustls")]
-            Transport::Tls(s, tls) => loop {
-                // Plaintext already decrypted first; then more records from the socket.
-                match tls.reader().read(buf) {
-                    Ok(n) => return Ok(Some(n)),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(Some(0)),
-                    Err(e) => return Err(e.into()),
-                }
-                match tls.read_tls(s) {
-                    Ok(0) => return Ok(Some(0)),
-                    Ok(_) => {
-                        if let Err(e) = tls.process_new_packets() {
-                            // Tell the broker why (the alert rustls queued), best effort.
-                            let _ = tls.write_tls(s);
-                            return Err(ConnectionError::Tls(e.to_string()));
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            },
-        }
-    }
-
-    /// Writes plaintext without blocking: how much was taken, `None` if nothing could be.
-    /// With TLS, what rustls took is encrypted (or held until the handshake is done) and
-    /// counts as written.
-    fn write(&mut self, buf: &[u8]) -> Result<Option<usize>, ConnectionError> {
-        match self {
-            Transport::Plain(s) => loop {
-                match s.write(buf) {
-                    Ok(0) => return Err(ConnectionError::Eof),
-                    Ok(n) => return Ok(Some(n)),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            },
-            #[cfg(feature = "rustls")]
-            Transport::Tls(s, tls) => {
-                // rustls takes nothing while its buffer is full; a second try after the
-                // socket took the buffer out.
-                for _ in 0..2 {
-                    let n = tls.writer().write(buf)?;
-                    let drained = push_tls(s, tls)?;
-                    if n > 0 {
-                        return Ok(Some(n));
-                    }
-                    if !drained || tls.is_handshaking() {
-                        break;
-                    }
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    /// Writes what the TLS session has to send (handshake messages, records, alerts).
-    fn flush(&mut self) -> Result<(), ConnectionError> {
-        match self {
-            Transport::Plain(_) => Ok(()),
-            #[cfg(feature = "rustls")]
-            Transport::Tls(s, tls) => push_tls(s, tls).map(drop),
-        }
-    }
-
-    /// Whether the TLS session holds bytes for the socket.
-    fn wants_write(&self) -> bool {
-        match self {
-            Transport::Plain(_) => false,
-            #[cfg(feature = "rustls")]
-            Transport::Tls(_, tls) => tls.wants_write(),
-        }
-    }
-
-    fn shutdown(&mut self) {
-        #[cfg(feature = "rustls")]
-        if let Transport::Tls(s, tls) = self {
-            tls.send_close_notify();
-            let _ = tls.write_tls(s);
-        }
-        let _ = self.stream().shutdown(std::net::Shutdown::Both);
-    }
-}
-
-/// Writes TLS records to the socket until rustls has none or the socket is full; returns
-/// whether everything went out.
-#[cfg(feature = "rustls")]
-fn push_tls(
-    s: &mut TcpStream,
-    tls: &mut rustls::ClientConnection,
-) -> Result<bool, ConnectionError> {
-    while tls.wants_write() {
-        match tls.write_tls(s) {
-            Ok(0) => return Err(ConnectionError::Eof),
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(true)
-}
-
 /// A request awaiting its response.
 #[derive(Debug)]
 struct InFlight<C> {
@@ -205,6 +64,7 @@ struct Unanswered<C> {
 /// A response read from the broker, paired with the context of the request it answers.
 #[derive(Debug)]
 pub(crate) struct Response<C> {
+    pub api_key: i16,
     pub api_version: i16,
     pub body: Vec<u8>,
     pub ctx: C,
@@ -219,27 +79,6 @@ const READ_CHUNK: usize = 64 * 1024;
 /// How much written data may sit at the front of the write buffer before it is compacted.
 const COMPACT_AT: usize = 1024 * 1024;
 
-/// The readiness a connection waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Interest {
-    /// Connect under way: writable means it finished.
-    Write,
-    /// Idle: responses may arrive.
-    Read,
-    /// Bytes are waiting to be written.
-    ReadWrite,
-}
-
-impl Interest {
-    fn event(self, key: usize) -> Event {
-        match self {
-            Interest::Write => Event::writable(key),
-            Interest::Read => Event::readable(key),
-            Interest::ReadWrite => Event::all(key),
-        }
-    }
-}
-
 /// A request frame begun with [`Connection::begin`], to be finished with [`Connection::commit`].
 #[derive(Debug)]
 #[must_use]
@@ -251,13 +90,12 @@ pub(crate) struct PendingRequest {
 }
 
 /// A connection to a broker. See the module docs.
-pub(crate) struct Connection<C> {
-    transport: Transport,
-    poller: Arc<Poller>,
-    key: usize,
-    registered: bool,
-    /// What the poller currently watches for on this socket.
+pub(crate) struct Connection<C, S: Stream> {
+    stream: S,
+    /// What the stream is currently watched for.
     interest: Interest,
+    /// When a request was last queued or a response last read (`connections.max.idle.ms`).
+    last_activity: Instant,
     /// Set while the non-blocking connect is under way: when it must have completed.
     connect_deadline: Option<Instant>,
     /// Bytes of whole frames not yet written; `write_pos` is how far the socket took them.
@@ -277,91 +115,22 @@ pub(crate) struct Connection<C> {
     read_error: Option<ConnectionError>,
 }
 
-impl<C> Connection<C> {
-    /// Starts a non-blocking connect to `addr` and registers the socket with `poller` under
-    /// `key`. The connection is usable at once: requests queue in the write buffer and go out
-    /// when the connect completes ([`Connection::finish_connect`], on the first writable event).
-    /// `timeout` (`socket.connection.setup.timeout.ms`) bounds the connect: see
+impl<C, S: Stream> Connection<C, S> {
+    /// A connection over `stream`, which the transport has just opened (`connecting`: its
+    /// connect is still under way). It is usable at once: requests queue in the write buffer
+    /// and go out when the connect completes ([`Connection::finish_connect`], on the first
+    /// writable event). `setup_timeout` bounds the connect: see
     /// [`Connection::connect_timed_out`].
-    ///
-    /// With `tls`, the stream is a TLS session with the broker, its certificate checked
-    /// against the name in `addr`.
-    ///
-    /// Only the name lookup blocks (an IP address, as on loopback, needs none).
-    pub fn connect(
-        addr: &str,
-        tls: Option<&TlsConnector>,
-        timeout: Duration,
-        now: Instant,
-        poller: Arc<Poller>,
-        key: usize,
-    ) -> Result<Self, ConnectionError> {
-        #[cfg(feature = "rustls")]
-        let session = tls.map(|t| t.start(addr)).transpose()?.map(Box::new);
-        #[cfg(not(feature = "rustls"))]
-        if let Some(t) = tls {
-            match *t {}
-        }
-        let connect_err = |source| ConnectionError::Connect {
-            addr: addr.to_string(),
-            source,
-        };
-        let target = addr
-            .to_socket_addrs()
-            .map_err(connect_err)?
-            .next()
-            .ok_or_else(|| {
-                connect_err(io::Error::new(
-                    ErrorKind::NotFound,
-                    "address resolved to nothing",
-                ))
-            })?;
-        let socket = Socket::new(
-            Domain::for_address(target),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )
-        .map_err(connect_err)?;
-        socket.set_nonblocking(true).map_err(connect_err)?;
-        socket.set_tcp_nodelay(true).map_err(connect_err)?;
-        let connecting = match socket.connect(&target.into()) {
-            Ok(()) => false,
-            Err(e) if connect_in_progress(&e) => true,
-            Err(e) => return Err(connect_err(e)),
-        };
-        let stream: TcpStream = socket.into();
-        // SAFETY (of the unsafe `add` below): polling requires that a registered source is
-        // deleted from the poller before the socket is closed. The stream lives in this struct
-        // and `Drop` (and `close`) delete it from the poller before the stream is dropped.
-        // Level-triggered: the registration stays armed after an event, so the interest set
-        // is only touched when it changes (see `rearm`), not after every wake-up.
-        let interest = if connecting {
-            Interest::Write
-        } else {
-            Interest::Read
-        };
-        #[allow(unsafe_code)]
-        unsafe {
-            poller
-                .add_with_mode(&stream, interest.event(key), PollMode::Level)
-                .map_err(connect_err)?;
-        }
-        // The TLS session's ClientHello waits in rustls until the first flush after the
-        // connect completed.
-        #[cfg(feature = "rustls")]
-        let transport = match session {
-            Some(tls) => Transport::Tls(stream, tls),
-            None => Transport::Plain(stream),
-        };
-        #[cfg(not(feature = "rustls"))]
-        let transport = Transport::Plain(stream);
-        let conn = Connection {
-            transport,
-            poller,
-            key,
-            registered: true,
-            interest,
-            connect_deadline: connecting.then(|| now + timeout),
+    pub fn new(stream: S, connecting: bool, setup_timeout: Duration, now: Instant) -> Self {
+        Connection {
+            stream,
+            interest: if connecting {
+                Interest::Write
+            } else {
+                Interest::Read
+            },
+            last_activity: now,
+            connect_deadline: connecting.then(|| now + setup_timeout),
             write_buf: Vec::with_capacity(64 * 1024),
             write_pos: 0,
             read_buf: vec![0; READ_CHUNK],
@@ -372,8 +141,7 @@ impl<C> Connection<C> {
             unanswered: VecDeque::new(),
             write_base: 0,
             read_error: None,
-        };
-        Ok(conn)
+        }
     }
 
     /// Whether the TCP connect is still under way.
@@ -396,12 +164,7 @@ impl<C> Connection<C> {
         if self.connect_deadline.is_none() {
             return Ok(());
         }
-        if let Some(e) = self.transport.stream().take_error()? {
-            return Err(ConnectionError::Io(e));
-        }
-        // Writable without an error can still mean "not connected" on some systems: the peer
-        // address tells.
-        self.transport.stream().peer_addr()?;
+        self.stream.finish_connect()?;
         self.connect_deadline = None;
         Ok(())
     }
@@ -476,6 +239,7 @@ impl<C> Connection<C> {
             self.write_buf.truncate(start);
             return Err((e.into(), ctx));
         }
+        self.last_activity = now;
         if expect_response {
             self.in_flight.push_back(InFlight {
                 correlation_id,
@@ -497,12 +261,12 @@ impl<C> Connection<C> {
             return Ok(());
         }
         while self.write_pos < self.write_buf.len() {
-            match self.transport.write(&self.write_buf[self.write_pos..])? {
+            match self.stream.write(&self.write_buf[self.write_pos..])? {
                 Some(n) => self.write_pos += n,
                 None => break,
             }
         }
-        self.transport.flush()?;
+        self.stream.flush()?;
         if self.write_pos == self.write_buf.len() {
             self.write_base += self.write_buf.len();
             self.write_buf.clear();
@@ -527,11 +291,11 @@ impl<C> Connection<C> {
         out
     }
 
-    /// Reads what the socket has and returns every complete response, in order. Responses
+    /// Reads what the stream has and returns every complete response, in order. Responses
     /// that arrived just before the broker closed the connection (say, an authentication
     /// error, which the broker follows with a close) are returned; the end of the stream is
     /// reported by the next call.
-    pub fn read(&mut self) -> Result<Vec<Response<C>>, ConnectionError> {
+    pub fn read(&mut self, now: Instant) -> Result<Vec<Response<C>>, ConnectionError> {
         if self.is_connecting() {
             return Ok(Vec::new());
         }
@@ -552,10 +316,11 @@ impl<C> Connection<C> {
                         .resize(self.read_buf.len() + grow.max(READ_CHUNK), 0);
                 }
             }
-            let err = match self.transport.read(&mut self.read_buf[self.read_end..]) {
+            let err = match self.stream.read(&mut self.read_buf[self.read_end..]) {
                 Ok(Some(0)) => ConnectionError::Eof,
                 Ok(Some(n)) => {
                     self.read_end += n;
+                    self.last_activity = now;
                     self.parse(&mut responses)?;
                     continue;
                 }
@@ -609,6 +374,7 @@ impl<C> Connection<C> {
             self.read_start += end;
             let f = self.in_flight.pop_front().expect("checked");
             out.push(Response {
+                api_key,
                 api_version,
                 body,
                 ctx: f.ctx,
@@ -621,7 +387,7 @@ impl<C> Connection<C> {
         Ok(())
     }
 
-    /// Updates what the poller watches for on this socket (only when it changed): writable while
+    /// Updates what the stream is watched for (only when it changed): writable while
     /// connecting; readable always after that, writable too while bytes are pending.
     pub fn rearm(&mut self) -> io::Result<()> {
         let want = if self.is_connecting() {
@@ -632,11 +398,7 @@ impl<C> Connection<C> {
             Interest::Read
         };
         if want != self.interest {
-            self.poller.modify_with_mode(
-                self.transport.stream(),
-                want.event(self.key),
-                PollMode::Level,
-            )?;
+            self.stream.set_interest(want)?;
             self.interest = want;
         }
         Ok(())
@@ -649,7 +411,7 @@ impl<C> Connection<C> {
 
     /// Whether bytes are waiting to be written.
     pub fn has_pending_writes(&self) -> bool {
-        self.write_pos < self.write_buf.len() || self.transport.wants_write()
+        self.write_pos < self.write_buf.len() || self.stream.wants_write()
     }
 
     /// The contexts of the requests awaiting a response, oldest first.
@@ -657,63 +419,33 @@ impl<C> Connection<C> {
         self.in_flight.iter().map(|f| &f.ctx)
     }
 
+    /// Whether nothing is in flight or waiting to be written, and nothing was sent or
+    /// received for `max_idle` (`connections.max.idle.ms`).
+    pub fn is_idle(&self, max_idle: Duration, now: Instant) -> bool {
+        self.in_flight.is_empty()
+            && self.unanswered.is_empty()
+            && !self.has_pending_writes()
+            && !self.is_connecting()
+            && now.saturating_duration_since(self.last_activity) >= max_idle
+    }
+
+    /// When the connection becomes idle if nothing happens (see [`Connection::is_idle`]).
+    pub fn idle_deadline(&self, max_idle: Duration) -> Instant {
+        self.last_activity + max_idle
+    }
+
     /// When the oldest request awaiting a response was sent.
     pub fn oldest_in_flight(&self) -> Option<Instant> {
         self.in_flight.front().map(|f| f.sent_at)
     }
 
-    /// Closes the socket and returns every context not yet answered, each exactly once, with
-    /// whether its request had been completely written (it may have reached the broker).
-    pub fn close(mut self) -> Vec<(C, bool)> {
-        self.deregister();
-        self.transport.shutdown();
-        let written = self.write_base + self.write_pos;
-        let mut out: Vec<(C, bool)> = self.in_flight.drain(..).map(|f| (f.ctx, true)).collect();
-        // A request in the write buffer may be partly written; partly counts as sent, since the
-        // broker could not act on it but we cannot prove which bytes it read.
-        let _ = written;
-        out.extend(self.unanswered.drain(..).map(|u| (u.ctx, true)));
-        out
+    /// Closes the stream and returns every context not yet answered, each exactly once. All
+    /// may have reached the broker: a request still in the write buffer may be partly written,
+    /// and although the broker cannot act on half a frame, which bytes it read is unknown.
+    pub fn close(mut self) -> Vec<C> {
+        self.stream.shutdown();
+        let in_flight = self.in_flight.drain(..).map(|f| f.ctx);
+        let unanswered = self.unanswered.drain(..).map(|u| u.ctx);
+        in_flight.chain(unanswered).collect()
     }
-
-    fn deregister(&mut self) {
-        if self.registered {
-            let _ = self.poller.delete(self.transport.stream());
-            self.registered = false;
-        }
-    }
-}
-
-impl<C> Drop for Connection<C> {
-    fn drop(&mut self) {
-        self.deregister();
-    }
-}
-
-/// Whether a non-blocking `connect` answered "under way" (EINPROGRESS; WouldBlock on Windows).
-/// `io::ErrorKind::InProgress` is not stable yet, hence the raw codes.
-fn connect_in_progress(e: &io::Error) -> bool {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    const EINPROGRESS: i32 = 115;
-    #[cfg(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    ))]
-    const EINPROGRESS: i32 = 36;
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    )))]
-    const EINPROGRESS: i32 = i32::MIN;
-    e.kind() == ErrorKind::WouldBlock || e.raw_os_error() == Some(EINPROGRESS)
 }

@@ -1,10 +1,25 @@
-//! Sockets and frames: connections to brokers, correlation ids, readiness.
+//! Sockets and frames: connections to brokers, their setup, and the pool of them.
 //!
 //! `net` knows sockets and frames, not the meaning of batches: a request goes out as bytes with a
-//! caller-chosen context attached, and comes back as a response body paired with that context.
+//! caller-chosen context attached, and comes back as a response body paired with that context,
+//! or, when its connection fails, as an unanswered context.
+//!
+//! - [`transport`]: the seam (streams, readiness, the clock) that tests replace;
+//!   [`tcp`] is the real one.
+//! - [`connection`]: framing, correlation ids, write and read buffers of one connection.
+//! - [`handshake`]: ApiVersions, then SASL ([`sasl`]), then ready: a pure state machine.
+//! - [`nodes`]: the pool the sender asks (connect, backoff, least loaded, send, poll).
+//! - [`tls`]: rustls sessions (cargo feature `rustls`).
 
 pub(crate) mod connection;
+pub(crate) mod handshake;
+pub(crate) mod nodes;
 pub(crate) mod sasl;
+pub(crate) mod tcp;
 pub(crate) mod tls;
+pub(crate) mod transport;
 
-pub(crate) use connection::{Connection, ConnectionError, Response};
+pub(crate) use connection::ConnectionError;
+pub(crate) use nodes::{Event, NodePool, PoolConfig};
+pub(crate) use tcp::{SocketOptions, TcpTransport};
+pub(crate) use transport::{Transport, Waker};

@@ -1,0 +1,774 @@
+//! The node pool: every broker the producer may talk to, its connection and that
+//! connection's setup, over a [`Transport`].
+//!
+//! The sender asks the pool, it does not drive it: "connect to node 3 if allowed", "which ready
+//! node has the fewest requests in flight", "send this request to node 1", "poll". The pool
+//! owns the rules of connections, as Java's `NetworkClient` / `ClusterConnectionStates` do:
+//!
+//! - A node is a broker id from metadata, or a negative id for a bootstrap address. Bootstrap
+//!   connections are closed once a broker known by id is ready (it is reached again under its
+//!   own id), not before: while every known broker is in its reconnect backoff, a bootstrap
+//!   connection is how metadata is fetched.
+//! - A connection is ready once its [`Handshake`] is (ApiVersions, then SASL); until then the
+//!   pool answers the handshake's requests itself and the sender sees nothing of them.
+//! - A failed connection (refused, reset, a request past `request.timeout.ms`, a connect past
+//!   its setup timeout) is closed and handed back as [`Event::Disconnected`] with the contexts
+//!   of its unanswered requests, each exactly once; what that means for batches is the
+//!   sender's business. The node then waits `reconnect.backoff.ms`, doubling per consecutive
+//!   failure up to `reconnect.backoff.max.ms`, with jitter.
+//! - The connect timeout grows the same way, from `socket.connection.setup.timeout.ms` per
+//!   consecutive failed connect up to `socket.connection.setup.timeout.max.ms` (KIP-601).
+//! - A name that resolves to several addresses (`client.dns.lookup=use_all_dns_ips`, the
+//!   default) has each tried in turn, one per connect attempt, then is resolved again (KIP-302).
+//!   Unlike Java, addresses of both families are kept: the JVM lists IPv4 first by default,
+//!   `getaddrinfo` may list IPv6 first, and keeping only the first family could drop the
+//!   reachable one.
+//! - A connection with nothing in flight and no traffic for `connections.max.idle.ms` is
+//!   closed quietly (no backoff); the next request to the node opens a new one.
+
+use super::connection::{Connection, ConnectionError};
+use super::handshake::{Failure, Handshake, Next, Outgoing};
+use super::transport::{Readiness, Stream, Transport};
+use crate::backoff::{ExponentialBackoff, Rng};
+use crate::config::SaslSettings;
+use crate::protocol::versions::ApiVersionTable;
+use crate::protocol::Request;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Connection settings from the producer config.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolConfig {
+    pub client_id: String,
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
+    pub reconnect_backoff: Duration,
+    pub reconnect_backoff_max: Duration,
+    pub setup_timeout: Duration,
+    pub setup_timeout_max: Duration,
+    /// `connections.max.idle.ms`; `None` (-1) never closes idle connections.
+    pub connections_max_idle: Option<Duration>,
+    pub sasl: Option<SaslSettings>,
+}
+
+/// What the pool tells the sender.
+#[derive(Debug)]
+pub(crate) enum Event<C> {
+    /// The answer to a request the sender sent.
+    Response {
+        node: i32,
+        api_version: i16,
+        body: Vec<u8>,
+        ctx: C,
+    },
+    /// A request that expects no answer (Produce with acks=0) was written whole.
+    Written(C),
+    /// A connection finished its setup (and authenticated, with SASL).
+    Ready { authenticated: bool },
+    /// Authentication with a broker failed; a [`Event::Disconnected`] follows.
+    AuthFailed { broker: String, reason: String },
+    /// A connection failed or could not be opened. Every request sent on it and not
+    /// answered comes back here (each may have reached the broker).
+    Disconnected {
+        broker: String,
+        reason: String,
+        unanswered: Vec<C>,
+    },
+}
+
+/// Why [`NodePool::send`] sent nothing; the context comes back.
+pub(crate) enum SendError<C> {
+    /// The broker speaks no version of the API in our range.
+    Unsupported(C),
+    /// Not connected, not ready, or the frame could not be written.
+    Failed(String, C),
+}
+
+impl<C> std::fmt::Display for SendError<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Unsupported(_) => {
+                f.write_str("the broker supports no version of it that we speak")
+            }
+            SendError::Failed(e, _) => f.write_str(e),
+        }
+    }
+}
+
+/// A request's context on the connection: the pool's own setup requests, or the sender's.
+enum Ctx<C> {
+    Setup,
+    User(C),
+}
+
+struct Node<S: Stream, C> {
+    addr: String,
+    conn: Option<Connection<Ctx<C>, S>>,
+    handshake: Option<Handshake>,
+    /// An authentication failure was logged at error level; later ones go to debug until the
+    /// node authenticates again.
+    auth_failure_logged: bool,
+    /// No connection attempt before this instant.
+    reconnect_at: Option<Instant>,
+    /// Consecutive failed connections (reconnect backoff).
+    failures: u32,
+    /// Consecutive connects that did not complete (connect timeout growth).
+    failed_connects: u32,
+    /// The setup timeout of the connect under way.
+    connect_timeout: Duration,
+    /// What `addr` resolved to, and the one to try next.
+    addresses: Vec<SocketAddr>,
+    next_address: usize,
+}
+
+impl<S: Stream, C> Node<S, C> {
+    fn new(addr: String) -> Self {
+        Node {
+            addr,
+            conn: None,
+            handshake: None,
+            auth_failure_logged: false,
+            reconnect_at: None,
+            failures: 0,
+            failed_connects: 0,
+            connect_timeout: Duration::ZERO,
+            addresses: Vec::new(),
+            next_address: 0,
+        }
+    }
+    fn is_ready(&self) -> bool {
+        self.conn.is_some() && self.handshake.as_ref().is_some_and(Handshake::is_ready)
+    }
+    fn is_setting_up(&self) -> bool {
+        self.conn.is_some() && !self.is_ready()
+    }
+    fn in_flight(&self) -> usize {
+        self.conn.as_ref().map_or(0, |c| c.in_flight())
+    }
+    fn may_connect(&self, now: Instant) -> bool {
+        self.conn.is_none() && self.reconnect_at.is_none_or(|t| now >= t)
+    }
+}
+
+/// Every broker and its connection. See the module docs.
+pub(crate) struct NodePool<T: Transport, C> {
+    transport: T,
+    cfg: PoolConfig,
+    nodes: HashMap<i32, Node<T::Stream, C>>,
+    bootstrap_count: usize,
+    next_bootstrap: usize,
+    /// Readiness key -> node id.
+    keys: HashMap<usize, i32>,
+    next_key: usize,
+    reconnect_backoff: ExponentialBackoff,
+    setup_timeout: ExponentialBackoff,
+    rng: Rng,
+    /// Events produced outside `poll` (a connect that failed at once), handed out by the next.
+    pending: Vec<Event<C>>,
+    ready: Vec<Readiness>,
+}
+
+impl<T: Transport, C> NodePool<T, C> {
+    /// A pool that knows the bootstrap addresses (as nodes -1, -2, ...).
+    pub fn new(transport: T, cfg: PoolConfig, bootstrap: &[String], rng: Rng) -> Self {
+        let nodes = bootstrap
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| (-1 - i as i32, Node::new(addr.clone())))
+            .collect();
+        let reconnect_backoff =
+            ExponentialBackoff::new(cfg.reconnect_backoff, cfg.reconnect_backoff_max);
+        let setup_timeout = ExponentialBackoff::new(cfg.setup_timeout, cfg.setup_timeout_max);
+        NodePool {
+            transport,
+            cfg,
+            nodes,
+            bootstrap_count: bootstrap.len(),
+            next_bootstrap: 0,
+            keys: HashMap::new(),
+            next_key: 1,
+            reconnect_backoff,
+            setup_timeout,
+            rng,
+            pending: Vec::new(),
+            ready: Vec::new(),
+        }
+    }
+
+    /// The transport's clock.
+    pub fn now(&self) -> Instant {
+        self.transport.now()
+    }
+
+    /// Adds the brokers metadata lists and forgets changed addresses (idle nodes only); closes
+    /// idle bootstrap connections once a known broker is ready (see the module docs: closing
+    /// them as soon as their ApiVersions answered made the sender open and close one every few
+    /// milliseconds while known brokers were backing off, a storm seen through
+    /// tests/producer_proxy.rs).
+    pub fn sync(&mut self, brokers: &HashMap<i32, String>) {
+        let known_ready = self.nodes.iter().any(|(&id, n)| id >= 0 && n.is_ready());
+        if !brokers.is_empty() && known_ready {
+            for (&id, n) in self.nodes.iter_mut() {
+                let idle = n
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| c.in_flight() == 0 && !c.has_pending_writes());
+                if id < 0 && idle {
+                    if let Some(c) = n.conn.take() {
+                        drop(c.close());
+                        n.handshake = None;
+                        self.keys.retain(|_, v| *v != id);
+                    }
+                }
+            }
+        }
+        for (&id, addr) in brokers {
+            match self.nodes.get_mut(&id) {
+                Some(n) if &n.addr == addr => {}
+                Some(n) => {
+                    if n.in_flight() == 0 {
+                        if let Some(c) = n.conn.take() {
+                            drop(c.close());
+                        }
+                        self.keys.retain(|_, v| *v != id);
+                        *n = Node::new(addr.clone());
+                    }
+                }
+                None => {
+                    self.nodes.insert(id, Node::new(addr.clone()));
+                }
+            }
+        }
+    }
+
+    /// Whether `id` is ready and has room under `max.in.flight.requests.per.connection`.
+    pub fn can_send(&self, id: i32) -> bool {
+        self.nodes
+            .get(&id)
+            .is_some_and(|n| n.is_ready() && n.in_flight() < self.cfg.max_in_flight.max(1))
+    }
+
+    /// The versions `id` speaks, once its ApiVersions answered.
+    pub fn versions(&self, id: i32) -> Option<&ApiVersionTable> {
+        self.nodes.get(&id)?.handshake.as_ref()?.versions()
+    }
+
+    /// `host:port` of `id`.
+    pub fn addr(&self, id: i32) -> &str {
+        self.nodes.get(&id).map_or("", |n| &n.addr)
+    }
+
+    /// Starts a connection to `id` if allowed now; returns whether it is connected (perhaps
+    /// still setting up).
+    pub fn ensure_connected(&mut self, id: i32, now: Instant) -> bool {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return false;
+        };
+        if node.conn.is_some() {
+            return true;
+        }
+        if !node.may_connect(now) {
+            return false;
+        }
+        if node.next_address >= node.addresses.len() {
+            let resolved = self.transport.resolve(&node.addr);
+            let reason = match resolved {
+                Ok(a) if !a.is_empty() => {
+                    node.addresses = a;
+                    node.next_address = 0;
+                    None
+                }
+                Ok(_) => Some(format!("{} resolved to no address", node.addr)),
+                Err(e) => Some(format!("cannot resolve {}: {e}", node.addr)),
+            };
+            if let Some(reason) = reason {
+                log::warn!("node {id}: {reason}");
+                self.connect_failed(id, reason, now);
+                return false;
+            }
+        }
+        let target = node.addresses[node.next_address];
+        node.next_address += 1;
+        let key = self.next_key;
+        self.next_key += 1;
+        let addr = node.addr.clone();
+        log::debug!("connecting to node {id} at {addr} ({target})");
+        match self.transport.connect(&addr, target, key) {
+            Ok((stream, connecting)) => {
+                let attempt = node.failed_connects.saturating_add(1);
+                let timeout = self.setup_timeout.backoff(attempt);
+                let mut conn = Connection::new(stream, connecting, timeout, now);
+                let (hs, first) = Handshake::start(self.cfg.sasl.clone());
+                let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+                if let Err((e, _)) = conn.send(
+                    first.api_key,
+                    first.version,
+                    client_id,
+                    true,
+                    now,
+                    Ctx::Setup,
+                    |b| b.extend_from_slice(&first.body),
+                ) {
+                    log::warn!("node {id}: cannot encode ApiVersions: {e}");
+                    return false;
+                }
+                self.keys.insert(key, id);
+                let node = self.nodes.get_mut(&id).expect("present");
+                node.connect_timeout = timeout;
+                node.conn = Some(conn);
+                node.handshake = Some(hs);
+                true
+            }
+            Err(e @ ConnectionError::Tls(_)) => {
+                self.auth_failed(id, e.to_string());
+                self.connect_failed(id, e.to_string(), now);
+                false
+            }
+            Err(e) => {
+                log::warn!("node {id} ({addr}): {e}");
+                self.connect_failed(id, e.to_string(), now);
+                false
+            }
+        }
+    }
+
+    /// A ready node with the fewest requests in flight; failing that, starts a connection to
+    /// a known broker (else the next bootstrap address) and returns `None`.
+    pub fn least_loaded(&mut self, now: Instant) -> Option<i32> {
+        let max = self.cfg.max_in_flight.max(1);
+        let best = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.is_ready() && n.in_flight() < max)
+            .min_by_key(|(&id, n)| (n.in_flight(), id))
+            .map(|(&id, _)| id);
+        if best.is_some() {
+            return best;
+        }
+        // Nothing ready: if a connection is being set up, wait for it.
+        if self.nodes.values().any(Node::is_setting_up) {
+            return None;
+        }
+        let mut candidates: Vec<i32> = self
+            .nodes
+            .iter()
+            .filter(|(&id, n)| id >= 0 && n.may_connect(now))
+            .map(|(&id, _)| id)
+            .collect();
+        candidates.sort_unstable();
+        if candidates.is_empty() {
+            let n = self.bootstrap_count;
+            for k in 0..n {
+                let id = -1 - ((self.next_bootstrap + k) % n) as i32;
+                if self.nodes[&id].may_connect(now) {
+                    candidates.push(id);
+                    self.next_bootstrap = (self.next_bootstrap + k + 1) % n;
+                    break;
+                }
+            }
+        }
+        if !candidates.is_empty() {
+            let pick = candidates[self.rng.below(candidates.len())];
+            self.ensure_connected(pick, now);
+        }
+        None
+    }
+
+    /// Time until the earliest reconnect backoff ends.
+    pub fn next_reconnect(&self, now: Instant) -> Option<Duration> {
+        self.nodes
+            .values()
+            .filter(|n| n.conn.is_none())
+            .filter_map(|n| n.reconnect_at)
+            .map(|t| t.saturating_duration_since(now))
+            .min()
+    }
+
+    /// Sends `req` to a ready node at the highest version both sides speak (never below
+    /// `min_version`).
+    pub fn send<R: Request>(
+        &mut self,
+        id: i32,
+        req: &R,
+        min_version: i16,
+        ctx: C,
+        now: Instant,
+    ) -> Result<(), SendError<C>> {
+        let Some(v) = self.versions(id) else {
+            return Err(SendError::Failed("not ready".into(), ctx));
+        };
+        let Some(version) = v.negotiate(R::API_KEY, min_version, R::MAX_VERSION) else {
+            return Err(SendError::Unsupported(ctx));
+        };
+        self.send_with(id, R::API_KEY, version, true, ctx, now, |_, b| {
+            req.encode_body(version, b)
+        })
+        .map_err(|(e, ctx)| SendError::Failed(e, ctx))
+    }
+
+    /// Sends a request whose body `body` appends straight into the connection's write buffer
+    /// (a Produce request's batches, reached through the context, are copied once, there), at
+    /// a version the caller chose from [`NodePool::versions`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_with(
+        &mut self,
+        id: i32,
+        api_key: i16,
+        version: i16,
+        expect_response: bool,
+        ctx: C,
+        now: Instant,
+        body: impl FnOnce(&C, &mut Vec<u8>),
+    ) -> Result<(), (String, C)> {
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.as_mut()) else {
+            return Err(("not connected".into(), ctx));
+        };
+        let pending = conn.begin(api_key, version, client_id);
+        body(&ctx, conn.buffer());
+        conn.commit(pending, expect_response, now, Ctx::User(ctx))
+            .map(drop)
+            .map_err(|(e, ctx)| match ctx {
+                Ctx::User(c) => (e.to_string(), c),
+                Ctx::Setup => unreachable!("a user request comes back as one"),
+            })
+    }
+
+    /// The contexts of every request in flight (not yet answered), on every connection.
+    pub fn in_flight(&self) -> impl Iterator<Item = &C> {
+        self.nodes
+            .values()
+            .filter_map(|n| n.conn.as_ref())
+            .flat_map(|c| c.in_flight_contexts())
+            .filter_map(|ctx| match ctx {
+                Ctx::User(c) => Some(c),
+                Ctx::Setup => None,
+            })
+    }
+
+    /// Whether any request is in flight or waiting to be written.
+    pub fn has_in_flight(&self) -> bool {
+        self.nodes
+            .values()
+            .filter_map(|n| n.conn.as_ref())
+            .any(|c| c.in_flight() > 0 || c.has_pending_writes())
+    }
+
+    /// Closes every connection; returns the contexts of every unanswered request.
+    pub fn close_all(&mut self) -> Vec<C> {
+        let mut out = Vec::new();
+        for node in self.nodes.values_mut() {
+            node.handshake = None;
+            if let Some(conn) = node.conn.take() {
+                out.extend(users(conn.close()));
+            }
+        }
+        self.keys.clear();
+        out
+    }
+
+    /// One network step: closes connections past their deadlines, writes what is queued,
+    /// waits up to `timeout` for readiness, reads. Returns what happened.
+    pub fn poll(&mut self, timeout: Duration, now: Instant) -> Vec<Event<C>> {
+        let mut timeout = timeout.min(self.check_deadlines(now));
+        let mut broken = Vec::new();
+        for (&id, node) in self.nodes.iter_mut() {
+            if let Some(conn) = node.conn.as_mut() {
+                if let Err(e) = conn
+                    .flush()
+                    .and_then(|_| conn.rearm().map_err(ConnectionError::Io))
+                {
+                    broken.push((id, e));
+                }
+            }
+        }
+        for (id, e) in broken {
+            self.connection_error(id, e, now);
+        }
+        self.collect_written();
+        if !self.pending.is_empty() {
+            // Let the sender act on what happened (retries, backoff timers) before waiting.
+            timeout = Duration::ZERO;
+        }
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        if let Err(e) = self.transport.wait(timeout, &mut ready) {
+            log::warn!("readiness wait failed: {e}");
+        }
+        let now = self.transport.now();
+        for r in &ready {
+            self.on_ready(*r, now);
+        }
+        self.ready = ready;
+        self.collect_written();
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Closes connections past `request.timeout.ms`, their connect timeout, or idle for
+    /// `connections.max.idle.ms`; returns how long until the next such deadline.
+    fn check_deadlines(&mut self, now: Instant) -> Duration {
+        let mut next = Duration::MAX;
+        let mut expired: Vec<(i32, String)> = Vec::new();
+        let mut idle: Vec<i32> = Vec::new();
+        for (&id, n) in &self.nodes {
+            let Some(c) = n.conn.as_ref() else { continue };
+            if c.connect_timed_out(now) {
+                expired.push((
+                    id,
+                    format!(
+                        "connect not completed within socket.connection.setup.timeout.ms ({:?})",
+                        n.connect_timeout
+                    ),
+                ));
+                continue;
+            }
+            if c.oldest_in_flight()
+                .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.request_timeout)
+            {
+                expired.push((
+                    id,
+                    format!(
+                        "no response within request.timeout.ms ({:?})",
+                        self.cfg.request_timeout
+                    ),
+                ));
+                continue;
+            }
+            if let Some(max_idle) = self.cfg.connections_max_idle {
+                if c.is_idle(max_idle, now) {
+                    idle.push(id);
+                    continue;
+                }
+                if c.in_flight() == 0 && !c.has_pending_writes() && !c.is_connecting() {
+                    next = next.min(c.idle_deadline(max_idle).saturating_duration_since(now));
+                }
+            }
+            // Wake up at the deadline, not at the next unrelated event (a timeout was once
+            // noticed a whole poll period late).
+            let deadlines = [
+                c.oldest_in_flight().map(|t| t + self.cfg.request_timeout),
+                c.connect_deadline(),
+            ];
+            for d in deadlines.into_iter().flatten() {
+                next = next.min(d.saturating_duration_since(now) + Duration::from_millis(1));
+            }
+        }
+        for id in idle {
+            self.close_idle(id);
+        }
+        if !expired.is_empty() {
+            next = Duration::ZERO;
+        }
+        for (id, reason) in expired {
+            self.disconnect(id, &reason, now);
+        }
+        next
+    }
+
+    fn close_idle(&mut self, id: i32) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if let Some(conn) = node.conn.take() {
+            log::debug!(
+                "closing the idle connection to node {id} ({}): connections.max.idle.ms",
+                node.addr
+            );
+            drop(conn.close());
+            node.handshake = None;
+            self.keys.retain(|_, v| *v != id);
+        }
+    }
+
+    fn collect_written(&mut self) {
+        for node in self.nodes.values_mut() {
+            if let Some(conn) = node.conn.as_mut() {
+                for ctx in conn.take_sent_unanswered() {
+                    if let Ctx::User(c) = ctx {
+                        self.pending.push(Event::Written(c));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_ready(&mut self, r: Readiness, now: Instant) {
+        let Some(&id) = self.keys.get(&r.key) else {
+            return;
+        };
+        let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.as_mut()) else {
+            return;
+        };
+        let mut result = Ok(Vec::new());
+        if r.writable && conn.is_connecting() {
+            // The connect finished: succeeded (queued requests go out now) or failed.
+            result = conn.finish_connect().map(|_| Vec::new());
+        }
+        if r.writable && result.is_ok() {
+            result = conn.flush().map(|_| Vec::new());
+        }
+        if r.readable && result.is_ok() {
+            result = conn.read(now);
+        }
+        match result {
+            Ok(responses) => {
+                for resp in responses {
+                    match resp.ctx {
+                        Ctx::Setup => self.on_setup_response(
+                            id,
+                            resp.api_key,
+                            resp.api_version,
+                            &resp.body,
+                            now,
+                        ),
+                        Ctx::User(ctx) => self.pending.push(Event::Response {
+                            node: id,
+                            api_version: resp.api_version,
+                            body: resp.body,
+                            ctx,
+                        }),
+                    }
+                }
+            }
+            Err(e) => self.connection_error(id, e, now),
+        }
+    }
+
+    fn on_setup_response(
+        &mut self,
+        id: i32,
+        api_key: i16,
+        version: i16,
+        body: &[u8],
+        now: Instant,
+    ) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(hs) = node.handshake.as_mut() else {
+            return self.disconnect(id, "unexpected answer during connection setup", now);
+        };
+        match hs.on_response(api_key, version, body) {
+            Next::Send(out) => self.send_setup(id, out, now),
+            Next::Ready => {
+                node.failures = 0;
+                node.failed_connects = 0;
+                node.reconnect_at = None;
+                node.auth_failure_logged = false;
+                // Keep the address that worked first for the next connection.
+                node.next_address = node.next_address.saturating_sub(1);
+                log::debug!("node {id} ({}) ready", node.addr);
+                self.pending.push(Event::Ready {
+                    authenticated: self.cfg.sasl.is_some(),
+                });
+            }
+            Next::Failed(Failure::Auth(reason)) => {
+                self.auth_failed(id, reason.clone());
+                self.disconnect(id, &format!("authentication failed: {reason}"), now);
+            }
+            Next::Failed(Failure::Broken(reason)) => self.disconnect(id, &reason, now),
+        }
+    }
+
+    fn send_setup(&mut self, id: i32, out: Outgoing, now: Instant) {
+        let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
+        let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.as_mut()) else {
+            return;
+        };
+        let res = conn.send(
+            out.api_key,
+            out.version,
+            client_id,
+            true,
+            now,
+            Ctx::Setup,
+            |b| b.extend_from_slice(&out.body),
+        );
+        if let Err((e, _)) = res {
+            self.disconnect(id, &format!("cannot send a setup request: {e}"), now);
+        }
+    }
+
+    /// Logs an authentication failure (at error level once per node) and tells the sender.
+    fn auth_failed(&mut self, id: i32, reason: String) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let broker = node.addr.clone();
+        if node.auth_failure_logged {
+            log::debug!("authentication with node {id} ({broker}) failed again: {reason}");
+        } else {
+            node.auth_failure_logged = true;
+            log::error!("authentication with node {id} ({broker}) failed: {reason}");
+        }
+        self.pending.push(Event::AuthFailed { broker, reason });
+    }
+
+    /// A TLS failure (untrusted certificate, wrong host name) is an authentication failure,
+    /// since retrying cannot fix it; anything else just closes the connection.
+    fn connection_error(&mut self, id: i32, e: ConnectionError, now: Instant) {
+        if let ConnectionError::Tls(_) = e {
+            self.auth_failed(id, e.to_string());
+        }
+        self.disconnect(id, &e.to_string(), now);
+    }
+
+    /// Closes `id`'s connection (the stream is out of step, say); its unanswered requests
+    /// come back through the next [`NodePool::poll`].
+    pub fn disconnect(&mut self, id: i32, reason: &str, now: Instant) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(conn) = node.conn.take() else { return };
+        let connecting = conn.is_connecting();
+        let was_ready = node.is_ready();
+        node.handshake = None;
+        log::info!("disconnected from node {id} ({}): {reason}", node.addr);
+        self.keys.retain(|_, v| *v != id);
+        let unanswered = users(conn.close()).collect();
+        if connecting {
+            node.failed_connects = node.failed_connects.saturating_add(1);
+        }
+        if was_ready {
+            // A working connection that broke: reconnect to the address that worked.
+            node.next_address = node.next_address.saturating_sub(1);
+        }
+        self.backoff(id, now);
+        let broker = self.addr(id).to_string();
+        self.pending.push(Event::Disconnected {
+            broker,
+            reason: reason.to_string(),
+            unanswered,
+        });
+    }
+
+    /// A connect that failed before there was a connection.
+    fn connect_failed(&mut self, id: i32, reason: String, now: Instant) {
+        if let Some(node) = self.nodes.get_mut(&id) {
+            node.failed_connects = node.failed_connects.saturating_add(1);
+        }
+        self.backoff(id, now);
+        let broker = self.addr(id).to_string();
+        self.pending.push(Event::Disconnected {
+            broker,
+            reason,
+            unanswered: Vec::new(),
+        });
+    }
+
+    fn backoff(&mut self, id: i32, now: Instant) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        node.failures = node.failures.saturating_add(1);
+        node.reconnect_at = Some(now + self.reconnect_backoff.backoff(node.failures));
+    }
+}
+
+fn users<C>(ctxs: Vec<Ctx<C>>) -> impl Iterator<Item = C> {
+    ctxs.into_iter().filter_map(|c| match c {
+        Ctx::User(c) => Some(c),
+        Ctx::Setup => None,
+    })
+}

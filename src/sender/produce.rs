@@ -1,0 +1,254 @@
+//! Producing: one Produce request per broker from drained batches, and each batch's answer
+//! turned into an outcome (written, retry, failed with a [`Delivery`]).
+//!
+//! Pure functions of the batches, the cluster view, the broker's versions and answer, and
+//! `now`; the loop sends the bytes and applies the outcomes.
+
+use super::idempotence::{Idempotence, Outcome};
+use crate::accumulator::{BatchAck, ProducerBatch};
+use crate::error::{Delivery, Error};
+use crate::metadata::Cluster;
+use crate::protocol::produce::{
+    self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic,
+};
+use crate::protocol::versions::ApiVersionTable;
+use crate::protocol::ErrorCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The Produce version for these batches: the highest both sides speak, but below v13 (topics
+/// named by id) unless every topic's id is known. `None`: the broker speaks no Produce >= v3.
+pub(crate) fn version(
+    versions: &ApiVersionTable,
+    batches: &[ProducerBatch],
+    cluster: &Cluster,
+) -> Option<i16> {
+    let v = versions.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION)?;
+    if v < produce::FIRST_TOPIC_ID_VERSION {
+        return Some(v);
+    }
+    let all_ids = batches.iter().all(|b| {
+        cluster
+            .topics
+            .get(&*b.topic_partition().topic)
+            .is_some_and(|t| t.topic_id != [0; 16])
+    });
+    if all_ids {
+        Some(v)
+    } else {
+        versions.negotiate(
+            produce::API_KEY,
+            produce::MIN_VERSION,
+            produce::FIRST_TOPIC_ID_VERSION - 1,
+        )
+    }
+}
+
+/// Appends the Produce request body for `batches` (grouped by topic, in drain order) to `buf`:
+/// the batches' bytes are copied once, straight into the connection's write buffer.
+pub(crate) fn encode(
+    batches: &[ProducerBatch],
+    cluster: &Cluster,
+    acks: i16,
+    request_timeout: Duration,
+    version: i16,
+    buf: &mut Vec<u8>,
+) {
+    let mut topics: Vec<ProduceTopic<'_>> = Vec::new();
+    for b in batches {
+        let tp = b.topic_partition();
+        let part = ProducePartition {
+            index: tp.partition,
+            records: b.bytes(),
+        };
+        match topics.iter_mut().find(|t| t.name == &*tp.topic) {
+            Some(t) => t.partitions.push(part),
+            None => topics.push(ProduceTopic {
+                name: &tp.topic,
+                topic_id: cluster
+                    .topics
+                    .get(&*tp.topic)
+                    .map_or([0; 16], |t| t.topic_id),
+                partitions: vec![part],
+            }),
+        }
+    }
+    ProduceRequest {
+        transactional_id: None,
+        acks,
+        timeout_ms: i32::try_from(request_timeout.as_millis()).unwrap_or(i32::MAX),
+        topics,
+    }
+    .encode(version, buf);
+}
+
+/// The broker's answer for one batch.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// Appended (or already there: DUPLICATE_SEQUENCE_NUMBER).
+    Written(BatchAck),
+    /// Refused with this error (its `delivery` is settled by [`decide`]). `stale_metadata`:
+    /// the error says the leader moved or the partition is unavailable.
+    Refused { error: Error, stale_metadata: bool },
+    /// The answer did not mention the partition: as good as a lost response.
+    Missing(Error),
+}
+
+/// Pairs each batch with its answer in `resp`.
+pub(crate) fn answers(
+    resp: &ProduceResponse,
+    batches: Vec<ProducerBatch>,
+    cluster: &Cluster,
+) -> Vec<(ProducerBatch, Answer)> {
+    batches
+        .into_iter()
+        .map(|b| {
+            let answer = answer_for(resp, &b, cluster);
+            (b, answer)
+        })
+        .collect()
+}
+
+fn answer_for(resp: &ProduceResponse, b: &ProducerBatch, cluster: &Cluster) -> Answer {
+    let tp = b.topic_partition();
+    let part = resp
+        .topics
+        .iter()
+        .find(|t| {
+            if t.name.is_empty() {
+                cluster
+                    .topics
+                    .get(&*tp.topic)
+                    .is_some_and(|ti| ti.topic_id == t.topic_id)
+            } else {
+                t.name == *tp.topic
+            }
+        })
+        .and_then(|t| t.partitions.iter().find(|p| p.index == tp.partition));
+    let Some(p) = part else {
+        return Answer::Missing(Error::Broker {
+            code: ErrorCode::UNKNOWN_SERVER_ERROR,
+            message: Some(Arc::from(
+                "the Produce response did not mention the partition",
+            )),
+            delivery: Delivery::Unknown,
+        });
+    };
+    let code = p.error_code;
+    if code.is_ok() || code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
+        return Answer::Written(BatchAck {
+            base_offset: p.base_offset,
+            log_append_time: p.log_append_time_ms,
+        });
+    }
+    let mut message = p.error_message.clone();
+    if !p.record_errors.is_empty() {
+        let details: Vec<String> = p
+            .record_errors
+            .iter()
+            .take(5)
+            .map(|e| {
+                format!(
+                    "record {}: {}",
+                    e.batch_index,
+                    e.message.as_deref().unwrap_or("invalid")
+                )
+            })
+            .collect();
+        message = Some(format!(
+            "{}{}",
+            message.map(|m| m + "; ").unwrap_or_default(),
+            details.join("; ")
+        ));
+    }
+    let stale_metadata = matches!(
+        code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            | ErrorCode::LEADER_NOT_AVAILABLE
+            | ErrorCode::FENCED_LEADER_EPOCH
+            | ErrorCode::KAFKA_STORAGE_ERROR
+            | ErrorCode::NOT_ENOUGH_REPLICAS
+    );
+    Answer::Refused {
+        error: Error::Broker {
+            code,
+            message: message.map(Arc::from),
+            delivery: Delivery::NotWritten,
+        },
+        stale_metadata,
+    }
+}
+
+/// Limits on retrying a batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    pub delivery_timeout: Duration,
+    pub retries: u32,
+}
+
+/// What to do with a batch whose attempt failed.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// Back to its queue; the error is remembered as its last.
+    Retry(Error),
+    /// Answer it with this error.
+    Fail(Error),
+}
+
+/// Decides a failed attempt: retried when the error allows it (idempotence errors as Java's
+/// `TransactionManager.canRetry`), attempts remain, `delivery.timeout.ms` has not passed and
+/// the producer is not force-closing; failed otherwise, with a [`Delivery`] from the batch's
+/// whole history (an earlier unanswered attempt may have written it). Records the outcome in
+/// the idempotence state (its one entry point).
+///
+/// `err` is an [`Error::Broker`] when the broker refused the attempt, anything else when the
+/// attempt went unanswered (connection lost, timeout, malformed answer).
+pub(crate) fn decide(
+    b: &mut ProducerBatch,
+    err: Error,
+    idem: &mut Idempotence,
+    policy: RetryPolicy,
+    force_closing: bool,
+    now: Instant,
+) -> Verdict {
+    let refused_now = matches!(err, Error::Broker { .. });
+    if refused_now {
+        b.attempt_refused();
+    } else {
+        b.attempt_ambiguous();
+    }
+    let retriable = match &err {
+        Error::Broker { code, .. } => idem
+            .classify_error(b, *code)
+            .unwrap_or_else(|| err.is_retriable()),
+        e => e.is_retriable(),
+    };
+    let timed_out = b.has_reached_delivery_timeout(policy.delivery_timeout, now);
+    let attempts_left = b.attempts() < policy.retries;
+    if retriable && !timed_out && attempts_left && !force_closing {
+        idem.on_outcome(b, Outcome::Retry);
+        return Verdict::Retry(err);
+    }
+    let mut final_err = if retriable && timed_out {
+        Error::DeliveryTimeout {
+            elapsed: now.saturating_duration_since(b.created()),
+            delivery: b.delivery_if_failed(),
+            last_error: Some(Arc::from(err.to_string())),
+        }
+    } else {
+        err
+    };
+    if let Error::Broker { delivery, .. } = &mut final_err {
+        // Refused now, but an earlier attempt without a clear answer may have written it.
+        *delivery = b.delivery_if_failed();
+    }
+    // The batch will not be retried: later batches must not wait for it. When the broker
+    // refused this attempt and no earlier one was ambiguous, it is not in the log and its
+    // sequences must be reused (else every later batch is OUT_OF_ORDER forever). Not when an
+    // earlier attempt was ambiguous: the batch may be in the log under those sequences, and
+    // reusing them could make a later batch a "duplicate" of it.
+    let refused = refused_now && !b.is_ambiguous();
+    idem.on_outcome(b, Outcome::Failed { refused });
+    Verdict::Fail(final_err)
+}
