@@ -2,9 +2,10 @@
 //! state and its completion.
 
 use super::buffer_pool::BufferPool;
+use crate::compression::CompressionType;
 use crate::error::{Delivery, Error};
 use crate::future::{BatchAck, BatchCompletion, RecordThunk};
-use crate::protocol::record_batch::{CompressionType, HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
+use crate::protocol::record_batch::{HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
 use crate::record::{Header, TopicPartition};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -31,11 +31,10 @@ pub use self::buffer_pool::BufferPool;
 pub use self::ratio::CompressionRatioEstimator;
 pub use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk};
 
+use crate::compression::CompressionType;
 use crate::error::{Delivery, Error};
 use crate::future::{IncompleteBatches, SendFuture};
-use crate::protocol::record_batch::{
-    encoded_record_size, CompressionType, RecordBatchBuilder, BATCH_HEADER_LEN,
-};
+use crate::protocol::record_batch::{encoded_record_size, RecordBatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{Header, TopicPartition};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet, VecDeque};
