@@ -4,7 +4,7 @@
 use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::config::ProducerConfig;
 use crate::error::{Delivery, Error};
-use crate::future::SendFuture;
+use crate::future::{Callback, SendFuture};
 use crate::metadata::Metadata;
 use crate::partitioner::{choose_partition, BuiltInPartitioners, PartitionChoice, TopicLayout};
 use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
@@ -214,7 +214,7 @@ impl<K, V> Producer<K, V> {
     fn do_send(
         &self,
         record: ProducerRecord<K, V>,
-        callback: Option<crate::Callback>,
+        callback: Option<Callback>,
     ) -> Result<SendFuture, Error> {
         let inner = &*self.inner;
         let cfg = &inner.config;

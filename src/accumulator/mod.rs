@@ -29,11 +29,13 @@ pub use self::backoff::ExponentialBackoff;
 pub use self::batch::ProducerBatch;
 pub use self::buffer_pool::BufferPool;
 pub use self::ratio::CompressionRatioEstimator;
-pub use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk};
+/// Kept for `src/sender/mod.rs`, which still imports `BatchAck` from here; `crate::future`
+/// defines it.
+pub use crate::future::BatchAck;
 
 use crate::compression::CompressionType;
 use crate::error::{Delivery, Error};
-use crate::future::{IncompleteBatches, SendFuture};
+use crate::future::{BatchCompletion, Callback, IncompleteBatches, RecordThunk, SendFuture};
 use crate::protocol::record_batch::{encoded_record_size, RecordBatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{Header, TopicPartition};
 use parking_lot::{Mutex, RwLock};
