@@ -33,8 +33,10 @@
 //! a size claimed by the input beyond that limit (snappy block lengths are checked against
 //! what is left; zstd window sizes are capped at [`MAX_ZSTD_WINDOW`]).
 
-#[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
-use std::io::{Read, Write};
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+use std::io::Read;
+#[cfg(any(feature = "gzip", feature = "lz4"))]
+use std::io::Write;
 
 /// Record batch compression codec: `compression.type` in the config, attribute bits 0-2 on
 /// the wire. Each codec other than `None` needs its cargo feature (all on by default).
@@ -158,7 +160,6 @@ pub fn is_available(codec: CompressionType) -> bool {
     }
 }
 
-#[allow(dead_code)]
 fn not_compiled(codec: CompressionType) -> CompressionError {
     CompressionError::NotCompiled {
         codec: codec.name(),
@@ -166,7 +167,6 @@ fn not_compiled(codec: CompressionType) -> CompressionError {
     }
 }
 
-#[allow(dead_code)]
 fn corrupt(codec: CompressionType, reason: impl std::fmt::Display) -> CompressionError {
     CompressionError::Corrupt {
         codec: codec.name(),
@@ -288,7 +288,7 @@ pub fn decompress(
 }
 
 /// Reads `r` to its end into `out`, failing once more than `limit` bytes came out.
-#[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
+#[cfg(any(feature = "gzip", feature = "zstd"))]
 fn read_capped(
     codec: CompressionType,
     r: impl Read,
