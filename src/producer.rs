@@ -80,6 +80,11 @@ where
 {
     /// A producer with the built-in serializers for `K` and `V` (bytes, strings, integers as Java
     /// writes them). Starts the sender thread; nothing is connected until the first send.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Startup`] when the operating system refuses the readiness poller or the sender
+    /// thread (the configuration was checked when it was built).
     pub fn new(config: ProducerConfig) -> Result<Self, Error> {
         Self::with_serializers(config, DefaultSerializer, DefaultSerializer)
     }
@@ -87,6 +92,10 @@ where
 
 impl<K, V> Producer<K, V> {
     /// A producer with the given key and value serializers.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Producer::new`].
     pub fn with_serializers(
         config: ProducerConfig,
         key_serializer: impl Serializer<K> + 'static,
@@ -107,11 +116,10 @@ impl<K, V> Producer<K, V> {
             config.metadata_max_idle(),
             config.retry_backoff(),
         ));
-        let poller = Arc::new(polling::Poller::new().map_err(|e| Error::Network {
-            broker: String::new(),
-            reason: format!("cannot create the readiness poller: {e}"),
-            delivery: Delivery::NotWritten,
-        })?);
+        let poller = Arc::new(
+            polling::Poller::new()
+                .map_err(|e| Error::startup("cannot create the readiness poller", e))?,
+        );
         let shared = Arc::new(Shared {
             accumulator: acc,
             metadata,
@@ -153,11 +161,7 @@ impl<K, V> Producer<K, V> {
                 run_guarded(&guarded, move || sender.run());
                 let _ = exit_tx.send(());
             })
-            .map_err(|e| Error::Network {
-                broker: String::new(),
-                reason: format!("cannot start the sender thread: {e}"),
-                delivery: Delivery::NotWritten,
-            })?;
+            .map_err(|e| Error::startup("cannot spawn the sender thread", e))?;
         let sticky = BuiltInPartitioners::new(config.batch_size());
         Ok(Producer {
             key_serializer: Box::new(key_serializer),
