@@ -3,9 +3,11 @@
 //! Kafka's Java client writes), `lz4` (lz4_flex, LZ4 frame format as Kafka's
 //! `Lz4BlockOutputStream` writes it) and `zstd` (ruzstd's encoder).
 //!
-//! Only [`protocol::record_batch`](crate::protocol::record_batch) uses this module: it
-//! compresses a batch's records section once, when the batch is sealed, and decompresses it
-//! when a batch is decoded.
+//! This module defines the codec type, [`CompressionType`], and imports nothing of the crate.
+//! [`protocol::record_batch`](crate::protocol::record_batch) uses the codecs: it compresses a
+//! batch's records section once, when the batch is sealed, and decompresses it when a batch is
+//! decoded (it re-exports [`CompressionType`], so `protocol::record_batch::CompressionType`
+//! names the same type).
 //!
 //! # Formats (what Kafka's Java client writes and reads)
 //!
@@ -31,9 +33,72 @@
 //! a size claimed by the input beyond that limit (snappy block lengths are checked against
 //! what is left; zstd window sizes are capped at [`MAX_ZSTD_WINDOW`]).
 
-use crate::protocol::record_batch::CompressionType;
-#[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
-use std::io::{Read, Write};
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+use std::io::Read;
+#[cfg(any(feature = "gzip", feature = "lz4"))]
+use std::io::Write;
+
+/// Record batch compression codec: `compression.type` in the config, attribute bits 0-2 on
+/// the wire. Each codec other than `None` needs its cargo feature (all on by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CompressionType {
+    /// No compression (the default).
+    #[default]
+    None,
+    /// gzip (cargo feature `gzip`).
+    Gzip,
+    /// Snappy with the xerial snappy-java framing (cargo feature `snappy`).
+    Snappy,
+    /// LZ4 frame (cargo feature `lz4`).
+    Lz4,
+    /// Zstandard (cargo feature `zstd`).
+    Zstd,
+}
+
+impl CompressionType {
+    /// The property value: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompressionType::None => "none",
+            CompressionType::Gzip => "gzip",
+            CompressionType::Snappy => "snappy",
+            CompressionType::Lz4 => "lz4",
+            CompressionType::Zstd => "zstd",
+        }
+    }
+    /// The codec named by a `compression.type` value.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" => CompressionType::None,
+            "gzip" => CompressionType::Gzip,
+            "snappy" => CompressionType::Snappy,
+            "lz4" => CompressionType::Lz4,
+            "zstd" => CompressionType::Zstd,
+            _ => return None,
+        })
+    }
+    /// The codec id written in the attributes.
+    pub fn id(self) -> i16 {
+        match self {
+            CompressionType::None => 0,
+            CompressionType::Gzip => 1,
+            CompressionType::Snappy => 2,
+            CompressionType::Lz4 => 3,
+            CompressionType::Zstd => 4,
+        }
+    }
+    /// The codec with this id, if it is one.
+    pub fn from_id(id: i16) -> Option<Self> {
+        Some(match id {
+            0 => CompressionType::None,
+            1 => CompressionType::Gzip,
+            2 => CompressionType::Snappy,
+            3 => CompressionType::Lz4,
+            4 => CompressionType::Zstd,
+            _ => return None,
+        })
+    }
+}
 
 /// Largest zstd window a frame may ask for when decoding (8 MiB, what zstd's levels up to 19
 /// use); larger windows are refused before anything is allocated.
@@ -95,7 +160,6 @@ pub fn is_available(codec: CompressionType) -> bool {
     }
 }
 
-#[allow(dead_code)]
 fn not_compiled(codec: CompressionType) -> CompressionError {
     CompressionError::NotCompiled {
         codec: codec.name(),
@@ -103,7 +167,6 @@ fn not_compiled(codec: CompressionType) -> CompressionError {
     }
 }
 
-#[allow(dead_code)]
 fn corrupt(codec: CompressionType, reason: impl std::fmt::Display) -> CompressionError {
     CompressionError::Corrupt {
         codec: codec.name(),
@@ -225,7 +288,7 @@ pub fn decompress(
 }
 
 /// Reads `r` to its end into `out`, failing once more than `limit` bytes came out.
-#[cfg(any(feature = "gzip", feature = "lz4", feature = "zstd"))]
+#[cfg(any(feature = "gzip", feature = "zstd"))]
 fn read_capped(
     codec: CompressionType,
     r: impl Read,

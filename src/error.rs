@@ -134,6 +134,20 @@ pub enum Error {
         /// a queued retry whose earlier attempt got no clear answer.
         delivery: Delivery,
     },
+    /// The producer could not start: the operating system refused something its network
+    /// thread needs (the readiness poller, or the thread itself; typically a limit on open
+    /// files or threads). Returned by `Producer::new` and `Producer::with_serializers` only,
+    /// never for a record, so [`delivery`](Error::delivery) is [`Delivery::NotWritten`]. Not
+    /// retriable: trying again at once meets the same limit. The message includes the
+    /// operating system's error, which is also the [`source`](std::error::Error::source).
+    #[error("cannot start the producer: {context}: {source}")]
+    Startup {
+        /// What could not be set up: `"cannot create the readiness poller"` or `"cannot spawn
+        /// the sender thread"`.
+        context: &'static str,
+        /// The operating system's error.
+        source: Arc<std::io::Error>,
+    },
     /// The producer was closed before the record could be sent or answered.
     #[error("the producer was closed before the record was acknowledged")]
     Closed {
@@ -159,6 +173,8 @@ impl Error {
             | Error::Network { delivery, .. }
             | Error::Closed { delivery } => *delivery,
             Error::Fatal(_) | Error::WaitTimeout => Delivery::Unknown,
+            // Config, Serialization, InvalidTopic, RecordTooLarge, UnknownPartition,
+            // MetadataTimeout, BufferExhausted, Startup: nothing was sent.
             _ => Delivery::NotWritten,
         }
     }
@@ -174,6 +190,12 @@ impl Error {
             _ => false,
         }
     }
+    pub(crate) fn startup(context: &'static str, source: std::io::Error) -> Self {
+        Error::Startup {
+            context,
+            source: Arc::new(source),
+        }
+    }
     pub(crate) fn config(property: &str, reason: impl Into<String>) -> Self {
         Error::Config {
             property: property.to_string(),
@@ -184,3 +206,27 @@ impl Error {
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn startup_errors_are_not_written_not_retriable_and_keep_the_os_error() {
+        let os = std::io::Error::new(std::io::ErrorKind::OutOfMemory, "too many open files");
+        let e = Error::startup("cannot create the readiness poller", os);
+        assert_eq!(e.delivery(), Delivery::NotWritten);
+        assert!(!e.is_retriable());
+        assert_eq!(
+            e.to_string(),
+            "cannot start the producer: cannot create the readiness poller: too many open files"
+        );
+        let source = e.source().expect("the OS error is the source");
+        assert_eq!(source.to_string(), "too many open files");
+        let Error::Startup { source, .. } = e.clone() else {
+            unreachable!()
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::OutOfMemory);
+    }
+}

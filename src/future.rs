@@ -90,10 +90,6 @@ impl IncompleteBatches {
         m.remove(&id);
         self.cond.notify_all();
     }
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.lock().is_empty()
-    }
     pub(crate) fn snapshot(&self) -> Vec<Arc<BatchCompletion>> {
         self.map.lock().values().cloned().collect()
     }

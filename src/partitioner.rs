@@ -158,7 +158,6 @@ where
 }
 
 /// The outcome of [`choose_partition`].
-#[allow(dead_code)] // called by the producer and the accumulator
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PartitionChoice {
     /// This partition (explicit, custom, or key hash); checked to be in range.
@@ -170,7 +169,6 @@ pub(crate) enum PartitionChoice {
 /// The producer's partition decision for one record, before the sticky step.
 ///
 /// `explicit` is the record's own partition; `custom` the configured partitioner.
-#[allow(dead_code)] // called by the producer and the accumulator
 pub(crate) fn choose_partition(
     explicit: Option<i32>,
     custom: Option<&dyn Partitioner>,
@@ -213,7 +211,6 @@ pub(crate) fn choose_partition(
 
 /// A random non-negative number, like Java's `toPositive(ThreadLocalRandom.nextInt())`.
 /// A per-thread xorshift64* seeded from std's random hasher keys: not cryptographic, cheap.
-#[allow(dead_code)] // called by the producer and the accumulator
 fn random_non_negative() -> i32 {
     thread_local! {
         static STATE: Cell<u64> = Cell::new(random_seed());
@@ -228,7 +225,6 @@ fn random_non_negative() -> i32 {
     })
 }
 
-#[allow(dead_code)] // called by the producer and the accumulator
 fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -242,14 +238,12 @@ fn random_seed() -> u64 {
 /// Callers hold the `Arc` they got from [`BuiltInPartitioner::peek_current`] and hand it back to
 /// [`BuiltInPartitioner::update_partition_info`]; identity (not the partition number) tells
 /// whether the choice is still current.
-#[allow(dead_code)] // called by the producer and the accumulator
 #[derive(Debug)]
 pub(crate) struct StickyPartitionInfo {
     partition: i32,
     produced_bytes: AtomicUsize,
 }
 
-#[allow(dead_code)] // called by the producer and the accumulator
 impl StickyPartitionInfo {
     /// The chosen partition.
     pub(crate) fn partition(&self) -> i32 {
@@ -259,22 +253,23 @@ impl StickyPartitionInfo {
 
 /// The uniform sticky partitioner of one topic (Java's `BuiltInPartitioner`).
 ///
-/// Protocol, as in Java's `RecordAccumulator.append` for a keyless record:
-/// 1. `info = peek_current(layout)`; append to `info.partition()`'s queue:
-/// 2. under that queue's lock, if `is_partition_changed(&info)` start over (another thread
-///    switched meanwhile); otherwise append, then
-/// 3. `update_partition_info(&info, appended_bytes, layout, enable_switch)` while still holding
-///    the queue lock, where `enable_switch` is "every batch in the queue is full" (switching
-///    while a batch is still open would leave it half-filled; past `2 * batch.size` bytes the
-///    switch happens regardless).
-#[allow(dead_code)] // called by the producer and the accumulator
+/// Protocol, for a keyless record (what the producer does):
+/// 1. `info = peek_current(layout)`; append to `info.partition()`, then
+/// 2. `update_partition_info(&info, appended_bytes, layout, enable_switch)`, where
+///    `enable_switch` is "the append reported its batch full" (switching while a batch is
+///    still open would leave it half-filled; past `2 * batch.size` bytes the switch happens
+///    regardless).
+///
+/// Java's `RecordAccumulator.append` also re-checks, under the queue lock, that `info` is still
+/// the current choice and starts over if not; without that re-check a record racing a switch
+/// lands on the previous sticky partition, which costs stickiness, not correctness (a stale
+/// `info` is ignored by `update_partition_info`).
 #[derive(Debug)]
 pub(crate) struct BuiltInPartitioner {
     sticky_batch_size: usize,
     current: Mutex<Option<Arc<StickyPartitionInfo>>>,
 }
 
-#[allow(dead_code)] // called by the producer and the accumulator
 impl BuiltInPartitioner {
     /// A sticky partitioner that moves on after `batch_size` bytes (at least 1).
     pub(crate) fn new(batch_size: usize) -> Self {
@@ -299,11 +294,6 @@ impl BuiltInPartitioner {
                 info
             }
         }
-    }
-
-    /// Whether `info` is no longer the current choice.
-    pub(crate) fn is_partition_changed(&self, info: &Arc<StickyPartitionInfo>) -> bool {
-        !matches!(&*self.current.lock(), Some(c) if Arc::ptr_eq(c, info))
     }
 
     /// Counts `appended_bytes` against `info` and switches to a new random partition once
@@ -343,7 +333,6 @@ impl BuiltInPartitioner {
 }
 
 /// A random available partition, or a random partition if none is available.
-#[allow(dead_code)] // called by the producer and the accumulator
 fn next_partition(layout: &TopicLayout<'_>) -> i32 {
     let r = random_non_negative();
     let avail = layout.available_partitions();
@@ -355,14 +344,12 @@ fn next_partition(layout: &TopicLayout<'_>) -> i32 {
 }
 
 /// The sticky partitioners of all topics a producer writes to.
-#[allow(dead_code)] // called by the producer and the accumulator
 #[derive(Debug)]
 pub(crate) struct BuiltInPartitioners {
     batch_size: usize,
     topics: RwLock<HashMap<Arc<str>, Arc<BuiltInPartitioner>>>,
 }
 
-#[allow(dead_code)] // called by the producer and the accumulator
 impl BuiltInPartitioners {
     /// One registry per producer; `batch_size` is `batch.size`.
     pub(crate) fn new(batch_size: usize) -> Self {
@@ -388,6 +375,17 @@ impl BuiltInPartitioners {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Test-only view of the sticky state.
+    trait StickyState {
+        /// Whether `info` is no longer the current choice.
+        fn is_partition_changed(&self, info: &Arc<StickyPartitionInfo>) -> bool;
+    }
+    impl StickyState for BuiltInPartitioner {
+        fn is_partition_changed(&self, info: &Arc<StickyPartitionInfo>) -> bool {
+            !matches!(&*self.current.lock(), Some(c) if Arc::ptr_eq(c, info))
+        }
+    }
 
     #[test]
     fn murmur2_matches_kafka_utils_test_vectors() {

@@ -5,7 +5,7 @@ use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::backoff::Rng;
 use crate::config::ProducerConfig;
 use crate::error::{Delivery, Error};
-use crate::future::SendFuture;
+use crate::future::{Callback, SendFuture};
 use crate::metadata::Metadata;
 use crate::net::{PoolConfig, SocketOptions, TcpTransport, Transport};
 use crate::partitioner::{choose_partition, BuiltInPartitioners, PartitionChoice, TopicLayout};
@@ -82,6 +82,11 @@ where
 {
     /// A producer with the built-in serializers for `K` and `V` (bytes, strings, integers as Java
     /// writes them). Starts the sender thread; nothing is connected until the first send.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Startup`] when the operating system refuses the readiness poller or the sender
+    /// thread (the configuration was checked when it was built).
     pub fn new(config: ProducerConfig) -> Result<Self, Error> {
         Self::with_serializers(config, DefaultSerializer, DefaultSerializer)
     }
@@ -89,6 +94,10 @@ where
 
 impl<K, V> Producer<K, V> {
     /// A producer with the given key and value serializers.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Producer::new`].
     pub fn with_serializers(
         config: ProducerConfig,
         key_serializer: impl Serializer<K> + 'static,
@@ -116,11 +125,7 @@ impl<K, V> Producer<K, V> {
                 receive_buffer: config.receive_buffer_bytes(),
             },
         )
-        .map_err(|e| Error::Network {
-            broker: String::new(),
-            reason: format!("cannot create the readiness poller: {e}"),
-            delivery: Delivery::NotWritten,
-        })?;
+        .map_err(|e| Error::startup("cannot create the readiness poller", e))?;
         let shared = Arc::new(Shared {
             accumulator: acc,
             metadata,
@@ -168,11 +173,7 @@ impl<K, V> Producer<K, V> {
                 run_guarded(&guarded, move || sender.run());
                 let _ = exit_tx.send(());
             })
-            .map_err(|e| Error::Network {
-                broker: String::new(),
-                reason: format!("cannot start the sender thread: {e}"),
-                delivery: Delivery::NotWritten,
-            })?;
+            .map_err(|e| Error::startup("cannot spawn the sender thread", e))?;
         let sticky = BuiltInPartitioners::new(config.batch_size());
         Ok(Producer {
             key_serializer: Box::new(key_serializer),
@@ -229,7 +230,7 @@ impl<K, V> Producer<K, V> {
     fn do_send(
         &self,
         record: ProducerRecord<K, V>,
-        callback: Option<crate::Callback>,
+        callback: Option<Callback>,
     ) -> Result<SendFuture, Error> {
         let inner = &*self.inner;
         let cfg = &inner.config;

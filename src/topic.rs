@@ -3,12 +3,10 @@
 use crate::error::Error;
 
 /// The longest legal topic name, in characters.
-#[allow(dead_code)] // called by the producer
 pub(crate) const MAX_TOPIC_NAME_LEN: usize = 249;
 
 /// Checks that `name` is a legal Kafka topic name: not empty, not `.` or `..`, at most 249
 /// characters, and only ASCII letters, digits, `.`, `_` and `-`.
-#[allow(dead_code)] // called by the producer
 pub(crate) fn validate_topic(name: &str) -> Result<(), Error> {
     let reason = if name.is_empty() {
         "it can't be empty"

@@ -2,9 +2,10 @@
 //! state and its completion.
 
 use super::buffer_pool::BufferPool;
+use crate::compression::CompressionType;
 use crate::error::{Delivery, Error};
 use crate::future::{BatchAck, BatchCompletion, RecordThunk};
-use crate::protocol::record_batch::{CompressionType, HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
+use crate::protocol::record_batch::{HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
 use crate::record::{Header, TopicPartition};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +28,8 @@ impl HeaderRef for Header {
 pub struct ProducerBatch {
     tp: TopicPartition,
     builder: RecordBatchBuilder,
-    alloc_size: usize,
+    /// Bytes of memory counted against `buffer.memory` (the buffer's size).
+    pub(super) alloc_size: usize,
     /// The pool refused to grow the buffer: the batch counts as full.
     out_of_memory: bool,
     pool: Option<Arc<BufferPool>>,
@@ -140,12 +142,6 @@ impl ProducerBatch {
     /// Compressed / uncompressed size of the records, once sealed with a codec (else 1.0).
     pub fn compression_ratio(&self) -> f32 {
         self.builder.compression_ratio()
-    }
-    #[cfg(test)]
-    #[allow(dead_code)] // used by the codec tests
-    /// Bytes of memory the batch has counted against `buffer.memory`.
-    pub fn allocated_bytes(&self) -> usize {
-        self.alloc_size
     }
 
     /// The partition.

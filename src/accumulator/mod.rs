@@ -11,14 +11,14 @@
 //! # Lock rules
 //!
 //! - Order: `drain_index` → `queues` (the map; read or write) → one partition queue's
-//!   mutex. `muted` is a leaf (copied at the start of `ready` and `drain`). A partition queue's mutex is never held while taking the `queues` lock, and
-//!   two partition queues are never locked at once.
+//!   mutex. A partition queue's mutex is never held while taking the `queues` lock, and two
+//!   partition queues are never locked at once.
 //! - The buffer pool, the incomplete-batch registry and each batch's completion have leaf
 //!   locks: nothing else is taken while they are held.
 //! - No lock is held while blocking for memory (`append` releases its queue, allocates, then
 //!   locks again and re-checks) or while user callbacks run: batches are taken out of their
 //!   queues first and completed afterwards.
-//! - `muted` and `drain_index` are used by the sender thread only.
+//! - `drain_index` is used by the sender thread only.
 
 mod batch;
 mod buffer_pool;
@@ -27,14 +27,12 @@ mod ratio;
 pub use self::batch::ProducerBatch;
 pub use self::buffer_pool::BufferPool;
 pub use self::ratio::CompressionRatioEstimator;
-pub use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk};
 
 use crate::backoff::ExponentialBackoff;
+use crate::compression::CompressionType;
 use crate::error::{Delivery, Error};
-use crate::future::{IncompleteBatches, SendFuture};
-use crate::protocol::record_batch::{
-    encoded_record_size, CompressionType, RecordBatchBuilder, BATCH_HEADER_LEN,
-};
+use crate::future::{BatchCompletion, Callback, IncompleteBatches, RecordThunk, SendFuture};
+use crate::protocol::record_batch::{encoded_record_size, RecordBatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{Header, TopicPartition};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -66,17 +64,10 @@ pub trait DrainHook {
     }
     /// Called for each drained batch after it is sealed. `first_time` is true on its first
     /// drain: that is where idempotence assigns producer id, epoch and base sequence
-    /// ([`ProducerBatch::set_producer_state`]); retries keep them. No queue lock is held; the
-    /// hook may call [`RecordAccumulator::mute`] (but not `drain` again).
+    /// ([`ProducerBatch::set_producer_state`]); retries keep them. No queue lock is held, but
+    /// the drain's own lock is: the hook must not call `drain_with` again.
     fn on_drain(&mut self, _batch: &mut ProducerBatch, _first_time: bool) {}
 }
-
-#[cfg(test)]
-/// A [`DrainHook`] that does nothing (no idempotence).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoDrainHook;
-#[cfg(test)]
-impl DrainHook for NoDrainHook {}
 
 /// Settings of the accumulator (from the producer config).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +159,6 @@ pub struct RecordAccumulator {
     flushes_in_progress: AtomicUsize,
     closed: AtomicBool,
     drain_index: Mutex<HashMap<i32, usize>>,
-    muted: Mutex<HashSet<TopicPartition>>,
     backoff: ExponentialBackoff,
     ratios: CompressionRatioEstimator,
 }
@@ -197,16 +187,9 @@ impl RecordAccumulator {
             flushes_in_progress: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             drain_index: Mutex::new(HashMap::new()),
-            muted: Mutex::new(HashSet::new()),
             backoff,
             ratios: CompressionRatioEstimator::default(),
         }
-    }
-
-    #[cfg(test)]
-    /// The memory pool.
-    pub fn buffer_pool(&self) -> &Arc<BufferPool> {
-        &self.pool
     }
 
     fn queue(&self, tp: &TopicPartition) -> Queue {
@@ -384,7 +367,7 @@ impl RecordAccumulator {
 
     /// Which leaders have a sendable batch: full, lingered `linger.ms`, retry backoff over,
     /// or any batch while a flush is in progress, the accumulator is closing, or callers wait
-    /// for memory. Muted partitions and partitions in retry backoff are skipped.
+    /// for memory. Partitions in retry backoff are skipped.
     pub fn ready(&self, leaders: &impl LeaderLookup, now: Instant) -> ReadyCheck {
         let exhausted = self.pool.queued() > 0;
         let forced = exhausted || self.is_closed() || self.flush_in_progress();
@@ -392,7 +375,6 @@ impl RecordAccumulator {
             next_ready_check_delay: Duration::MAX,
             ..ReadyCheck::default()
         };
-        let muted = self.muted.lock().clone();
         let queues = self.queues.read();
         for tp in &queues.order {
             let Some(queue) = queues.map.get(tp) else {
@@ -406,7 +388,7 @@ impl RecordAccumulator {
                 out.unknown_leader_topics.insert(tp.topic.clone());
                 continue;
             };
-            if out.ready_nodes.contains(&leader) || muted.contains(tp) {
+            if out.ready_nodes.contains(&leader) {
                 continue;
             }
             let backing_off = first.in_retry_backoff(now);
@@ -428,28 +410,10 @@ impl RecordAccumulator {
         out
     }
 
-    #[cfg(test)]
-    /// [`drain_with`](Self::drain_with) without an idempotence hook.
-    pub fn drain(
-        &self,
-        leaders: &impl LeaderLookup,
-        ready_nodes: &HashSet<i32>,
-        max_request_size: usize,
-        now: Instant,
-    ) -> HashMap<i32, Vec<ProducerBatch>> {
-        self.drain_with(
-            leaders,
-            ready_nodes,
-            max_request_size,
-            now,
-            &mut NoDrainHook,
-        )
-    }
-
     /// Takes, for each ready node, at most one batch per partition it leads, visiting the
     /// partitions round-robin from where the node's last drain stopped so none starves, and
     /// stopping before the total would exceed `max_request_size` (the first batch is always
-    /// taken). Partitions that are muted or in retry backoff are skipped. Every drained batch
+    /// taken). Partitions in retry backoff, or refused by `hook`, are skipped. Every drained batch
     /// is sealed, marked sent, and passed to `hook`.
     pub fn drain_with(
         &self,
@@ -463,7 +427,6 @@ impl RecordAccumulator {
         if ready_nodes.is_empty() {
             return out;
         }
-        let muted = self.muted.lock().clone();
         let mut drain_index = self.drain_index.lock();
         // Snapshot of the queues, so no map lock is held while batches are drained.
         let all: Vec<(TopicPartition, Queue)> = {
@@ -490,9 +453,6 @@ impl RecordAccumulator {
             for k in 0..n {
                 let i = (start + k) % n;
                 let (tp, queue) = parts[i];
-                if muted.contains(tp) {
-                    continue;
-                }
                 let mut q = queue.lock();
                 // Batches answered while queued (aborted) are dropped, not sent.
                 while q.front().is_some_and(ProducerBatch::is_done) {
@@ -547,13 +507,6 @@ impl RecordAccumulator {
                 batch.compression_ratio(),
             );
         }
-    }
-
-    #[cfg(test)]
-    #[allow(dead_code)] // used by the codec tests
-    /// The estimator's current compression ratio for a topic with the configured codec.
-    pub fn estimated_compression_ratio(&self, topic: &str) -> f32 {
-        self.ratios.estimation(topic, self.config.compression)
     }
 
     /// Puts a batch back for a retry, at the front of its partition queue (in base-sequence
@@ -641,12 +594,6 @@ impl RecordAccumulator {
         out
     }
 
-    #[cfg(test)]
-    /// Returns a batch's memory to the pool (dropping a batch does the same).
-    pub fn deallocate(&self, batch: ProducerBatch) {
-        drop(batch);
-    }
-
     /// Starts a flush: every queued batch is ready until
     /// [`await_flush_completion`](Self::await_flush_completion) returns.
     pub fn begin_flush(&self) {
@@ -670,11 +617,6 @@ impl RecordAccumulator {
     pub fn has_undrained(&self) -> bool {
         let queues = self.queues.read();
         queues.map.values().any(|q| !q.lock().is_empty())
-    }
-    #[cfg(test)]
-    /// Whether any batch (queued or in flight) has no answer yet.
-    pub fn has_incomplete(&self) -> bool {
-        !self.incomplete.is_empty()
     }
 
     /// Stops accepting records: later appends, and callers blocked for memory, get
@@ -710,23 +652,6 @@ impl RecordAccumulator {
         for c in self.incomplete.snapshot() {
             c.complete(Err(error(c.topic_partition(), c.delivery_if_failed())));
         }
-    }
-
-    #[cfg(test)]
-    /// Mutes a partition: it is neither ready nor drained until unmuted (the sender's guard
-    /// for ordering with one batch in flight per partition).
-    pub fn mute(&self, tp: &TopicPartition) {
-        self.muted.lock().insert(tp.clone());
-    }
-    #[cfg(test)]
-    /// Unmutes a partition.
-    pub fn unmute(&self, tp: &TopicPartition) {
-        self.muted.lock().remove(tp);
-    }
-    #[cfg(test)]
-    /// Whether a partition is muted.
-    pub fn is_muted(&self, tp: &TopicPartition) -> bool {
-        self.muted.lock().contains(tp)
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Lock rule: its mutex is a leaf.
 
-use crate::protocol::record_batch::CompressionType;
+use crate::compression::CompressionType;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 

@@ -2,6 +2,86 @@ use super::*;
 use crate::protocol::record_batch::decode_batch;
 use std::sync::atomic::AtomicUsize;
 
+/// A [`DrainHook`] that does nothing (no idempotence).
+#[derive(Debug, Default, Clone, Copy)]
+struct NoDrainHook;
+impl DrainHook for NoDrainHook {}
+
+/// A [`DrainHook`] that refuses the partitions in its set (and lets the others through).
+#[derive(Debug, Default)]
+struct Refuse(HashSet<TopicPartition>);
+impl DrainHook for Refuse {
+    fn can_drain(&mut self, tp: &TopicPartition, _first: &ProducerBatch, _now: Instant) -> bool {
+        !self.0.contains(tp)
+    }
+}
+
+/// Test-only views of and shortcuts into the accumulator (it has no test-only methods).
+trait AccumulatorTestExt {
+    /// The memory pool.
+    fn buffer_pool(&self) -> &Arc<BufferPool>;
+    /// [`drain_with`](RecordAccumulator::drain_with) without an idempotence hook.
+    fn drain(
+        &self,
+        leaders: &impl LeaderLookup,
+        ready_nodes: &HashSet<i32>,
+        max_request_size: usize,
+        now: Instant,
+    ) -> HashMap<i32, Vec<ProducerBatch>>;
+    /// The estimator's current compression ratio for a topic with the configured codec.
+    #[cfg(feature = "gzip")]
+    fn estimated_compression_ratio(&self, topic: &str) -> f32;
+    /// Returns a batch's memory to the pool (dropping a batch does the same).
+    fn deallocate(&self, batch: ProducerBatch);
+    /// Whether any batch (queued or in flight) has no answer yet.
+    fn has_incomplete(&self) -> bool;
+}
+
+impl AccumulatorTestExt for RecordAccumulator {
+    fn buffer_pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+    fn drain(
+        &self,
+        leaders: &impl LeaderLookup,
+        ready_nodes: &HashSet<i32>,
+        max_request_size: usize,
+        now: Instant,
+    ) -> HashMap<i32, Vec<ProducerBatch>> {
+        self.drain_with(
+            leaders,
+            ready_nodes,
+            max_request_size,
+            now,
+            &mut NoDrainHook,
+        )
+    }
+    #[cfg(feature = "gzip")]
+    fn estimated_compression_ratio(&self, topic: &str) -> f32 {
+        self.ratios.estimation(topic, self.config.compression)
+    }
+    fn deallocate(&self, batch: ProducerBatch) {
+        drop(batch);
+    }
+    fn has_incomplete(&self) -> bool {
+        !self.incomplete.snapshot().is_empty()
+    }
+}
+
+/// Test-only view of a batch.
+#[cfg(any(feature = "gzip", feature = "lz4"))]
+trait BatchTestExt {
+    /// Bytes of memory the batch has counted against `buffer.memory`.
+    fn allocated_bytes(&self) -> usize;
+}
+
+#[cfg(any(feature = "gzip", feature = "lz4"))]
+impl BatchTestExt for ProducerBatch {
+    fn allocated_bytes(&self) -> usize {
+        self.alloc_size
+    }
+}
+
 fn tp(p: i32) -> TopicPartition {
     TopicPartition::new("t", p)
 }
@@ -148,21 +228,25 @@ fn linger_readiness() {
 }
 
 #[test]
-fn full_flush_close_and_muted_readiness() {
+fn full_flush_close_and_refused_readiness() {
     let acc = RecordAccumulator::new(cfg(100));
     let t0 = Instant::now();
     append(&acc, 0, &[0u8; 30], t0);
     assert!(acc.ready(&all_on_1, t0).ready_nodes.is_empty());
     append(&acc, 0, &[0u8; 30], t0); // second batch: the first is full
     assert_eq!(acc.ready(&all_on_1, t0).ready_nodes, [1].into());
-    acc.mute(&tp(0));
-    assert!(acc.ready(&all_on_1, t0).ready_nodes.is_empty());
+    // A partition the drain hook refuses is ready but not drained.
+    let nodes: HashSet<i32> = [1].into();
+    let mut refuse = Refuse([tp(0)].into());
     assert!(
-        drain_all(&acc, t0).is_empty(),
-        "muted partitions are not drained"
+        acc.drain_with(&all_on_1, &nodes, usize::MAX, t0, &mut refuse)
+            .is_empty(),
+        "refused partitions are not drained"
     );
-    acc.unmute(&tp(0));
-    let _ = drain_all(&acc, t0);
+    assert!(acc.has_undrained());
+    assert_eq!(acc.ready(&all_on_1, t0).ready_nodes, [1].into());
+    refuse.0.clear();
+    let _ = acc.drain_with(&all_on_1, &nodes, usize::MAX, t0, &mut refuse);
     // Not full, not lingered, but flushing.
     acc.begin_flush();
     assert_eq!(acc.ready(&all_on_1, t0).ready_nodes, [1].into());
@@ -670,11 +754,16 @@ fn thread_safety_bounds() {
 }
 
 #[test]
-fn drain_hook_may_mute() {
-    struct MuteAfter<'a>(&'a RecordAccumulator);
-    impl DrainHook for MuteAfter<'_> {
+fn drain_hook_may_hold_a_partition_back() {
+    // One batch in flight per partition, the sender's way: the hook refuses a partition once it
+    // drained a batch from it, until told otherwise.
+    struct OneInFlight(HashSet<TopicPartition>);
+    impl DrainHook for OneInFlight {
+        fn can_drain(&mut self, tp: &TopicPartition, _: &ProducerBatch, _: Instant) -> bool {
+            !self.0.contains(tp)
+        }
         fn on_drain(&mut self, b: &mut ProducerBatch, _first_time: bool) {
-            self.0.mute(b.topic_partition());
+            self.0.insert(b.topic_partition().clone());
         }
     }
     let acc = RecordAccumulator::new(cfg(100));
@@ -682,10 +771,20 @@ fn drain_hook_may_mute() {
     append(&acc, 0, &[0u8; 30], t0);
     append(&acc, 0, &[0u8; 30], t0);
     let nodes: HashSet<i32> = [1].into();
-    let got = acc.drain_with(&all_on_1, &nodes, usize::MAX, t0, &mut MuteAfter(&acc));
+    let mut hook = OneInFlight(HashSet::new());
+    let got = acc.drain_with(&all_on_1, &nodes, usize::MAX, t0, &mut hook);
     assert_eq!(got[&1].len(), 1);
-    assert!(acc.is_muted(&tp(0)));
+    assert!(hook.0.contains(&tp(0)));
     assert!(acc.ready(&all_on_1, t0).ready_nodes.is_empty());
+    // Lingered, the second batch is ready, and still held back while the first is in flight.
+    let later = t0 + Duration::from_millis(10);
+    assert_eq!(acc.ready(&all_on_1, later).ready_nodes, [1].into());
+    assert!(acc
+        .drain_with(&all_on_1, &nodes, usize::MAX, later, &mut hook)
+        .is_empty());
+    hook.0.clear();
+    let got = acc.drain_with(&all_on_1, &nodes, usize::MAX, later, &mut hook);
+    assert_eq!(got[&1].len(), 1);
 }
 
 #[cfg(any(feature = "gzip", feature = "lz4"))]

@@ -43,10 +43,10 @@ pub enum FrameError {
 /// when the size prefix is negative or above `max_frame_size` (checked as soon as the 4 size
 /// bytes are present, before waiting for the payload).
 pub fn parse_frame(buf: &[u8], max_frame_size: usize) -> Result<Option<usize>, FrameError> {
-    let Some(prefix) = buf.get(..SIZE_PREFIX_LEN) else {
+    let Some(prefix) = buf.first_chunk::<SIZE_PREFIX_LEN>() else {
         return Ok(None);
     };
-    let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    let size = i32::from_be_bytes(*prefix);
     let size = usize::try_from(size).map_err(|_| FrameError::NegativeSize(size))?;
     if size > max_frame_size {
         return Err(FrameError::TooLarge {

@@ -53,6 +53,10 @@ use super::primitives::{
 };
 use std::borrow::Cow;
 
+/// The codec type, defined with the codecs in [`crate::compression`]; re-exported here so
+/// `protocol::record_batch::CompressionType` keeps working.
+pub use crate::compression::CompressionType;
+
 /// Size of the batch header, before the first record.
 pub const BATCH_HEADER_LEN: usize = 61;
 /// Bytes of a batch before the `batchLength` field's span begins (baseOffset + batchLength).
@@ -83,68 +87,6 @@ pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;
 /// Smallest possible encoded record: length, attributes, timestamp delta, offset delta, key,
 /// value and header count, one byte each.
 const MIN_RECORD_LEN: usize = 7;
-
-/// Record batch compression codec: `compression.type` in the config, attribute bits 0-2 on
-/// the wire. Each codec other than `None` needs its cargo feature (all on by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum CompressionType {
-    /// No compression (the default).
-    #[default]
-    None,
-    /// gzip (cargo feature `gzip`).
-    Gzip,
-    /// Snappy with the xerial snappy-java framing (cargo feature `snappy`).
-    Snappy,
-    /// LZ4 frame (cargo feature `lz4`).
-    Lz4,
-    /// Zstandard (cargo feature `zstd`).
-    Zstd,
-}
-
-impl CompressionType {
-    /// The property value: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
-    pub fn name(self) -> &'static str {
-        match self {
-            CompressionType::None => "none",
-            CompressionType::Gzip => "gzip",
-            CompressionType::Snappy => "snappy",
-            CompressionType::Lz4 => "lz4",
-            CompressionType::Zstd => "zstd",
-        }
-    }
-    /// The codec named by a `compression.type` value.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "none" => CompressionType::None,
-            "gzip" => CompressionType::Gzip,
-            "snappy" => CompressionType::Snappy,
-            "lz4" => CompressionType::Lz4,
-            "zstd" => CompressionType::Zstd,
-            _ => return None,
-        })
-    }
-    /// The codec id written in the attributes.
-    pub fn id(self) -> i16 {
-        match self {
-            CompressionType::None => 0,
-            CompressionType::Gzip => 1,
-            CompressionType::Snappy => 2,
-            CompressionType::Lz4 => 3,
-            CompressionType::Zstd => 4,
-        }
-    }
-    /// The codec with this id, if it is one.
-    pub fn from_id(id: i16) -> Option<Self> {
-        Some(match id {
-            0 => CompressionType::None,
-            1 => CompressionType::Gzip,
-            2 => CompressionType::Snappy,
-            3 => CompressionType::Lz4,
-            4 => CompressionType::Zstd,
-            _ => return None,
-        })
-    }
-}
 
 /// A record header as the batch builder sees it: a key and an optional value.
 ///

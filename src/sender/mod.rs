@@ -38,7 +38,8 @@ mod scripted;
 mod tests;
 mod transactions;
 
-use crate::accumulator::{BatchAck, LeaderLookup, ProducerBatch, RecordAccumulator};
+use crate::accumulator::{LeaderLookup, ProducerBatch, RecordAccumulator};
+use crate::future::BatchAck;
 use crate::backoff::Rng;
 use crate::error::{Delivery, Error};
 use crate::metadata::{Cluster, Metadata};

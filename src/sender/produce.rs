@@ -5,7 +5,8 @@
 //! `now`; the loop sends the bytes and applies the outcomes.
 
 use super::idempotence::{Idempotence, Outcome};
-use crate::accumulator::{BatchAck, ProducerBatch};
+use crate::accumulator::ProducerBatch;
+use crate::future::BatchAck;
 use crate::error::{Delivery, Error};
 use crate::metadata::Cluster;
 use crate::protocol::produce::{
