@@ -25,13 +25,11 @@ pub(crate) enum Value {
 /// secret.
 pub(crate) const REDACTED: &str = "[hidden]";
 
-/// Whether a property's value must not be shown: the table's secrets, and unknown names that
-/// look like one (a lenient configuration may carry other tools' passwords).
+/// Whether a property's value must not be shown: the table's secrets, and every unknown name
+/// (a shared `producer.properties` may carry other tools' credentials under names we cannot
+/// judge, such as `basic.auth.user.info`).
 pub(crate) fn is_secret(name: &str) -> bool {
-    match properties::lookup(name) {
-        Some(p) => p.is_secret(),
-        None => name.contains("password") || name.contains("secret"),
-    }
+    properties::lookup(name).is_none_or(|p| p.is_secret())
 }
 
 pub(crate) fn invalid(property: &str, value: &str, why: impl fmt::Display) -> Error {

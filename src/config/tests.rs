@@ -925,3 +925,302 @@ fn properties_text() {
         [("a".to_string(), "b".to_string())]
     );
 }
+
+/// Log lines written by this thread while `f` runs (a process-wide logger that keeps each
+/// thread's lines apart, so parallel tests do not see each other's).
+fn logged<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    use std::cell::RefCell;
+    thread_local!(static LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) });
+    struct Capture;
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            if r.level() <= log::Level::Warn {
+                LINES.with(|l| l.borrow_mut().push(r.args().to_string()));
+            }
+        }
+        fn flush(&self) {}
+    }
+    static CAPTURE: Capture = Capture;
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let _ = log::set_logger(&CAPTURE);
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+    LINES.with(|l| l.borrow_mut().clear());
+    let r = f();
+    (r, LINES.with(|l| std::mem::take(&mut *l.borrow_mut())))
+}
+
+#[test]
+fn unknown_property_suggests_the_closest_name() {
+    let (p, r) = err(&[("linger.msx", "1")]);
+    assert_eq!(p, "linger.msx");
+    assert_eq!(
+        r,
+        "unknown property `linger.msx`; did you mean `linger.ms`?"
+    );
+    let e = cfg(&[("linger.msx", "1")]).unwrap_err().to_string();
+    assert!(e.contains("did you mean `linger.ms`?"), "{e}");
+    // swapped letters count as one edit
+    assert!(err(&[("btach.size", "1")]).1.contains("`batch.size`"));
+    assert!(err(&[("enable.idempotance", "true")])
+        .1
+        .contains("`enable.idempotence`"));
+    // nothing close: no suggestion
+    let (p, r) = err(&[("schema.registry.url", "http://localhost:8081")]);
+    assert_eq!(p, "schema.registry.url");
+    assert_eq!(r, "unknown property `schema.registry.url`");
+    assert!(!err(&[("frobnicate", "1")]).1.contains("did you mean"));
+}
+
+#[test]
+fn allow_unknown_properties_logs_once_and_skips() {
+    let text = "bootstrap.servers=localhost:9092\nschema.registry.url=http://localhost:8081\n\
+                linger.ms=7\nbasic.auth.user.info=user:secret-pass\n";
+    let props = ProducerConfig::parse_properties(text);
+    assert!(ProducerConfig::from_properties(props.clone()).is_err());
+    let builder = props
+        .into_iter()
+        .fold(ProducerConfig::builder(), |b, (k, v)| b.set(k, v))
+        .allow_unknown_properties(true);
+    let (c, lines) = logged(|| builder.clone().build());
+    let c = c.unwrap();
+    assert_eq!(c.linger(), Duration::from_millis(7));
+    let unknown: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("isn't a known"))
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            "The configuration 'basic.auth.user.info' was supplied but isn't a known config.",
+            "The configuration 'schema.registry.url' was supplied but isn't a known config.",
+        ]
+    );
+    // skipped names are not shown as values, and the builder hides what looks like a secret
+    assert!(!c.values().iter().any(|(k, _)| k.contains("schema")));
+    assert!(!format!("{builder:?}").contains("secret-pass"));
+    // known names are still checked strictly
+    let r = ProducerConfig::builder()
+        .bootstrap_servers("h:1")
+        .allow_unknown_properties(true)
+        .set("linger.ms", "soon")
+        .build();
+    assert!(matches!(r, Err(Error::Config { ref property, .. }) if property == "linger.ms"));
+}
+
+#[test]
+fn enum_values_are_checked_with_javas_values() {
+    let (p, r) = err(&[("client.dns.lookup", "default")]);
+    assert_eq!(p, "client.dns.lookup");
+    assert!(
+        r.contains("use_all_dns_ips") && r.contains("resolve_canonical_bootstrap_servers_only"),
+        "{r}"
+    );
+    // Java compares client.dns.lookup exactly
+    assert_eq!(
+        err(&[("client.dns.lookup", "USE_ALL_DNS_IPS")]).0,
+        "client.dns.lookup"
+    );
+    assert_eq!(
+        cfg(&[]).unwrap().client_dns_lookup(),
+        ClientDnsLookup::UseAllDnsIps
+    );
+    let c = cfg(&[(
+        "client.dns.lookup",
+        "resolve_canonical_bootstrap_servers_only",
+    )])
+    .unwrap();
+    assert_eq!(
+        c.client_dns_lookup(),
+        ClientDnsLookup::ResolveCanonicalBootstrapServersOnly
+    );
+    assert!(c.values().contains(&(
+        "client.dns.lookup",
+        "resolve_canonical_bootstrap_servers_only".to_string()
+    )));
+    let c = ProducerConfig::builder()
+        .bootstrap_servers("h:1")
+        .client_dns_lookup(ClientDnsLookup::ResolveCanonicalBootstrapServersOnly)
+        .build()
+        .unwrap();
+    assert_eq!(
+        c.client_dns_lookup(),
+        ClientDnsLookup::ResolveCanonicalBootstrapServersOnly
+    );
+
+    // metadata.recovery.strategy: none or rebootstrap, any case (Java's CaseInsensitiveValidString)
+    cfg(&[("metadata.recovery.strategy", "NONE")]).unwrap();
+    cfg(&[("metadata.recovery.strategy", "rebootstrap")]).unwrap();
+    let (p, r) = err(&[("metadata.recovery.strategy", "sometimes")]);
+    assert_eq!(p, "metadata.recovery.strategy");
+    assert!(r.contains("none, rebootstrap"), "{r}");
+    let (p, r) = err(&[("metrics.recording.level", "info")]);
+    assert_eq!(p, "metrics.recording.level");
+    assert!(r.contains("INFO, DEBUG, TRACE"), "{r}");
+    // the other enums name their values too
+    assert!(err(&[("acks", "2")]).1.contains("all, -1, 0, 1"));
+    assert!(err(&[("compression.type", "brotli")])
+        .1
+        .contains("none, gzip, snappy, lz4, zstd"));
+    assert!(err(&[("security.protocol", "TLS")])
+        .1
+        .contains("PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"));
+}
+
+#[test]
+fn ignored_properties_set_are_warned_once_with_reasons() {
+    let adaptive = "adaptive partitioning is not implemented yet; keyless records use the \
+                    uniform sticky partitioner";
+    let (c, lines) = logged(|| {
+        cfg(&[
+            ("partitioner.adaptive.partitioning.enable", "false"),
+            ("partitioner.availability.timeout.ms", "100"),
+            ("metrics.num.samples", "3"),
+            ("linger.ms", "10"),
+        ])
+    });
+    c.unwrap();
+    let warned: Vec<&String> = lines.iter().filter(|l| l.contains("no effect")).collect();
+    assert_eq!(warned.len(), 1, "{lines:?}");
+    let w = warned[0];
+    assert!(
+        w.contains(&format!(
+            "partitioner.adaptive.partitioning.enable ({adaptive})"
+        )),
+        "{w}"
+    );
+    assert!(
+        w.contains(&format!("partitioner.availability.timeout.ms ({adaptive})")),
+        "{w}"
+    );
+    assert!(
+        w.contains("metrics.num.samples (this client has no metrics yet)"),
+        "{w}"
+    );
+    assert!(!w.contains("linger.ms"), "{w}");
+
+    // set to their defaults, or not set: nothing to warn about
+    for props in [
+        &[][..],
+        &[
+            ("partitioner.adaptive.partitioning.enable", "true"),
+            ("metrics.num.samples", "2"),
+            (
+                "metric.reporters",
+                "org.apache.kafka.common.metrics.JmxReporter",
+            ),
+        ][..],
+    ] {
+        let (c, lines) = logged(|| cfg(props));
+        c.unwrap();
+        assert!(
+            !lines.iter().any(|l| l.contains("no effect")),
+            "{props:?}: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn property_table_is_consistent() {
+    use super::properties::{lookup, DefaultValue, Range, Status, Type, PROPERTIES};
+    let mut names = std::collections::BTreeSet::new();
+    for p in PROPERTIES {
+        assert!(names.insert(p.name), "{} twice", p.name);
+        match (p.ty, p.default, p.range) {
+            (Type::Enum { values, .. }, DefaultValue::Text(d), _) => {
+                assert!(values.contains(&d), "{}", p.name)
+            }
+            (_, DefaultValue::Num(n), Range::Between(min, max)) => {
+                assert!((min..=max).contains(&n), "{}", p.name)
+            }
+            (Type::Bool, d, _) => assert!(matches!(d, DefaultValue::Bool(_)), "{}", p.name),
+            _ => {}
+        }
+        if let Status::Ignored { reason } | Status::Unsupported { reason } = p.status {
+            assert!(!reason.is_empty() && !reason.contains('|'), "{}", p.name);
+        }
+    }
+    // the network properties take effect (src/net reads their getters)
+    for name in [
+        "send.buffer.bytes",
+        "receive.buffer.bytes",
+        "connections.max.idle.ms",
+        "socket.connection.setup.timeout.ms",
+        "socket.connection.setup.timeout.max.ms",
+        "client.dns.lookup",
+    ] {
+        assert_eq!(lookup(name).unwrap().status, Status::Effective, "{name}");
+    }
+    let adaptive = Status::Ignored {
+        reason: "adaptive partitioning is not implemented yet; keyless records use the uniform \
+                 sticky partitioner",
+    };
+    assert_eq!(
+        lookup("partitioner.adaptive.partitioning.enable")
+            .unwrap()
+            .status,
+        adaptive
+    );
+    assert_eq!(
+        lookup("partitioner.availability.timeout.ms")
+            .unwrap()
+            .status,
+        adaptive
+    );
+}
+
+#[test]
+fn values_follow_the_rules() {
+    let c = cfg(&[
+        ("linger.ms", "100000"),
+        ("retry.backoff.ms", "500"),
+        ("retry.backoff.max.ms", "200"),
+        ("acks", "1"),
+    ])
+    .unwrap();
+    let v = c.values();
+    let get = |name: &str| v.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
+    assert_eq!(get("delivery.timeout.ms"), Some("130000"));
+    assert_eq!(get("retry.backoff.ms"), Some("200"));
+    assert_eq!(get("enable.idempotence"), Some("false"));
+    assert_eq!(get("client.id"), Some(c.client_id()));
+    assert_eq!(get("bootstrap.servers"), Some("localhost:9092"));
+    assert_eq!(get("acks"), Some("1"));
+    // ignored properties are not shown as if they were in use
+    assert_eq!(get("metrics.num.samples"), None);
+    // nor sasl.* / ssl.* under PLAINTEXT
+    assert_eq!(get("sasl.mechanism"), None);
+    assert_eq!(get("ssl.truststore.location"), None);
+}
+
+/// The README's property table is generated from the code. To update it after changing the
+/// table: `UPDATE_README=1 cargo test --lib readme_property_table`.
+#[test]
+fn readme_property_table_matches_the_code() {
+    const START: &str = "<!-- properties:start -->\n";
+    const END: &str = "<!-- properties:end -->";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let want = super::readme::markdown_table();
+    let (Some(start), Some(end)) = (readme.find(START), readme.find(END)) else {
+        panic!("README.md has no {START:?} ... {END:?} markers");
+    };
+    let have = &readme[start + START.len()..end];
+    if have == want {
+        return;
+    }
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{want}{}", &readme[..start + START.len()], &readme[end..]);
+        std::fs::write(path, updated).unwrap();
+        return;
+    }
+    panic!(
+        "README.md's property table differs from the code; run \
+         `UPDATE_README=1 cargo test --lib readme_property_table` to regenerate it. \
+         Expected:\n{want}"
+    );
+}
