@@ -113,7 +113,6 @@ use std::time::Duration;
 /// `partitioner.availability.timeout.ms` (the sticky partitioner picks uniformly), metrics,
 /// transaction and `metadata.recovery.*` settings, and the Java-specific `ssl.*` and `sasl.*`
 /// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER).
-
 #[derive(Clone)]
 pub struct ProducerConfig {
     bootstrap_servers: Vec<BrokerAddress>,

@@ -78,7 +78,8 @@ impl SecurityProtocol {
 /// A SASL mechanism (`sasl.mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SaslMechanism {
-    /// `PLAIN` (RFC 4616): user name and password sent as they are. The default, as in Java.
+    /// `PLAIN` (RFC 4616): user name and password sent as they are. The default here (Java's
+    /// default, GSSAPI, is not implemented).
     /// Only safe over TLS or a trusted network.
     Plain,
     /// `SCRAM-SHA-256` (RFC 5802, RFC 7677): a challenge-response exchange; the password never
