@@ -14,7 +14,8 @@
 //!   line without the separator as a keyless record instead of failing it; `null.marker=S`
 //!   turns a key or value equal to `S` into null;
 //! - `--producer-property NAME=VALUE` (repeatable): any Java producer property, passed to
-//!   `ProducerConfig::builder().set(NAME, VALUE)`;
+//!   `ProducerConfig::builder().set(NAME, VALUE)`; an unknown name is skipped with a warning on
+//!   standard error (as Java's `KafkaProducer` logs it), a bad value is an error;
 //! - `--producer.config FILE` (also `--command-config`): a `producer.properties` file, applied
 //!   before `--producer-property`;
 //! - `--sync`: each record waits for its answer before the next line is read. Without it, records
@@ -161,7 +162,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
 /// The producer configuration: the properties file first, then `--producer-property`, then
 /// `bootstrap.servers` from `--bootstrap-server` (which wins, as in the Java tool).
 fn build_config(o: &Options) -> Result<ProducerConfig, String> {
-    let mut builder = ProducerConfig::builder().client_id("console-producer");
+    // Unknown names are logged and skipped, as Java's tool passes them to KafkaProducer.
+    let mut builder = ProducerConfig::builder()
+        .client_id("console-producer")
+        .allow_unknown_properties(true);
     if let Some(path) = &o.producer_config_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         for (k, v) in ProducerConfig::parse_properties(&text) {
@@ -298,7 +302,24 @@ fn run(o: Options) -> ExitCode {
     }
 }
 
+/// Warnings from the producer (an unknown property, a setting without effect) on standard
+/// error, as Java's tools log at WARN.
+struct StderrWarnings;
+impl log::Log for StderrWarnings {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("[{}] {}", r.level(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
 fn main() -> ExitCode {
+    let _ = log::set_logger(&StderrWarnings);
+    log::set_max_level(log::LevelFilter::Warn);
     match parse_args(std::env::args().skip(1)) {
         Ok(Parsed::Run(o)) => run(o),
         Ok(Parsed::Help) => {

@@ -74,8 +74,8 @@ mod serializer;
 mod topic;
 
 pub use config::{
-    Acks, BrokerAddress, CompressionType, ProducerConfig, ProducerConfigBuilder, SaslMechanism,
-    SecurityProtocol,
+    Acks, BrokerAddress, ClientDnsLookup, CompressionType, ProducerConfig, ProducerConfigBuilder,
+    SaslMechanism, SecurityProtocol,
 };
 pub use error::{Delivery, Error, Result};
 pub use future::{Callback, SendFuture};

@@ -227,6 +227,49 @@ fn console_producer_reports_records_that_fail_and_exits_non_zero() {
 }
 
 #[test]
+fn console_producer_skips_unknown_producer_properties_with_a_warning() {
+    // As Java's tool: a producer.properties shared with other tools loads; unknown names are
+    // logged as KafkaProducer logs them, and skipped.
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("examples-console-unknown");
+    support::create_topic(&bs, &topic, 1, 1, &[]);
+    let file = std::env::temp_dir().join(format!("{topic}.properties"));
+    std::fs::write(
+        &file,
+        "schema.registry.url=http://localhost:8081\nlinger.ms=1\n",
+    )
+    .unwrap();
+    let out = console_producer(
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            &topic,
+            "--producer.config",
+            file.to_str().unwrap(),
+            "--producer-property",
+            "auto.register.schemas=false",
+        ],
+        b"one\ntwo\n",
+    );
+    let _ = std::fs::remove_file(&file);
+    let err = stderr_of(&out);
+    assert!(
+        out.status.success(),
+        "console_producer failed ({}): {err}",
+        out.status
+    );
+    for name in ["schema.registry.url", "auto.register.schemas"] {
+        let warning = format!("The configuration '{name}' was supplied but isn't a known config.");
+        assert_eq!(err.matches(&warning).count(), 1, "stderr: {err}");
+    }
+    let consumed = support::consume(&bs, &topic, 2, 30_000);
+    let mut values: Vec<&str> = consumed.iter().map(|c| c.value.as_str()).collect();
+    values.sort();
+    assert_eq!(values, ["one", "two"]);
+}
+
+#[test]
 fn console_producer_rejects_bad_usage_with_exit_status_2() {
     for args in [
         &["--topic", "t"][..],
@@ -244,7 +287,7 @@ fn console_producer_rejects_bad_usage_with_exit_status_2() {
             "--topic",
             "t",
             "--producer-property",
-            "no.such.property=1",
+            "linger.ms=soon",
         ][..],
         &[
             "--bootstrap-server",

@@ -31,6 +31,8 @@
 //! Producer properties: `--producer.config FILE` / `--command-config FILE` first, then
 //! `--producer-props` / `--command-property NAME=VALUE ...` (all following arguments up to the next
 //! `--option`), then `--bootstrap-server`. `client.id` defaults to `perf-producer-client`.
+//! Unknown property names are skipped with a warning on stderr, as the Java tool's
+//! `KafkaProducer` logs them (`ProducerConfigBuilder::allow_unknown_properties`).
 //! `--print-metrics` is accepted and ignored (this client has no metrics registry yet).
 //! Transactions (`--transactional-id`, `--transaction-duration-ms`) are not supported.
 //!
@@ -47,7 +49,10 @@ use std::time::{Duration, Instant};
 include!("common.rs");
 
 fn build_config(o: &Options) -> Result<ProducerConfig, String> {
-    let mut builder = ProducerConfig::builder().client_id("perf-producer-client");
+    // Unknown names are logged and skipped, as Java's tool passes them to KafkaProducer.
+    let mut builder = ProducerConfig::builder()
+        .client_id("perf-producer-client")
+        .allow_unknown_properties(true);
     if let Some(path) = &o.config_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         for (k, v) in ProducerConfig::parse_properties(&text) {
@@ -123,7 +128,8 @@ fn run(o: Options) -> ExitCode {
     AllStats::finish(stats, "perf", FAILED.load(Ordering::Relaxed), o.num_records)
 }
 
-/// `PERF_LOG=info|debug|trace`: the producer's log on stderr (for diagnosing a bad run).
+/// The producer's log on stderr: warnings by default (as Java's tools log), more with
+/// `PERF_LOG=info|debug|trace` (for diagnosing a bad run), none with `PERF_LOG=off`.
 struct StderrLog;
 impl log::Log for StderrLog {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
@@ -138,12 +144,12 @@ impl log::Log for StderrLog {
 }
 
 fn main() -> ExitCode {
-    if let Ok(level) = std::env::var("PERF_LOG") {
-        if let Ok(l) = level.parse::<log::LevelFilter>() {
-            let _ = log::set_logger(&StderrLog);
-            log::set_max_level(l);
-        }
-    }
+    let level = std::env::var("PERF_LOG")
+        .ok()
+        .and_then(|l| l.parse::<log::LevelFilter>().ok())
+        .unwrap_or(log::LevelFilter::Warn);
+    let _ = log::set_logger(&StderrLog);
+    log::set_max_level(level);
     match parse_args(std::env::args().skip(1).collect()) {
         Ok(Parsed::Run(o)) => run(o),
         Ok(Parsed::Help) => {

@@ -1,0 +1,31 @@
+//! Producer configuration: a typed builder and the Java client's property names.
+//!
+//! One table ([`properties`]) lists every Java producer property with its type, default,
+//! valid values and what this client does with it; the rest of the module reads it:
+//!
+//! - `properties.rs`: the table and name suggestions (`readme.rs`: the README's copy of it);
+//! - `parse.rs`: strings to checked values (names, types, ranges, allowed values, defaults);
+//! - `rules.rs`: the rules between properties (idempotence, delivery timeout, backoffs);
+//! - `security.rs`: SASL credentials (`sasl.jaas.config`) and TLS (PEM stores);
+//! - `types.rs`: the typed values (`Acks`, `SecurityProtocol`, ...) and bootstrap addresses;
+//! - `builder.rs` and `producer_config.rs`: the public builder and configuration.
+
+mod builder;
+mod parse;
+mod producer_config;
+pub(crate) mod properties;
+#[cfg(test)]
+mod readme;
+mod rules;
+mod security;
+mod types;
+
+pub use builder::ProducerConfigBuilder;
+pub use producer_config::ProducerConfig;
+pub(crate) use security::SaslSettings;
+pub use types::{
+    Acks, BrokerAddress, ClientDnsLookup, CompressionType, SaslMechanism, SecurityProtocol,
+};
+
+#[cfg(test)]
+mod tests;
