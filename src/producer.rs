@@ -3,7 +3,7 @@
 
 use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::backoff::Rng;
-use crate::config::ProducerConfig;
+use crate::config::{ClientDnsLookup, ProducerConfig};
 use crate::error::{Delivery, Error};
 use crate::future::{Callback, SendFuture};
 use crate::metadata::Metadata;
@@ -161,6 +161,13 @@ impl<K, V> Producer<K, V> {
             },
         };
         log::info!("producer {} starting: {:?}", config.client_id(), config);
+        if config.client_dns_lookup() == ClientDnsLookup::ResolveCanonicalBootstrapServersOnly {
+            log::info!(
+                "client.dns.lookup=resolve_canonical_bootstrap_servers_only connects as \
+                 use_all_dns_ips: canonical host names only matter for Kerberos (GSSAPI), \
+                 which is not implemented"
+            );
+        }
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
         let sender = Sender::new(sender_cfg, shared.clone(), transport, Rng::new());
         let guarded = shared.clone();

@@ -1,4 +1,5 @@
 use super::*;
+use crate::future::BatchAck;
 use crate::protocol::record_batch::decode_batch;
 use std::sync::atomic::AtomicUsize;
 

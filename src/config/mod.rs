@@ -22,7 +22,6 @@ mod types;
 
 pub use builder::ProducerConfigBuilder;
 pub use producer_config::ProducerConfig;
-pub(crate) use security::SaslSettings;
 pub use types::{
     Acks, BrokerAddress, ClientDnsLookup, CompressionType, SaslMechanism, SecurityProtocol,
 };

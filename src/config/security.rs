@@ -1,31 +1,12 @@
 //! Security settings: SASL credentials from `sasl.jaas.config`, and TLS from PEM trust and
 //! key stores. Secrets never appear in errors or logs.
 
-use super::parse::{invalid, Resolved, REDACTED};
+use super::parse::{invalid, Resolved};
 use super::types::SaslMechanism;
 use crate::error::Error;
+pub(crate) use crate::net::sasl::SaslSettings;
 #[cfg(feature = "rustls")]
 use crate::net::tls::TlsConnector;
-use std::fmt;
-
-/// What SASL needs on every connection: the mechanism and the credentials. `Debug` never shows
-/// the password.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SaslSettings {
-    pub mechanism: SaslMechanism,
-    pub username: String,
-    pub password: String,
-}
-
-impl fmt::Debug for SaslSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SaslSettings")
-            .field("mechanism", &self.mechanism.name())
-            .field("username", &self.username)
-            .field("password", &REDACTED)
-            .finish()
-    }
-}
 
 /// Quotes a value for a JAAS option: backslash and double quote are escaped.
 pub(crate) fn jaas_escape(value: &str) -> String {

@@ -95,7 +95,10 @@ fn typed_builder_sets_every_property() {
         .socket_connection_setup_timeout(Duration::from_millis(16))
         .socket_connection_setup_timeout_max(Duration::from_millis(17))
         .partitioner(
-            |_: &str, _: Option<&[u8]>, _: Option<&[u8]>, _: &crate::TopicLayout<'_>| Some(0),
+            |_: &str,
+             _: Option<&[u8]>,
+             _: Option<&[u8]>,
+             _: &crate::partitioner::TopicLayout<'_>| Some(0),
         )
         .build()
         .unwrap();

@@ -4,6 +4,8 @@ use super::parse::invalid;
 use crate::error::Error;
 use std::fmt;
 
+pub use crate::net::sasl::SaslMechanism;
+
 /// How many acknowledgements the leader must have before answering a produce request (`acks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Acks {
@@ -34,7 +36,7 @@ impl Acks {
     }
 }
 
-pub use crate::protocol::record_batch::CompressionType;
+pub use crate::compression::CompressionType;
 
 /// Transport and authentication to brokers (`security.protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,48 +77,6 @@ impl SecurityProtocol {
     }
 }
 
-/// A SASL mechanism (`sasl.mechanism`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SaslMechanism {
-    /// `PLAIN` (RFC 4616): user name and password sent as they are. The default here (Java's
-    /// default, GSSAPI, is not implemented).
-    /// Only safe over TLS or a trusted network.
-    Plain,
-    /// `SCRAM-SHA-256` (RFC 5802, RFC 7677): a challenge-response exchange; the password never
-    /// crosses the network. Needs the cargo feature `sasl-scram` (on by default).
-    ScramSha256,
-    /// `SCRAM-SHA-512`: as SCRAM-SHA-256 with SHA-512. Needs the cargo feature `sasl-scram`.
-    ScramSha512,
-}
-
-impl SaslMechanism {
-    /// The mechanism's name: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SaslMechanism::Plain => "PLAIN",
-            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
-            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
-        }
-    }
-    /// The mechanism with this name (ASCII case-insensitive), if this client implements it.
-    pub fn from_name(name: &str) -> Option<Self> {
-        [
-            SaslMechanism::Plain,
-            SaslMechanism::ScramSha256,
-            SaslMechanism::ScramSha512,
-        ]
-        .into_iter()
-        .find(|m| m.name().eq_ignore_ascii_case(name))
-    }
-    /// Whether this build can use the mechanism (SCRAM needs the `sasl-scram` feature).
-    pub fn is_available(self) -> bool {
-        match self {
-            SaslMechanism::Plain => true,
-            SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => cfg!(feature = "sasl-scram"),
-        }
-    }
-}
-
 /// How host names of brokers are resolved (`client.dns.lookup`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ClientDnsLookup {
@@ -124,9 +84,9 @@ pub enum ClientDnsLookup {
     /// until a connection succeeds.
     #[default]
     UseAllDnsIps,
-    /// `resolve_canonical_bootstrap_servers_only`: each bootstrap name is resolved to its
-    /// canonical name(s) first (for Kerberos set-ups that need the canonical host), then as
-    /// `use_all_dns_ips`.
+    /// `resolve_canonical_bootstrap_servers_only`: accepted, and connects as `use_all_dns_ips`
+    /// does. Java resolves bootstrap names to their canonical host names first, which only
+    /// Kerberos (GSSAPI, not implemented) needs; a line is logged at construction.
     ResolveCanonicalBootstrapServersOnly,
 }
 

@@ -12,8 +12,8 @@
 //! the records waiting (retrying cannot fix credentials), or a broken exchange (malformed or
 //! unexpected answer), which is handled like any lost connection.
 
+use super::sasl::SaslSettings;
 use super::sasl::{SaslClient, Step};
-use crate::config::SaslSettings;
 use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::produce;
 use crate::protocol::sasl_authenticate::{self, SaslAuthenticateRequest, SaslAuthenticateResponse};
@@ -273,7 +273,7 @@ fn broken(reason: String) -> Next {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SaslMechanism;
+    use crate::net::sasl::SaslMechanism;
     use crate::protocol::api_versions::ApiVersionRange;
 
     fn versions_body(version: i16, code: ErrorCode, keys: &[(i16, i16, i16)]) -> Vec<u8> {

@@ -28,9 +28,9 @@
 
 use super::connection::{Connection, ConnectionError};
 use super::handshake::{Failure, Handshake, Next, Outgoing};
+use super::sasl::SaslSettings;
 use super::transport::{Readiness, Stream, Transport};
 use crate::backoff::{ExponentialBackoff, Rng};
-use crate::config::SaslSettings;
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::Request;
 use std::collections::HashMap;

@@ -13,7 +13,68 @@
 //!
 //! Delegation tokens (`tokenauth` extension) and re-authentication (KIP-368) are not done here.
 
-use crate::config::{SaslMechanism, SaslSettings};
+use std::fmt;
+
+/// A SASL mechanism (`sasl.mechanism`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SaslMechanism {
+    /// `PLAIN` (RFC 4616): user name and password sent as they are. The default here (Java's
+    /// default, GSSAPI, is not implemented).
+    /// Only safe over TLS or a trusted network.
+    Plain,
+    /// `SCRAM-SHA-256` (RFC 5802, RFC 7677): a challenge-response exchange; the password never
+    /// crosses the network. Needs the cargo feature `sasl-scram` (on by default).
+    ScramSha256,
+    /// `SCRAM-SHA-512`: as SCRAM-SHA-256 with SHA-512. Needs the cargo feature `sasl-scram`.
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// The mechanism's name: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+    /// The mechanism with this name (ASCII case-insensitive), if this client implements it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            SaslMechanism::Plain,
+            SaslMechanism::ScramSha256,
+            SaslMechanism::ScramSha512,
+        ]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+    /// Whether this build can use the mechanism (SCRAM needs the `sasl-scram` feature).
+    pub fn is_available(self) -> bool {
+        match self {
+            SaslMechanism::Plain => true,
+            SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => cfg!(feature = "sasl-scram"),
+        }
+    }
+}
+
+/// What SASL needs on every connection: the mechanism and the credentials. `Debug` never shows
+/// the password.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SaslSettings {
+    pub mechanism: SaslMechanism,
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for SaslSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SaslSettings")
+            .field("mechanism", &self.mechanism.name())
+            .field("username", &self.username)
+            .field("password", &"[hidden]")
+            .finish()
+    }
+}
 
 /// What to do after a broker token.
 #[derive(Debug, PartialEq, Eq)]

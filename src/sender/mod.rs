@@ -39,9 +39,9 @@ mod tests;
 mod transactions;
 
 use crate::accumulator::{LeaderLookup, ProducerBatch, RecordAccumulator};
-use crate::future::BatchAck;
 use crate::backoff::Rng;
 use crate::error::{Delivery, Error};
+use crate::future::BatchAck;
 use crate::metadata::{Cluster, Metadata};
 use crate::net::{Event, NodePool, PoolConfig, Transport, Waker};
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};

@@ -6,8 +6,8 @@
 
 use super::idempotence::{Idempotence, Outcome};
 use crate::accumulator::ProducerBatch;
-use crate::future::BatchAck;
 use crate::error::{Delivery, Error};
+use crate::future::BatchAck;
 use crate::metadata::Cluster;
 use crate::protocol::produce::{
     self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic,

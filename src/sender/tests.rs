@@ -4,8 +4,8 @@
 use super::scripted::{Fault, Scripted};
 use super::*;
 use crate::accumulator::AccumulatorConfig;
-use crate::config::{SaslMechanism, SaslSettings};
 use crate::future::SendFuture;
+use crate::net::sasl::{SaslMechanism, SaslSettings};
 use crate::protocol::ErrorCode;
 use std::net::SocketAddr;
 
