@@ -518,6 +518,40 @@ fn the_proxy_rewrites_metadata_and_stops_when_dropped() {
     p.close(Duration::ZERO);
 }
 
+#[test]
+fn an_idle_connection_is_closed_after_connections_max_idle_and_reopened_by_the_next_send() {
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("proxy-idle");
+    support::create_topic(&bs, &topic, 1, 1, &[]);
+    let proxy = Proxy::start(&bs);
+    let p = producer(
+        &proxy.bootstrap(),
+        &[("linger.ms", "0"), ("connections.max.idle.ms", "1500")],
+    );
+    let first = send(&p, &topic, None, "before-idle".into())
+        .get_timeout(Duration::from_secs(15))
+        .expect("first record");
+    let opened = proxy.stats().connections;
+    // Nothing is sent for three idle periods: the connection to the broker is closed (the
+    // metadata refresh, every 5 min by default, does not come in between).
+    std::thread::sleep(Duration::from_millis(4500));
+    assert_eq!(proxy.stats().connections, opened, "nothing reconnected while idle");
+    let second = send(&p, &topic, None, "after-idle".into())
+        .get_timeout(Duration::from_secs(15))
+        .expect("second record, on a new connection");
+    assert_eq!(second.offset, first.offset + 1);
+    assert!(
+        proxy.stats().connections > opened,
+        "the next send opened a new connection ({} before, {} now)",
+        opened,
+        proxy.stats().connections
+    );
+    p.close(Duration::from_secs(5));
+    let read = support::consume(&bs, &topic, 2, 20_000);
+    let values: Vec<_> = read.iter().map(|c| c.value.clone()).collect();
+    assert_eq!(values.len(), 2, "{values:?}");
+}
+
 /// With `PROXY_DEBUG` set, the producer's log (debug and up) goes to stderr, beside the
 /// proxy's connection events.
 struct StderrLog;
