@@ -535,7 +535,11 @@ fn an_idle_connection_is_closed_after_connections_max_idle_and_reopened_by_the_n
     // Nothing is sent for three idle periods: the connection to the broker is closed (the
     // metadata refresh, every 5 min by default, does not come in between).
     std::thread::sleep(Duration::from_millis(4500));
-    assert_eq!(proxy.stats().connections, opened, "nothing reconnected while idle");
+    assert_eq!(
+        proxy.stats().connections,
+        opened,
+        "nothing reconnected while idle"
+    );
     let second = send(&p, &topic, None, "after-idle".into())
         .get_timeout(Duration::from_secs(15))
         .expect("second record, on a new connection");

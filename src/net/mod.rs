@@ -19,7 +19,6 @@ pub(crate) mod tcp;
 pub(crate) mod tls;
 pub(crate) mod transport;
 
-pub(crate) use connection::ConnectionError;
 pub(crate) use nodes::{Event, NodePool, PoolConfig};
 pub(crate) use tcp::{SocketOptions, TcpTransport};
 pub(crate) use transport::{Transport, Waker};

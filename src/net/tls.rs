@@ -19,7 +19,7 @@ pub(crate) enum TlsConnector {}
 
 #[cfg(feature = "rustls")]
 mod imp {
-    use crate::net::ConnectionError;
+    use crate::net::connection::ConnectionError;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::client::WebPkiServerVerifier;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};

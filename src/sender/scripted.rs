@@ -9,8 +9,8 @@
 //! (refused). Time is a simulated clock that moves only when the sender waits with nothing
 //! ready, by exactly the time it waits: timeouts happen on time and no test sleeps.
 
+use crate::net::connection::ConnectionError;
 use crate::net::transport::{Interest, Readiness, Stream, Transport, Waker};
-use crate::net::ConnectionError;
 use crate::protocol::api_versions::{ApiVersionRange, ApiVersionsResponse};
 use crate::protocol::header::{response_header_version, RequestHeader, ResponseHeader};
 use crate::protocol::init_producer_id::InitProducerIdResponse;
