@@ -3,7 +3,7 @@
 
 use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::backoff::Rng;
-use crate::config::{ClientDnsLookup, ProducerConfig};
+use crate::config::ProducerConfig;
 use crate::error::{Delivery, Error};
 use crate::future::{Callback, SendFuture};
 use crate::metadata::Metadata;
@@ -140,12 +140,10 @@ impl<K, V> Producer<K, V> {
             .collect();
         let sender_cfg = SenderConfig {
             acks: config.acks().as_i16(),
-            request_timeout: config.request_timeout(),
             delivery_timeout: config.delivery_timeout(),
             max_request_size: config.max_request_size(),
             retries: config.retries(),
             retry_backoff: config.retry_backoff(),
-            max_in_flight: config.max_in_flight_requests_per_connection(),
             idempotence: config.idempotence_enabled(),
             bootstrap,
             pool: PoolConfig {
@@ -161,13 +159,6 @@ impl<K, V> Producer<K, V> {
             },
         };
         log::info!("producer {} starting: {:?}", config.client_id(), config);
-        if config.client_dns_lookup() == ClientDnsLookup::ResolveCanonicalBootstrapServersOnly {
-            log::info!(
-                "client.dns.lookup=resolve_canonical_bootstrap_servers_only connects as \
-                 use_all_dns_ips: canonical host names only matter for Kerberos (GSSAPI), \
-                 which is not implemented"
-            );
-        }
         let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
         let sender = Sender::new(sender_cfg, shared.clone(), transport, Rng::new());
         let guarded = shared.clone();

@@ -15,7 +15,21 @@ pub(crate) fn apply(v: &mut Resolved) -> Result<(), Error> {
     backoff_caps(v);
     idempotence(v)?;
     client_id(v);
+    canonical_dns_lookup(v);
     Ok(())
+}
+
+/// `client.dns.lookup=resolve_canonical_bootstrap_servers_only` is accepted and connects as
+/// `use_all_dns_ips` does: Java resolves bootstrap names to canonical host names first, which
+/// only Kerberos (GSSAPI, not implemented) needs. Said once, at construction.
+fn canonical_dns_lookup(v: &Resolved) {
+    if v.text("client.dns.lookup") == Some("resolve_canonical_bootstrap_servers_only") {
+        log::info!(
+            "client.dns.lookup=resolve_canonical_bootstrap_servers_only connects as \
+             use_all_dns_ips: canonical host names only matter for Kerberos (GSSAPI), which is \
+             not implemented"
+        );
+    }
 }
 
 /// `delivery.timeout.ms >= linger.ms + request.timeout.ms` (Java compares int millis): an

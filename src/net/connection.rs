@@ -419,19 +419,15 @@ impl<C, S: Stream> Connection<C, S> {
         self.in_flight.iter().map(|f| &f.ctx)
     }
 
-    /// Whether nothing is in flight or waiting to be written, and nothing was sent or
-    /// received for `max_idle` (`connections.max.idle.ms`).
-    pub fn is_idle(&self, max_idle: Duration, now: Instant) -> bool {
-        self.in_flight.is_empty()
-            && self.unanswered.is_empty()
-            && !self.has_pending_writes()
-            && !self.is_connecting()
-            && now.saturating_duration_since(self.last_activity) >= max_idle
-    }
-
-    /// When the connection becomes idle if nothing happens (see [`Connection::is_idle`]).
-    pub fn idle_deadline(&self, max_idle: Duration) -> Instant {
-        self.last_activity + max_idle
+    /// When the connection counts as idle (`connections.max.idle.ms` after the last request
+    /// queued or response read) if nothing happens; `None` while it is busy: a request in
+    /// flight, bytes waiting to be written, the connect under way.
+    pub fn idle_deadline(&self, max_idle: Duration) -> Option<Instant> {
+        let busy = !self.in_flight.is_empty()
+            || !self.unanswered.is_empty()
+            || self.has_pending_writes()
+            || self.is_connecting();
+        (!busy).then(|| self.last_activity + max_idle)
     }
 
     /// When the oldest request awaiting a response was sent.

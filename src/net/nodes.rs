@@ -117,9 +117,11 @@ struct Node<S: Stream, C> {
     failed_connects: u32,
     /// The setup timeout of the connect under way.
     connect_timeout: Duration,
-    /// What `addr` resolved to, and the one to try next.
+    /// What `addr` resolved to, and the one in use (or to try next). A connect attempt that
+    /// fails before the connection is ready moves on to the next; past the last, the name is
+    /// resolved again. A ready connection that breaks is reopened to the same address.
     addresses: Vec<SocketAddr>,
-    next_address: usize,
+    address: usize,
 }
 
 impl<S: Stream, C> Node<S, C> {
@@ -134,7 +136,7 @@ impl<S: Stream, C> Node<S, C> {
             failed_connects: 0,
             connect_timeout: Duration::ZERO,
             addresses: Vec::new(),
-            next_address: 0,
+            address: 0,
         }
     }
     fn is_ready(&self) -> bool {
@@ -271,12 +273,12 @@ impl<T: Transport, C> NodePool<T, C> {
         if !node.may_connect(now) {
             return false;
         }
-        if node.next_address >= node.addresses.len() {
+        if node.address >= node.addresses.len() {
             let resolved = self.transport.resolve(&node.addr);
             let reason = match resolved {
                 Ok(a) if !a.is_empty() => {
                     node.addresses = a;
-                    node.next_address = 0;
+                    node.address = 0;
                     None
                 }
                 Ok(_) => Some(format!("{} resolved to no address", node.addr)),
@@ -288,8 +290,7 @@ impl<T: Transport, C> NodePool<T, C> {
                 return false;
             }
         }
-        let target = node.addresses[node.next_address];
-        node.next_address += 1;
+        let target = node.addresses[node.address];
         let key = self.next_key;
         self.next_key += 1;
         let addr = node.addr.clone();
@@ -298,27 +299,13 @@ impl<T: Transport, C> NodePool<T, C> {
             Ok((stream, connecting)) => {
                 let attempt = node.failed_connects.saturating_add(1);
                 let timeout = self.setup_timeout.backoff(attempt);
-                let mut conn = Connection::new(stream, connecting, timeout, now);
                 let (hs, first) = Handshake::start(self.cfg.sasl.clone());
-                let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
-                if let Err((e, _)) = conn.send(
-                    first.api_key,
-                    first.version,
-                    client_id,
-                    true,
-                    now,
-                    Ctx::Setup,
-                    |b| b.extend_from_slice(&first.body),
-                ) {
-                    log::warn!("node {id}: cannot encode ApiVersions: {e}");
-                    return false;
-                }
-                self.keys.insert(key, id);
-                let node = self.nodes.get_mut(&id).expect("present");
-                node.connect_timeout = timeout;
-                node.conn = Some(conn);
+                node.conn = Some(Connection::new(stream, connecting, timeout, now));
                 node.handshake = Some(hs);
-                true
+                node.connect_timeout = timeout;
+                self.keys.insert(key, id);
+                self.send_setup(id, first, now);
+                self.nodes.get(&id).is_some_and(|n| n.conn.is_some())
             }
             Err(e @ ConnectionError::Tls(_)) => {
                 self.auth_failed(id, e.to_string());
@@ -536,12 +523,12 @@ impl<T: Transport, C> NodePool<T, C> {
                 continue;
             }
             if let Some(max_idle) = self.cfg.connections_max_idle {
-                if c.is_idle(max_idle, now) {
-                    idle.push(id);
-                    continue;
-                }
-                if c.in_flight() == 0 && !c.has_pending_writes() && !c.is_connecting() {
-                    next = next.min(c.idle_deadline(max_idle).saturating_duration_since(now));
+                if let Some(d) = c.idle_deadline(max_idle) {
+                    if now >= d {
+                        idle.push(id);
+                        continue;
+                    }
+                    next = next.min(d - now);
                 }
             }
             // Wake up at the deadline, not at the next unrelated event (a timeout was once
@@ -656,8 +643,6 @@ impl<T: Transport, C> NodePool<T, C> {
                 node.failed_connects = 0;
                 node.reconnect_at = None;
                 node.auth_failure_logged = false;
-                // Keep the address that worked first for the next connection.
-                node.next_address = node.next_address.saturating_sub(1);
                 log::debug!("node {id} ({}) ready", node.addr);
                 self.pending.push(Event::Ready {
                     authenticated: self.cfg.sasl.is_some(),
@@ -720,9 +705,9 @@ impl<T: Transport, C> NodePool<T, C> {
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
+        let was_ready = node.is_ready();
         let Some(conn) = node.conn.take() else { return };
         let connecting = conn.is_connecting();
-        let was_ready = node.is_ready();
         node.handshake = None;
         log::info!("disconnected from node {id} ({}): {reason}", node.addr);
         self.keys.retain(|_, v| *v != id);
@@ -730,9 +715,8 @@ impl<T: Transport, C> NodePool<T, C> {
         if connecting {
             node.failed_connects = node.failed_connects.saturating_add(1);
         }
-        if was_ready {
-            // A working connection that broke: reconnect to the address that worked.
-            node.next_address = node.next_address.saturating_sub(1);
+        if !was_ready {
+            node.address += 1;
         }
         self.backoff(id, now);
         let broker = self.addr(id).to_string();
@@ -747,6 +731,7 @@ impl<T: Transport, C> NodePool<T, C> {
     fn connect_failed(&mut self, id: i32, reason: String, now: Instant) {
         if let Some(node) = self.nodes.get_mut(&id) {
             node.failed_connects = node.failed_connects.saturating_add(1);
+            node.address += 1;
         }
         self.backoff(id, now);
         let broker = self.addr(id).to_string();

@@ -61,16 +61,15 @@ use transactions::{TransactionManager, TxnRequest};
 pub(crate) struct SenderConfig {
     /// -1 (all), 0 or 1.
     pub acks: i16,
-    pub request_timeout: Duration,
     pub delivery_timeout: Duration,
     pub max_request_size: usize,
     pub retries: u32,
     pub retry_backoff: Duration,
-    pub max_in_flight: usize,
     pub idempotence: bool,
     /// The bootstrap addresses.
     pub bootstrap: Vec<String>,
-    /// The node pool's settings.
+    /// The node pool's settings (`max.in.flight.requests.per.connection` and
+    /// `request.timeout.ms` among them, which producing uses too).
     pub pool: PoolConfig,
 }
 
@@ -120,7 +119,8 @@ pub(crate) struct Sender<T: Transport> {
 impl<T: Transport> Sender<T> {
     pub fn new(cfg: SenderConfig, shared: Arc<Shared>, transport: T, rng: Rng) -> Self {
         let pool = NodePool::new(transport, cfg.pool.clone(), &cfg.bootstrap, rng);
-        let txn = TransactionManager::new(cfg.idempotence, cfg.max_in_flight, cfg.retry_backoff);
+        let max_in_flight = cfg.pool.max_in_flight;
+        let txn = TransactionManager::new(cfg.idempotence, max_in_flight, cfg.retry_backoff);
         Sender {
             cfg,
             shared,
@@ -169,17 +169,19 @@ impl<T: Transport> Sender<T> {
     fn run_once(&mut self) {
         let now = self.pool.now();
         let mut timeout = Duration::from_secs(1);
-        self.pool.sync(&self.shared.metadata.cluster().brokers);
+        let cluster = self.shared.metadata.cluster();
+        self.pool.sync(&cluster.brokers);
         self.maybe_send_txn_request(now, &mut timeout);
         self.maybe_update_metadata(now, &mut timeout);
-        self.send_produce_requests(now, &mut timeout);
+        self.send_produce_requests(&cluster, now, &mut timeout);
         self.expire_batches(now, &mut timeout);
         if !self.shared.running.load(Ordering::Acquire) {
             // Closing: check often whether everything is done.
             timeout = timeout.min(Duration::from_millis(50));
         }
-        for event in self.pool.poll(timeout, now) {
-            let now = self.pool.now();
+        let events = self.pool.poll(timeout, now);
+        let now = self.pool.now();
+        for event in events {
             self.handle(event, now);
         }
     }
@@ -230,13 +232,12 @@ impl<T: Transport> Sender<T> {
         }
     }
 
-    fn send_produce_requests(&mut self, now: Instant, timeout: &mut Duration) {
+    fn send_produce_requests(&mut self, cluster: &Cluster, now: Instant, timeout: &mut Duration) {
         let acc = self.shared.accumulator.clone();
         for (b, err) in self.txn.idempotence().settle_sequences(&acc) {
             b.done(Err(err));
         }
-        let cluster = self.shared.metadata.cluster();
-        let leaders = Leaders(&cluster);
+        let leaders = Leaders(cluster);
         let ready = acc.ready(&leaders, now);
         if !ready.unknown_leader_topics.is_empty() {
             for t in &ready.unknown_leader_topics {
@@ -281,7 +282,7 @@ impl<T: Transport> Sender<T> {
             *timeout = Duration::ZERO;
         }
         for (id, batches) in drained {
-            self.send_produce(id, batches, &cluster, now);
+            self.send_produce(id, batches, cluster, now);
         }
     }
 
@@ -300,7 +301,7 @@ impl<T: Transport> Sender<T> {
             let reason = "the broker supports no Produce version >= 3 (Kafka 0.11+ is required)";
             return self.refuse_unsent(id, batches, reason);
         };
-        let (acks, timeout) = (self.cfg.acks, self.cfg.request_timeout);
+        let (acks, timeout) = (self.cfg.acks, self.cfg.pool.request_timeout);
         let ctx = RequestCtx::Produce(batches);
         let sent = self.pool.send_with(
             id,

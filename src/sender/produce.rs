@@ -96,18 +96,15 @@ pub(crate) enum Answer {
 }
 
 /// Pairs each batch with its answer in `resp`.
-pub(crate) fn answers(
-    resp: &ProduceResponse,
+pub(crate) fn answers<'a>(
+    resp: &'a ProduceResponse,
     batches: Vec<ProducerBatch>,
-    cluster: &Cluster,
-) -> Vec<(ProducerBatch, Answer)> {
-    batches
-        .into_iter()
-        .map(|b| {
-            let answer = answer_for(resp, &b, cluster);
-            (b, answer)
-        })
-        .collect()
+    cluster: &'a Cluster,
+) -> impl Iterator<Item = (ProducerBatch, Answer)> + 'a {
+    batches.into_iter().map(move |b| {
+        let answer = answer_for(resp, &b, cluster);
+        (b, answer)
+    })
 }
 
 fn answer_for(resp: &ProduceResponse, b: &ProducerBatch, cluster: &Cluster) -> Answer {

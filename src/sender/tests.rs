@@ -81,12 +81,10 @@ fn harness(o: Opts) -> Harness {
     });
     let cfg = SenderConfig {
         acks: o.acks,
-        request_timeout: o.request_timeout,
         delivery_timeout: o.delivery_timeout,
         max_request_size: 1 << 20,
         retries: o.retries,
         retry_backoff: Duration::from_millis(100),
-        max_in_flight: o.max_in_flight,
         idempotence: o.idempotence,
         bootstrap: vec!["broker:9092".into()],
         pool: PoolConfig {
@@ -182,6 +180,17 @@ impl Harness {
                 })
                 .unwrap_or_default()
         })
+    }
+
+    /// Milliseconds between consecutive connect attempts.
+    fn connect_gaps_ms(&self) -> Vec<u128> {
+        let times: Vec<Instant> = self
+            .net
+            .broker(|b| b.connects.iter().map(|c| c.0).collect());
+        times
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_millis())
+            .collect()
     }
 
     fn elapsed(&self) -> Duration {
@@ -527,11 +536,7 @@ fn refused_connections_back_off_exponentially_to_the_max() {
     h.run_until("eight connect attempts", |h| {
         h.net.broker(|b| b.connects.len()) >= 8
     });
-    let times: Vec<Instant> = h.net.broker(|b| b.connects.iter().map(|c| c.0).collect());
-    let gaps: Vec<u128> = times
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis())
-        .collect();
+    let gaps = h.connect_gaps_ms();
     // reconnect.backoff.ms 100 doubling to reconnect.backoff.max.ms 1000, +-20% jitter.
     for (i, &g) in gaps.iter().enumerate() {
         let nominal = (100u128 << i).min(1000);
@@ -568,11 +573,7 @@ fn the_connect_timeout_grows_exponentially_to_its_max() {
     h.run_until("seven connect attempts", |h| {
         h.net.broker(|b| b.connects.len()) >= 7
     });
-    let times: Vec<Instant> = h.net.broker(|b| b.connects.iter().map(|c| c.0).collect());
-    let gaps: Vec<u128> = times
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis())
-        .collect();
+    let gaps = h.connect_gaps_ms();
     // Each gap is the connect timeout (1 s doubling to 5 s, +-20%) plus a reconnect backoff
     // (100 ms doubling to 1 s).
     for (i, &g) in gaps.iter().enumerate() {
