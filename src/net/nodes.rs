@@ -179,9 +179,15 @@ impl<T: Transport, C> NodePool<T, C> {
             .enumerate()
             .map(|(i, addr)| (-1 - i as i32, Node::new(addr.clone())))
             .collect();
-        let reconnect_backoff =
-            ExponentialBackoff::new(cfg.reconnect_backoff, cfg.reconnect_backoff_max);
-        let setup_timeout = ExponentialBackoff::new(cfg.setup_timeout, cfg.setup_timeout_max);
+        // Jitter drawn from the pool's generator: a seeded pool (tests) is deterministic.
+        let seeded = |rng: &Rng| Rng::with_seed(rng.next_u64());
+        let reconnect_backoff = ExponentialBackoff::with_rng(
+            cfg.reconnect_backoff,
+            cfg.reconnect_backoff_max,
+            seeded(&rng),
+        );
+        let setup_timeout =
+            ExponentialBackoff::with_rng(cfg.setup_timeout, cfg.setup_timeout_max, seeded(&rng));
         NodePool {
             transport,
             cfg,
