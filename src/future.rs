@@ -204,6 +204,12 @@ impl BatchCompletion {
         None
     }
 
+    /// Makes room for `n` callbacks at once, so a batch's callback list does not grow (and
+    /// copy itself) record by record.
+    pub(crate) fn reserve_callbacks(&self, n: usize) {
+        self.state.lock().callbacks.reserve(n);
+    }
+
     /// Runs a callback handed back by [`add_callback`](Self::add_callback).
     pub(crate) fn run_late_callback(&self, thunk: RecordThunk, cb: Callback) {
         let r = self.state.lock().result.clone();

@@ -132,6 +132,7 @@ impl<K, V> Producer<K, V> {
             waker: transport.waker(),
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
+            saturated: AtomicBool::new(false),
         });
         let bootstrap: Vec<String> = config
             .bootstrap_servers()
@@ -259,22 +260,30 @@ impl<K, V> Producer<K, V> {
             };
             kbuf.clear();
             vbuf.clear();
+            // Bytes and strings are appended to the batch straight from the record; other
+            // types are serialized into the scratch buffers first.
             let key = match &record.key {
-                Some(k) => {
-                    self.key_serializer
-                        .serialize(&record.topic, k, kbuf)
-                        .map_err(|e| as_serialization(e, "key"))?;
-                    Some(&kbuf[..])
-                }
+                Some(k) => match self.key_serializer.as_bytes(&record.topic, k) {
+                    Some(b) => Some(b),
+                    None => {
+                        self.key_serializer
+                            .serialize(&record.topic, k, kbuf)
+                            .map_err(|e| as_serialization(e, "key"))?;
+                        Some(&kbuf[..])
+                    }
+                },
                 None => None,
             };
             let value = match &record.value {
-                Some(v) => {
-                    self.value_serializer
-                        .serialize(&record.topic, v, vbuf)
-                        .map_err(|e| as_serialization(e, "value"))?;
-                    Some(&vbuf[..])
-                }
+                Some(v) => match self.value_serializer.as_bytes(&record.topic, v) {
+                    Some(b) => Some(b),
+                    None => {
+                        self.value_serializer
+                            .serialize(&record.topic, v, vbuf)
+                            .map_err(|e| as_serialization(e, "value"))?;
+                        Some(&vbuf[..])
+                    }
+                },
                 None => None,
             };
 
@@ -344,7 +353,7 @@ impl<K, V> Producer<K, V> {
                 );
             }
             if result.batch_is_full || result.new_batch_created {
-                shared.wake();
+                shared.wake_for_append();
             }
             Ok(result.future)
         })
@@ -501,6 +510,7 @@ mod tests {
             waker: crate::net::Waker::new(|| {}),
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
+            saturated: AtomicBool::new(false),
         };
         let tp = TopicPartition::new("t", 0);
         let now = Instant::now();

@@ -476,23 +476,29 @@ fn read_payload_file(path: &str, delimiter: &str) -> Result<Vec<Vec<u8>>, String
 
 /// The records of a run, made as Java's tool makes them: the payload (random letters, a piece of
 /// the payload file, or the record's number) and the key (none, or from the key distribution).
+/// Payloads are shared (`Arc`), as Java's tool sends the same `byte[]` again: a file's pieces are
+/// not copied per record, and the generated payload is refilled in place once the last record
+/// that held it is gone.
 struct RecordSource<'a> {
     options: &'a Options,
     random: SplittableRandom,
-    file_payloads: Vec<Vec<u8>>,
-    payload: Vec<u8>,
+    file_payloads: Vec<std::sync::Arc<[u8]>>,
+    payload: std::sync::Arc<[u8]>,
 }
 
 impl<'a> RecordSource<'a> {
     /// Reads the payload file, if the run uses one.
     fn new(options: &'a Options) -> Result<Self, String> {
         let file_payloads = match &options.payload {
-            Payload::File(path) => read_payload_file(path, &options.payload_delimiter)?,
+            Payload::File(path) => read_payload_file(path, &options.payload_delimiter)?
+                .into_iter()
+                .map(std::sync::Arc::from)
+                .collect(),
             _ => Vec::new(),
         };
         let payload = match options.payload {
-            Payload::Size(s) => vec![0u8; s],
-            _ => Vec::new(),
+            Payload::Size(s) => vec![0u8; s].into(),
+            _ => std::sync::Arc::from(&[][..]),
         };
         Ok(RecordSource {
             options,
@@ -503,28 +509,45 @@ impl<'a> RecordSource<'a> {
     }
 
     /// Record `i`: its key, and its payload (valid until the next call).
+    #[allow(dead_code)] // not every tool that includes this file uses both forms
     fn next(&mut self, i: u64) -> (Option<Vec<u8>>, &[u8]) {
+        let key = self.advance(i);
+        (key, &self.payload)
+    }
+
+    /// Record `i`: its key, and its payload, shared.
+    #[allow(dead_code)]
+    fn next_shared(&mut self, i: u64) -> (Option<Vec<u8>>, std::sync::Arc<[u8]>) {
+        let key = self.advance(i);
+        (key, self.payload.clone())
+    }
+
+    fn advance(&mut self, i: u64) -> Option<Vec<u8>> {
         match &self.options.payload {
-            Payload::Size(_) => {
-                for b in self.payload.iter_mut() {
-                    *b = (self.random.next_int(26) + 65) as u8;
+            Payload::Size(s) => {
+                if std::sync::Arc::get_mut(&mut self.payload).is_none() {
+                    self.payload = vec![0u8; *s].into();
+                }
+                let random = &mut self.random;
+                if let Some(buf) = std::sync::Arc::get_mut(&mut self.payload) {
+                    for b in buf.iter_mut() {
+                        *b = (random.next_int(26) + 65) as u8;
+                    }
                 }
             }
             Payload::File(_) => {
                 let n = self.file_payloads.len().min(i32::MAX as usize) as i32;
-                self.payload.clone_from(&self.file_payloads[self.random.next_int(n) as usize]);
+                self.payload = self.file_payloads[self.random.next_int(n) as usize].clone();
             }
             Payload::Monotonic => {
-                self.payload.clear();
-                self.payload.extend_from_slice(i.to_string().as_bytes());
+                self.payload = std::sync::Arc::from(i.to_string().as_bytes());
             }
         }
-        let key = match (self.options.key_distribution, self.options.key_range) {
+        match (self.options.key_distribution, self.options.key_range) {
             (KeyDistribution::Range, Some(k)) => Some((i % u64::from(k)).to_string().into_bytes()),
             (KeyDistribution::Random, Some(k)) => Some(self.random.next_int(k as i32).to_string().into_bytes()),
             _ => None,
-        };
-        (key, &self.payload)
+        }
     }
 }
 

@@ -76,7 +76,7 @@ fn run(o: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let producer: Producer<Vec<u8>, Vec<u8>> = match Producer::new(config) {
+    let producer: Producer<Vec<u8>, std::sync::Arc<[u8]>> = match Producer::new(config) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("perf: cannot start the producer: {e}");
@@ -97,9 +97,9 @@ fn run(o: Options) -> ExitCode {
     let mut throttler = Throttler::new(o.throughput, start_ms);
 
     for i in 0..o.num_records {
-        let (key, payload) = source.next(i);
+        let (key, payload) = source.next_shared(i);
         let bytes = payload.len();
-        let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload.to_vec()));
+        let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload));
 
         let send_start_ms = now_ms();
         let steady = AllStats::before_send(stats, &o, i);

@@ -133,6 +133,9 @@ pub struct ReadyCheck {
 
 type Queue = Arc<Mutex<VecDeque<ProducerBatch>>>;
 
+/// The most callbacks a new batch makes room for up front.
+const MAX_CALLBACK_RESERVE: usize = 4096;
+
 #[derive(Default)]
 struct Queues {
     map: HashMap<TopicPartition, Queue>,
@@ -278,6 +281,10 @@ impl RecordAccumulator {
         }
         let id = self.next_batch_id.fetch_add(1, Ordering::AcqRel);
         let completion = BatchCompletion::new(id, tp.clone(), Some(self.incomplete.clone()));
+        if callback.is_some() {
+            // As many callbacks as records of this one's size fit (bounded: sizes vary).
+            completion.reserve_callbacks((size / first_size.max(1)).min(MAX_CALLBACK_RESERVE));
+        }
         let mut builder = RecordBatchBuilder::with_buffer(buf, size);
         builder.set_compression(
             self.config.compression,

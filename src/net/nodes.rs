@@ -257,6 +257,14 @@ impl<T: Transport, C> NodePool<T, C> {
             .is_some_and(|n| n.is_ready() && n.in_flight() < self.cfg.max_in_flight.max(1))
     }
 
+    /// Whether `id` is ready and has `max.in.flight.requests.per.connection` requests out: it
+    /// can take nothing more until an answer (or a failure) comes.
+    pub fn is_full(&self, id: i32) -> bool {
+        self.nodes
+            .get(&id)
+            .is_some_and(|n| n.is_ready() && n.in_flight() >= self.cfg.max_in_flight.max(1))
+    }
+
     /// The versions `id` speaks, once its ApiVersions answered.
     pub fn versions(&self, id: i32) -> Option<&ApiVersionTable> {
         self.nodes.get(&id)?.handshake.as_ref()?.versions()

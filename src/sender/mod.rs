@@ -82,12 +82,27 @@ pub(crate) struct Shared {
     pub running: AtomicBool,
     /// Set when the close timeout ran out: fail everything still pending and exit.
     pub force_close: AtomicBool,
+    /// Set by the sender just before it waits while every broker has its maximum of requests
+    /// in flight, cleared at the start of each of its turns, before it looks at the
+    /// accumulator. While set, a new or full batch changes nothing the sender can do before
+    /// an answer wakes it, so `send` skips the wake-up (a syscall and a context switch per
+    /// batch under backlog). A caller that reads a stale `true` appended before the sender's
+    /// next look at the queues (the store that clears it comes first), so nothing is missed.
+    pub saturated: AtomicBool,
 }
 
 impl Shared {
     /// Wakes the sender thread out of its readiness wait.
     pub fn wake(&self) {
         self.waker.wake();
+    }
+
+    /// Wakes the sender for a new or full batch, unless it cannot send anything anyway (see
+    /// [`Shared::saturated`]). `flush` and `close` use [`wake`](Self::wake).
+    pub fn wake_for_append(&self) {
+        if !self.saturated.load(Ordering::SeqCst) {
+            self.waker.wake();
+        }
     }
 }
 
@@ -167,6 +182,8 @@ impl<T: Transport> Sender<T> {
 
     /// One turn of the loop.
     fn run_once(&mut self) {
+        // Before anything reads the accumulator (see `Shared::saturated`).
+        self.shared.saturated.store(false, Ordering::SeqCst);
         let now = self.pool.now();
         let mut timeout = Duration::from_secs(1);
         let cluster = self.shared.metadata.cluster();
@@ -178,6 +195,12 @@ impl<T: Transport> Sender<T> {
         if !self.shared.running.load(Ordering::Acquire) {
             // Closing: check often whether everything is done.
             timeout = timeout.min(Duration::from_millis(50));
+        }
+        if !timeout.is_zero()
+            && !cluster.brokers.is_empty()
+            && cluster.brokers.keys().all(|&id| self.pool.is_full(id))
+        {
+            self.shared.saturated.store(true, Ordering::SeqCst);
         }
         let events = self.pool.poll(timeout, now);
         let now = self.pool.now();

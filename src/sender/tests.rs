@@ -78,6 +78,7 @@ fn harness(o: Opts) -> Harness {
         waker: net.waker(),
         running: AtomicBool::new(true),
         force_close: AtomicBool::new(false),
+        saturated: AtomicBool::new(false),
     });
     let cfg = SenderConfig {
         acks: o.acks,
