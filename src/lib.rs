@@ -63,6 +63,7 @@ pub mod compression;
 mod config;
 mod error;
 mod future;
+mod hash;
 mod metadata;
 mod net;
 mod partitioner;

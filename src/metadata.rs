@@ -12,10 +12,12 @@
 //! `metadata.max.idle.ms` are dropped from the requests.
 
 use crate::error::Error;
+use crate::hash::FastMap;
 use crate::protocol::metadata::MetadataResponse;
 use crate::protocol::ErrorCode;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,13 +33,16 @@ pub(crate) struct PartitionInfo {
 }
 
 /// One topic: its id (zero before Kafka 2.8) and partitions sorted by index.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct TopicInfo {
     pub name: Arc<str>,
     pub topic_id: [u8; 16],
     pub partitions: Vec<PartitionInfo>,
     /// Partitions that have a leader, ascending (what the sticky partitioner picks from).
     pub available: Vec<i32>,
+    /// When a send last used the topic, in ms since [`Metadata`]'s epoch: written by callers
+    /// without the metadata lock, folded into the idle tracking at each refresh.
+    pub last_used: AtomicU64,
 }
 
 impl TopicInfo {
@@ -52,9 +57,9 @@ impl TopicInfo {
 pub(crate) struct Cluster {
     /// Broker id -> `host:port`.
     pub brokers: HashMap<i32, String>,
-    pub topics: HashMap<Arc<str>, Arc<TopicInfo>>,
+    pub topics: FastMap<Arc<str>, Arc<TopicInfo>>,
     /// Topics the last response reported an error for (UNKNOWN_TOPIC_OR_PARTITION, ...).
-    pub topic_errors: HashMap<Arc<str>, ErrorCode>,
+    pub topic_errors: FastMap<Arc<str>, ErrorCode>,
 }
 
 impl Cluster {
@@ -70,6 +75,7 @@ impl Cluster {
 }
 
 struct Inner {
+    /// The same snapshot as `Metadata::snapshot` (changed only with both locks held).
     cluster: Arc<Cluster>,
     /// Bumped on every successful update.
     version: u64,
@@ -79,7 +85,7 @@ struct Inner {
     /// (see [`Metadata::request_update_backed_off`]).
     need_update_backed_off: bool,
     /// Topics to ask about, with when each was last used by a send.
-    topics: HashMap<Arc<str>, Instant>,
+    topics: FastMap<Arc<str>, Instant>,
     last_refresh: Option<Instant>,
     last_failed_attempt: Option<Instant>,
     closed: bool,
@@ -91,6 +97,11 @@ struct Inner {
 /// See the module docs.
 pub(crate) struct Metadata {
     inner: Mutex<Inner>,
+    /// The current cluster, readable without the lock above: the send path's common case
+    /// (a known topic) takes only this read lock.
+    snapshot: RwLock<Arc<Cluster>>,
+    /// The origin of [`TopicInfo::last_used`].
+    epoch: Instant,
     updated: Condvar,
     max_age: Duration,
     max_idle: Duration,
@@ -114,12 +125,14 @@ impl Metadata {
                 version: 0,
                 need_update: true,
                 need_update_backed_off: false,
-                topics: HashMap::new(),
+                topics: FastMap::default(),
                 last_refresh: None,
                 last_failed_attempt: None,
                 closed: false,
                 auth_error: None,
             }),
+            snapshot: RwLock::new(Arc::new(Cluster::default())),
+            epoch: Instant::now(),
             updated: Condvar::new(),
             max_age,
             max_idle,
@@ -129,7 +142,11 @@ impl Metadata {
 
     /// The current snapshot.
     pub fn cluster(&self) -> Arc<Cluster> {
-        self.inner.lock().cluster.clone()
+        self.snapshot.read().clone()
+    }
+
+    fn stamp(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Asks the sender for a refresh at its next turn.
@@ -180,6 +197,19 @@ impl Metadata {
         deadline: Instant,
         wake: impl Fn(),
     ) -> Result<(Arc<TopicInfo>, Instant), Error> {
+        // The common case: a known topic, no refresh needed. A topic dropped as idle is no
+        // longer in the snapshot after the next refresh, and then takes the slow path below,
+        // which asks for it again.
+        if let Some(t) = self.snapshot.read().topics.get(topic) {
+            if !t.partitions.is_empty() && partition.is_none_or(|p| p < t.partition_count()) {
+                let stamp = self.stamp(started);
+                // Most sends in a millisecond find the stamp already set: no write.
+                if t.last_used.load(Ordering::Relaxed) != stamp {
+                    t.last_used.store(stamp, Ordering::Relaxed);
+                }
+                return Ok((t.clone(), started));
+            }
+        }
         let mut inner = self.inner.lock();
         let mut asked = false;
         let first_version = inner.version;
@@ -270,6 +300,13 @@ impl Metadata {
     pub fn topics_for_request(&self, now: Instant) -> Vec<Arc<str>> {
         let mut inner = self.inner.lock();
         let max_idle = self.max_idle;
+        let cluster = inner.cluster.clone();
+        for (name, used) in inner.topics.iter_mut() {
+            if let Some(t) = cluster.topics.get(name) {
+                let fast = self.epoch + Duration::from_millis(t.last_used.load(Ordering::Relaxed));
+                *used = (*used).max(fast);
+            }
+        }
         inner
             .topics
             .retain(|_, used| now.saturating_duration_since(*used) < max_idle);
@@ -300,8 +337,8 @@ impl Metadata {
             brokers.insert(b.node_id, format!("{}:{}", b.host, b.port));
         }
         let mut inner = self.inner.lock();
-        let mut topics: HashMap<Arc<str>, Arc<TopicInfo>> = HashMap::new();
-        let mut topic_errors = HashMap::new();
+        let mut topics: FastMap<Arc<str>, Arc<TopicInfo>> = FastMap::default();
+        let mut topic_errors = FastMap::default();
         let mut retry_soon = false;
         for t in &response.topics {
             let Some(name) = t.name.as_deref() else {
@@ -382,6 +419,13 @@ impl Metadata {
             topics.insert(
                 name.clone(),
                 Arc::new(TopicInfo {
+                    last_used: AtomicU64::new(
+                        inner
+                            .cluster
+                            .topics
+                            .get(&name)
+                            .map_or(0, |old| old.last_used.load(Ordering::Relaxed)),
+                    ),
                     name,
                     topic_id: t.topic_id,
                     partitions,
@@ -403,6 +447,7 @@ impl Metadata {
             topics,
             topic_errors,
         });
+        *self.snapshot.write() = inner.cluster.clone();
         inner.version += 1;
         inner.last_refresh = Some(now);
         inner.last_failed_attempt = if retry_soon { Some(now) } else { None };

@@ -1,9 +1,9 @@
 //! Choosing a partition for a record.
 
 use crate::error::Error;
+use crate::hash::FastMap;
 use parking_lot::{Mutex, RwLock};
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -347,7 +347,7 @@ fn next_partition(layout: &TopicLayout<'_>) -> i32 {
 #[derive(Debug)]
 pub(crate) struct BuiltInPartitioners {
     batch_size: usize,
-    topics: RwLock<HashMap<Arc<str>, Arc<BuiltInPartitioner>>>,
+    topics: RwLock<FastMap<Arc<str>, Arc<BuiltInPartitioner>>>,
 }
 
 impl BuiltInPartitioners {
@@ -355,7 +355,7 @@ impl BuiltInPartitioners {
     pub(crate) fn new(batch_size: usize) -> Self {
         BuiltInPartitioners {
             batch_size,
-            topics: RwLock::new(HashMap::new()),
+            topics: RwLock::new(FastMap::default()),
         }
     }
 

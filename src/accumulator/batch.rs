@@ -40,6 +40,10 @@ pub struct ProducerBatch {
     retry: bool,
     retry_backoff: Duration,
     completion: Arc<BatchCompletion>,
+    /// The size at which the batch counts as full (ready to send without lingering):
+    /// `batch.size`. Its write limit may be larger: a batch the sender has not taken yet keeps
+    /// growing past it (see the accumulator's module docs).
+    ready_size: usize,
     last_error: Option<Arc<str>>,
     /// An attempt ended without a definite answer (connection lost, request timed out,
     /// malformed response): the batch may be in the log whatever later attempts say.
@@ -68,6 +72,7 @@ impl ProducerBatch {
             retry: false,
             retry_backoff: Duration::ZERO,
             completion,
+            ready_size: usize::MAX,
             last_error: None,
             ambiguous: false,
         }
@@ -157,9 +162,17 @@ impl ProducerBatch {
     pub fn size_in_bytes(&self) -> usize {
         self.builder.estimated_size()
     }
-    /// Whether no further record fits.
+    /// Whether the batch is full: no further record fits, or it reached the size at which it
+    /// is sent without lingering ([`set_ready_size`](Self::set_ready_size)).
     pub fn is_full(&self) -> bool {
-        self.out_of_memory || self.builder.is_full()
+        self.out_of_memory
+            || self.builder.is_full()
+            || self.builder.estimated_size() >= self.ready_size
+    }
+
+    /// Sets the size at which the batch counts as full (default: only when nothing fits).
+    pub(crate) fn set_ready_size(&mut self, size: usize) {
+        self.ready_size = size;
     }
     /// Seals the batch (header and CRC written); idempotent. The accumulator seals every
     /// batch it drains.

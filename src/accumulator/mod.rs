@@ -32,6 +32,7 @@ use crate::backoff::ExponentialBackoff;
 use crate::compression::CompressionType;
 use crate::error::{Delivery, Error};
 use crate::future::{BatchCompletion, Callback, IncompleteBatches, RecordThunk, SendFuture};
+use crate::hash::FastMap;
 use crate::protocol::record_batch::{encoded_record_size, RecordBatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{Header, TopicPartition};
 use parking_lot::{Mutex, RwLock};
@@ -84,6 +85,10 @@ pub struct AccumulatorConfig {
     pub retry_backoff_max: Duration,
     /// `delivery.timeout.ms`: the time a record may take from append to final answer.
     pub delivery_timeout: Duration,
+    /// How large a batch may grow past `batch.size` while it waits for the sender (a
+    /// partition under backlog); at most `max.request.size`. Not a Java property: Java's
+    /// batches stop at `batch.size` (see the module docs).
+    pub max_batch_size: usize,
     /// `compression.type`: the codec batches are compressed with when sealed.
     pub compression: CompressionType,
     /// The configured level for that codec (`None`: the codec's default).
@@ -95,6 +100,7 @@ impl Default for AccumulatorConfig {
     fn default() -> Self {
         AccumulatorConfig {
             batch_size: 16384,
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             linger: Duration::from_millis(5),
             buffer_memory: 32 * 1024 * 1024,
             retry_backoff: Duration::from_millis(100),
@@ -131,14 +137,32 @@ pub struct ReadyCheck {
     pub unknown_leader_topics: HashSet<Arc<str>>,
 }
 
-type Queue = Arc<Mutex<VecDeque<ProducerBatch>>>;
+/// One partition's queue of batches, and what the sender keeps of it between turns.
+struct PartitionQueue {
+    /// Creation order among all partitions: the stable order of round-robin draining.
+    order: usize,
+    batches: Mutex<VecDeque<ProducerBatch>>,
+    /// Whether the queue is on the accumulator's list of partitions with batches. Changed
+    /// only with `batches` locked, so an append and the sender's pruning cannot both miss it.
+    listed: AtomicBool,
+    /// What the partition's next batch allocates up front: the size its last drained batch
+    /// reached (at least `batch.size`), so a partition under backlog does not grow each new
+    /// batch again by copying.
+    next_alloc: AtomicUsize,
+}
+
+type Queue = Arc<PartitionQueue>;
+
+/// How large a batch grows past `batch.size` while the sender is busy, by default: librdkafka's
+/// default `batch.size` (1,000,000), within Kafka's default `message.max.bytes` (1,048,588).
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 1_000_000;
 
 /// The most callbacks a new batch makes room for up front.
 const MAX_CALLBACK_RESERVE: usize = 4096;
 
 #[derive(Default)]
 struct Queues {
-    map: HashMap<TopicPartition, Queue>,
+    map: FastMap<TopicPartition, Queue>,
     /// Partitions in creation order: a stable order for round-robin draining.
     order: Vec<TopicPartition>,
 }
@@ -162,6 +186,11 @@ pub struct RecordAccumulator {
     flushes_in_progress: AtomicUsize,
     closed: AtomicBool,
     drain_index: Mutex<HashMap<i32, usize>>,
+    /// The partitions that may have queued batches (each at most once): what the sender's
+    /// per-turn work visits, so that it grows with the busy partitions, not with all of them.
+    /// Lock order: a partition queue's lock, then this one (appends); the sender takes this
+    /// one alone.
+    active: Mutex<Vec<(TopicPartition, Queue)>>,
     backoff: ExponentialBackoff,
     ratios: CompressionRatioEstimator,
 }
@@ -190,6 +219,7 @@ impl RecordAccumulator {
             flushes_in_progress: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             drain_index: Mutex::new(HashMap::new()),
+            active: Mutex::new(Vec::new()),
             backoff,
             ratios: CompressionRatioEstimator::default(),
         }
@@ -203,10 +233,49 @@ impl RecordAccumulator {
         if let Some(q) = qs.map.get(tp) {
             return q.clone();
         }
-        let q: Queue = Arc::default();
+        let q: Queue = Arc::new(PartitionQueue {
+            order: qs.order.len(),
+            batches: Mutex::new(VecDeque::new()),
+            listed: AtomicBool::new(false),
+            next_alloc: AtomicUsize::new(self.config.batch_size),
+        });
         qs.map.insert(tp.clone(), q.clone());
         qs.order.push(tp.clone());
         q
+    }
+
+    /// Puts `queue` on the list of partitions with batches. Call with its `batches` locked,
+    /// after adding a batch.
+    fn list(&self, tp: &TopicPartition, queue: &Queue) {
+        if !queue.listed.swap(true, Ordering::AcqRel) {
+            self.active.lock().push((tp.clone(), queue.clone()));
+        }
+    }
+
+    /// The listed partitions that still have batches, in creation order; empty ones are
+    /// taken off the list. Sender thread only.
+    fn busy_partitions(&self) -> Vec<(TopicPartition, Queue)> {
+        let listed = std::mem::take(&mut *self.active.lock());
+        let mut busy = Vec::with_capacity(listed.len());
+        for (tp, queue) in listed {
+            let q = queue.batches.lock();
+            if q.is_empty() {
+                queue.listed.store(false, Ordering::Release);
+            } else {
+                drop(q);
+                busy.push((tp, queue));
+            }
+        }
+        busy.sort_unstable_by_key(|(_, q)| q.order);
+        // Appends meanwhile listed only partitions that were off the list: no duplicates.
+        self.active.lock().extend(busy.iter().cloned());
+        busy
+    }
+
+    /// The write limit of a new batch: it is ready at `batch.size`, and grows past it while
+    /// the sender has not taken it, up to this.
+    fn growth_limit(&self) -> usize {
+        self.config.max_batch_size.max(self.config.batch_size)
     }
 
     fn closed_error() -> Error {
@@ -242,7 +311,7 @@ impl RecordAccumulator {
 
         // First try: the last batch of the partition.
         {
-            let mut q = queue.lock();
+            let mut q = queue.batches.lock();
             if self.is_closed() {
                 return Err(Self::closed_error());
             }
@@ -260,14 +329,16 @@ impl RecordAccumulator {
                 limit_name: "the record batch format",
             },
         )?;
-        let size = self
-            .config
-            .batch_size
-            .max(BATCH_HEADER_LEN.saturating_add(first_size));
+        let record_size = BATCH_HEADER_LEN.saturating_add(first_size);
+        let size = queue
+            .next_alloc
+            .load(Ordering::Relaxed)
+            .clamp(self.config.batch_size, self.growth_limit())
+            .max(record_size);
         let buf = self.pool.allocate(size, max_block)?;
         let ratio = self.ratios.estimation(&tp.topic, self.config.compression);
 
-        let mut q = queue.lock();
+        let mut q = queue.batches.lock();
         if self.is_closed() {
             drop(q);
             self.pool.deallocate(buf, size);
@@ -285,7 +356,7 @@ impl RecordAccumulator {
             // As many callbacks as records of this one's size fit (bounded: sizes vary).
             completion.reserve_callbacks((size / first_size.max(1)).min(MAX_CALLBACK_RESERVE));
         }
-        let mut builder = RecordBatchBuilder::with_buffer(buf, size);
+        let mut builder = RecordBatchBuilder::with_buffer(buf, self.growth_limit().max(size));
         builder.set_compression(
             self.config.compression,
             self.config.compression_level,
@@ -299,6 +370,7 @@ impl RecordAccumulator {
             completion.clone(),
             now,
         );
+        batch.set_ready_size(self.config.batch_size.max(record_size));
         let thunk = match batch.try_append(timestamp, key, value, headers) {
             Ok(Some(t)) => t,
             // Cannot happen (the batch was sized for this record); fail the record, not the
@@ -314,6 +386,7 @@ impl RecordAccumulator {
         };
         let full = batch.is_full();
         q.push_back(batch);
+        self.list(tp, &queue);
         let batch_is_full = full || q.len() > 1;
         drop(q);
         Ok(self.finish_append(
@@ -382,12 +455,8 @@ impl RecordAccumulator {
             next_ready_check_delay: Duration::MAX,
             ..ReadyCheck::default()
         };
-        let queues = self.queues.read();
-        for tp in &queues.order {
-            let Some(queue) = queues.map.get(tp) else {
-                continue;
-            };
-            let q = queue.lock();
+        for (tp, queue) in &self.busy_partitions() {
+            let q = queue.batches.lock();
             let Some(first) = q.front() else {
                 continue;
             };
@@ -435,23 +504,18 @@ impl RecordAccumulator {
             return out;
         }
         let mut drain_index = self.drain_index.lock();
-        // Snapshot of the queues, so no map lock is held while batches are drained.
-        let all: Vec<(TopicPartition, Queue)> = {
-            let queues = self.queues.read();
-            queues
-                .order
-                .iter()
-                .filter_map(|tp| queues.map.get(tp).map(|q| (tp.clone(), q.clone())))
-                .collect()
-        };
-        for &node in ready_nodes {
-            let parts: Vec<&(TopicPartition, Queue)> = all
-                .iter()
-                .filter(|(tp, _)| leaders.leader_for(tp) == Some(node))
-                .collect();
-            if parts.is_empty() {
-                continue;
+        // The partitions with batches, by ready leader, in creation order: the work is in
+        // the busy partitions, not in all the producer ever wrote to.
+        let mut by_node: FastMap<i32, Vec<(TopicPartition, Queue)>> = FastMap::default();
+        for (tp, queue) in self.busy_partitions() {
+            if let Some(node) = leaders.leader_for(&tp).filter(|n| ready_nodes.contains(n)) {
+                by_node.entry(node).or_default().push((tp, queue));
             }
+        }
+        for &node in ready_nodes {
+            let Some(parts) = by_node.get(&node) else {
+                continue;
+            };
             let n = parts.len();
             let start = drain_index.get(&node).copied().unwrap_or(0) % n;
             let mut next_start = (start + 1) % n;
@@ -459,8 +523,8 @@ impl RecordAccumulator {
             let mut batches = Vec::new();
             for k in 0..n {
                 let i = (start + k) % n;
-                let (tp, queue) = parts[i];
-                let mut q = queue.lock();
+                let (tp, queue) = &parts[i];
+                let mut q = queue.batches.lock();
                 // Batches answered while queued (aborted) are dropped, not sent.
                 while q.front().is_some_and(ProducerBatch::is_done) {
                     q.pop_front();
@@ -486,6 +550,14 @@ impl RecordAccumulator {
                 drop(q);
                 let first_time = batch.drained_at().is_none();
                 if !batch.is_closed() {
+                    // The next batch starts as large as this one grew (see `next_alloc`).
+                    let grown = batch.size_in_bytes();
+                    let next = if grown >= self.config.batch_size.saturating_mul(2) {
+                        grown.next_power_of_two()
+                    } else {
+                        self.config.batch_size
+                    };
+                    queue.next_alloc.store(next, Ordering::Relaxed);
                     batch.close();
                     self.observe_ratio(&batch);
                 }
@@ -521,8 +593,10 @@ impl RecordAccumulator {
     pub fn reenqueue(&self, mut batch: ProducerBatch, now: Instant) {
         let backoff = self.backoff.backoff(batch.attempts().saturating_add(1));
         batch.reenqueued(now, backoff);
-        let queue = self.queue(batch.topic_partition());
-        let mut q = queue.lock();
+        let tp = batch.topic_partition().clone();
+        let queue = self.queue(&tp);
+        let mut q = queue.batches.lock();
+        self.list(&tp, &queue);
         if batch.has_sequence() {
             let seq = batch.base_sequence();
             let pos = q
@@ -541,7 +615,7 @@ impl RecordAccumulator {
         let Some(queue) = self.queues.read().map.get(tp).cloned() else {
             return;
         };
-        let mut q = queue.lock();
+        let mut q = queue.batches.lock();
         q.iter_mut().for_each(&mut f);
     }
 
@@ -557,7 +631,7 @@ impl RecordAccumulator {
         let Some(queue) = self.queues.read().map.get(tp).cloned() else {
             return Vec::new();
         };
-        let mut q = queue.lock();
+        let mut q = queue.batches.lock();
         let mut taken = Vec::new();
         let mut kept = VecDeque::with_capacity(q.len());
         for mut b in q.drain(..) {
@@ -575,9 +649,8 @@ impl RecordAccumulator {
     /// front of each partition queue). The caller fails them.
     pub fn expired_batches(&self, now: Instant) -> Vec<ProducerBatch> {
         let mut out = Vec::new();
-        let queues = self.queues.read();
-        for queue in queues.map.values() {
-            let mut q = queue.lock();
+        for (_, queue) in self.busy_partitions() {
+            let mut q = queue.batches.lock();
             while q
                 .front()
                 .is_some_and(|b| b.has_reached_delivery_timeout(self.config.delivery_timeout, now))
@@ -596,7 +669,7 @@ impl RecordAccumulator {
         let mut out = Vec::new();
         let queues = self.queues.read();
         for queue in queues.map.values() {
-            out.extend(queue.lock().drain(..));
+            out.extend(queue.batches.lock().drain(..));
         }
         out
     }
@@ -623,7 +696,7 @@ impl RecordAccumulator {
     /// Whether any batch waits in a partition queue.
     pub fn has_undrained(&self) -> bool {
         let queues = self.queues.read();
-        queues.map.values().any(|q| !q.lock().is_empty())
+        queues.map.values().any(|q| !q.batches.lock().is_empty())
     }
 
     /// Stops accepting records: later appends, and callers blocked for memory, get
@@ -647,7 +720,7 @@ impl RecordAccumulator {
         {
             let queues = self.queues.read();
             for queue in queues.map.values() {
-                taken.extend(queue.lock().drain(..));
+                taken.extend(queue.batches.lock().drain(..));
             }
         }
         for batch in taken {

@@ -90,6 +90,8 @@ fn tp(p: i32) -> TopicPartition {
 fn cfg(batch_size: usize) -> AccumulatorConfig {
     AccumulatorConfig {
         batch_size,
+        // No growth past batch.size unless a test asks for it (see `growing`).
+        max_batch_size: batch_size,
         linger: Duration::from_millis(10),
         buffer_memory: 1 << 20,
         retry_backoff: Duration::from_millis(100),
@@ -293,7 +295,7 @@ fn drain_round_robin_and_max_request_size() {
 /// The size of the first queued batch of partition 0 (all batches here have the same size).
 fn drain_peek_size(acc: &RecordAccumulator) -> usize {
     let q = acc.queue(&tp(0));
-    let q = q.lock();
+    let q = q.batches.lock();
     q.front().unwrap().size_in_bytes()
 }
 
@@ -885,4 +887,175 @@ fn compressed_batch_growth_stops_at_buffer_memory() {
     drop(batches);
     assert_eq!(acc.buffer_pool().available_memory(), 4096);
     append(&acc, 0, &v, now);
+}
+
+fn growing(batch_size: usize, max_batch_size: usize) -> AccumulatorConfig {
+    AccumulatorConfig {
+        max_batch_size,
+        ..cfg(batch_size)
+    }
+}
+
+fn nodes_1() -> HashSet<i32> {
+    HashSet::from([1])
+}
+
+#[test]
+fn a_batch_is_ready_at_batch_size_and_grows_until_drained() {
+    let acc = RecordAccumulator::new(growing(1000, 10_000));
+    let t0 = Instant::now();
+    let value = [7u8; 100];
+    let first = append(&acc, 0, &value, t0);
+    assert!(first.new_batch_created);
+    let mut results = vec![first];
+    while !results.last().unwrap().batch_is_full {
+        results.push(append(&acc, 0, &value, t0));
+    }
+    let at_ready = results.len();
+    assert!(
+        at_ready < 10,
+        "full (ready) near batch.size: {at_ready} records"
+    );
+    assert!(acc.ready(&all_on_1, t0).ready_nodes.contains(&1));
+    // Not drained yet: the same batch keeps taking records, past batch.size.
+    for _ in 0..40 {
+        let r = append(&acc, 0, &value, t0);
+        assert!(
+            !r.new_batch_created,
+            "grows in place while the sender is busy"
+        );
+    }
+    let batches = acc
+        .drain(&all_on_1, &nodes_1(), 1 << 20, t0)
+        .remove(&1)
+        .unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].record_count() as usize, at_ready + 40);
+    assert!(batches[0].size_in_bytes() > 4000);
+    let decoded = decode_batch(batches[0].bytes()).unwrap();
+    assert_eq!(decoded.records.len(), at_ready + 40);
+    // The partition's next batch starts as large as this one grew: no regrowth by copying.
+    append(&acc, 0, &value, t0);
+    let next = acc
+        .drain(&all_on_1, &nodes_1(), 1 << 20, t0)
+        .remove(&1)
+        .unwrap();
+    assert!(next[0].alloc_size >= 4096, "{}", next[0].alloc_size);
+    // ... and once the partition is back to small batches, so are the allocations.
+    append(&acc, 0, &value, t0);
+    let small = acc
+        .drain(&all_on_1, &nodes_1(), 1 << 20, t0)
+        .remove(&1)
+        .unwrap();
+    assert!(small[0].alloc_size < 4096, "{}", small[0].alloc_size);
+}
+
+#[test]
+fn growth_stops_at_the_bound_and_within_buffer_memory() {
+    let acc = RecordAccumulator::new(growing(1000, 3000));
+    let t0 = Instant::now();
+    let value = [1u8; 100];
+    let mut new_batches = 0;
+    for _ in 0..100 {
+        if append(&acc, 0, &value, t0).new_batch_created {
+            new_batches += 1;
+        }
+    }
+    assert!(
+        new_batches >= 4,
+        "batches stop at 3000 bytes: {new_batches}"
+    );
+    let batches = acc
+        .drain(&all_on_1, &nodes_1(), 1 << 20, t0)
+        .remove(&1)
+        .unwrap();
+    assert!(batches[0].size_in_bytes() <= 3000);
+    // With the pool nearly used up, a batch does not grow past what the pool can give.
+    let tight = RecordAccumulator::new(AccumulatorConfig {
+        buffer_memory: 2500,
+        ..growing(1000, 100_000)
+    });
+    for _ in 0..100 {
+        if tight
+            .append(
+                &tp(0),
+                1000,
+                Some(b"k"),
+                Some(&value),
+                &[],
+                None,
+                t0,
+                NO_WAIT,
+            )
+            .is_err()
+        {
+            break;
+        }
+    }
+    assert!(tight.buffer_pool().available_memory() <= 2500);
+    let held: usize = tight
+        .drain(&all_on_1, &nodes_1(), 1 << 20, t0)
+        .remove(&1)
+        .unwrap()
+        .iter()
+        .map(|b| b.size_in_bytes())
+        .sum();
+    assert!(held <= 2500, "{held}");
+}
+
+#[test]
+fn the_sender_visits_busy_partitions_only() {
+    let acc = RecordAccumulator::new(cfg(1000));
+    let t0 = Instant::now();
+    for p in 0..50 {
+        append(&acc, p, b"v", t0);
+    }
+    let drained = acc
+        .drain(&all_on_1, &nodes_1(), 1 << 20, t0)
+        .remove(&1)
+        .unwrap();
+    assert_eq!(drained.len(), 50);
+    // Every queue is empty now: the next turn takes them all off the list.
+    assert!(acc.busy_partitions().is_empty());
+    assert!(acc.active.lock().is_empty());
+    // One partition gets a record again: it alone is listed, once.
+    append(&acc, 7, b"v", t0);
+    append(&acc, 7, b"v", t0);
+    let busy = acc.busy_partitions();
+    assert_eq!(busy.len(), 1);
+    assert_eq!(busy[0].0, tp(7));
+    assert_eq!(acc.active.lock().len(), 1);
+    // A retry puts its partition back on the list.
+    let mut batch = acc
+        .drain(&all_on_1, &nodes_1(), 1 << 20, t0)
+        .remove(&1)
+        .unwrap();
+    assert!(acc.busy_partitions().is_empty());
+    acc.reenqueue(batch.remove(0), t0);
+    assert_eq!(acc.busy_partitions().len(), 1);
+    let later = t0 + Duration::from_secs(5);
+    assert_eq!(
+        acc.drain(&all_on_1, &nodes_1(), 1 << 20, later)[&1].len(),
+        1
+    );
+}
+
+#[test]
+fn busy_partitions_keep_creation_order_for_round_robin() {
+    let acc = RecordAccumulator::new(cfg(1000));
+    let t0 = Instant::now();
+    for p in [3, 1, 2] {
+        append(&acc, p, b"v", t0);
+    }
+    acc.drain(&all_on_1, &nodes_1(), 1 << 20, t0);
+    // Listed again in another order: visited in the order the partitions were first seen.
+    for p in [2, 1, 3] {
+        append(&acc, p, b"v", t0);
+    }
+    let order: Vec<i32> = acc
+        .busy_partitions()
+        .iter()
+        .map(|(tp, _)| tp.partition)
+        .collect();
+    assert_eq!(order, vec![3, 1, 2]);
 }

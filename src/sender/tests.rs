@@ -59,6 +59,8 @@ fn harness(o: Opts) -> Harness {
     });
     let accumulator = Arc::new(RecordAccumulator::new(AccumulatorConfig {
         batch_size: o.batch_size,
+        // Batches of exactly batch.size, so tests control how records split into batches.
+        max_batch_size: o.batch_size,
         linger: Duration::ZERO,
         buffer_memory: 1 << 20,
         retry_backoff: Duration::from_millis(100),
