@@ -1,7 +1,7 @@
 //! The producer: what users hold. `send` runs on the caller's thread (serialize, partition,
 //! append); the network is the sender thread's.
 
-use crate::accumulator::{AccumulatorConfig, RecordAccumulator, DEFAULT_MAX_BATCH_SIZE};
+use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::backoff::Rng;
 use crate::config::ProducerConfig;
 use crate::error::{Delivery, Error};
@@ -105,7 +105,7 @@ impl<K, V> Producer<K, V> {
     ) -> Result<Self, Error> {
         let acc = Arc::new(RecordAccumulator::new(AccumulatorConfig {
             batch_size: config.batch_size(),
-            max_batch_size: DEFAULT_MAX_BATCH_SIZE.min(config.max_request_size()),
+            max_batch_size: config.batch_max_size().min(config.max_request_size()),
             linger: config.linger(),
             buffer_memory: config.buffer_memory(),
             retry_backoff: config.retry_backoff(),

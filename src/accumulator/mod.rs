@@ -8,6 +8,17 @@
 //! ([`RecordAccumulator::reenqueue`]). Time is passed in (`now`), never read, except for the
 //! real waits (`max.block.ms` in `append`, `flush`).
 //!
+//! # Batch sizes
+//!
+//! A batch is *full* (sent without waiting for `linger.ms`) at `batch.size`, as in Java. Unlike
+//! Java, a full batch the sender has not taken yet keeps taking records, up to
+//! `batch.max.size`: that happens only while the sender is busy (every connection at
+//! `max.in.flight.requests.per.connection`), so an idle partition sends Java's batches and a
+//! partition under backlog sends fewer, larger ones (the idea of KIP-782), which costs the
+//! client and the broker less per record. Its memory grows on demand, each step counted
+//! against `buffer.memory` without blocking; a partition's next batch starts as large as its
+//! last one grew, so steady backlog does not regrow (copy) every batch.
+//!
 //! # Lock rules
 //!
 //! - Order: `drain_index` → `queues` (the map; read or write) → one partition queue's
@@ -85,9 +96,9 @@ pub struct AccumulatorConfig {
     pub retry_backoff_max: Duration,
     /// `delivery.timeout.ms`: the time a record may take from append to final answer.
     pub delivery_timeout: Duration,
-    /// How large a batch may grow past `batch.size` while it waits for the sender (a
-    /// partition under backlog); at most `max.request.size`. Not a Java property: Java's
-    /// batches stop at `batch.size` (see the module docs).
+    /// `batch.max.size`: how large a batch may grow past `batch.size` while it waits for the
+    /// sender (a partition under backlog). Not a Java property: Java's batches stop at
+    /// `batch.size` (see the module docs).
     pub max_batch_size: usize,
     /// `compression.type`: the codec batches are compressed with when sealed.
     pub compression: CompressionType,
@@ -153,9 +164,10 @@ struct PartitionQueue {
 
 type Queue = Arc<PartitionQueue>;
 
-/// How large a batch grows past `batch.size` while the sender is busy, by default: librdkafka's
-/// default `batch.size` (1,000,000), within Kafka's default `message.max.bytes` (1,048,588).
-pub const DEFAULT_MAX_BATCH_SIZE: usize = 1_000_000;
+/// How large a batch grows past `batch.size` while the sender is busy, by default
+/// (`batch.max.size`): librdkafka's default `batch.size`, within Kafka's default
+/// `message.max.bytes` (1,048,588).
+const DEFAULT_MAX_BATCH_SIZE: usize = 1_000_000;
 
 /// The most callbacks a new batch makes room for up front.
 const MAX_CALLBACK_RESERVE: usize = 4096;

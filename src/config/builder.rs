@@ -96,6 +96,12 @@ impl ProducerConfigBuilder {
     pub fn batch_size(self, bytes: usize) -> Self {
         self.set("batch.size", bytes.to_string())
     }
+    /// `batch.max.size` (default 1,000,000, or `batch.size` when only that is set; not a Java
+    /// property): how large a full batch may grow while the sender is busy. See
+    /// [`ProducerConfig::batch_max_size`].
+    pub fn batch_max_size(self, bytes: usize) -> Self {
+        self.set("batch.max.size", bytes.to_string())
+    }
     /// `buffer.memory` (default 32 MiB): bytes of records waiting to be sent, across all
     /// partitions; `send` blocks up to `max.block.ms` when it is full.
     pub fn buffer_memory(self, bytes: usize) -> Self {

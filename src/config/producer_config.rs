@@ -120,6 +120,7 @@ pub struct ProducerConfig {
     acks: Acks,
     linger: Duration,
     batch_size: usize,
+    batch_max_size: usize,
     buffer_memory: usize,
     max_block: Duration,
     delivery_timeout: Duration,
@@ -262,6 +263,13 @@ impl ProducerConfig {
             acks: Acks::from_name(v.text("acks").unwrap_or_default()),
             linger: v.ms("linger.ms"),
             batch_size: v.size("batch.size")?,
+            // Growing past batch.size is this client's own; a user who chose batch.size
+            // without it gets Java's batches.
+            batch_max_size: if v.explicit("batch.size") && !v.explicit("batch.max.size") {
+                v.size("batch.size")?
+            } else {
+                v.size("batch.max.size")?
+            },
             buffer_memory: v.size("buffer.memory")?,
             max_block: v.ms("max.block.ms"),
             delivery_timeout: v.ms("delivery.timeout.ms"),
@@ -318,6 +326,16 @@ impl ProducerConfig {
     /// `batch.size` in bytes as configured (may be 0: then every batch holds one record).
     pub fn batch_size(&self) -> usize {
         self.batch_size
+    }
+
+    /// `batch.max.size` (not a Java property; KIP-782's proposal): how large a batch that is
+    /// ready at `batch.size` may grow while the sender is busy with earlier requests (a
+    /// partition under backlog). Default 1,000,000 bytes (librdkafka's `batch.size`), or
+    /// `batch.size` when `batch.size` is set and this is not, so a configuration tuned for the
+    /// Java client gets Java's batches. Effective bound: at most `max.request.size`, at least
+    /// `batch.size`.
+    pub fn batch_max_size(&self) -> usize {
+        self.batch_max_size
     }
     /// `buffer.memory` in bytes.
     pub fn buffer_memory(&self) -> usize {

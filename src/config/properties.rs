@@ -155,6 +155,9 @@ pub(crate) static PROPERTIES: &[Property] = &[
     // Batching and memory.
     p("linger.ms", Ms, N(5), Between(0, MAX), E),
     p("batch.size", Int, N(16_384), Between(0, I32), E),
+    // Not a Java property: the bound KIP-782 proposed for batches that grow under backlog.
+    // Its default follows batch.size when batch.size is set and this is not (ProducerConfig).
+    p("batch.max.size", Int, N(1_000_000), Between(0, I32), E),
     p("buffer.memory", Long, N(33_554_432), Between(0, MAX), E),
     p("max.block.ms", Ms, N(60_000), Between(0, MAX), E),
     p("max.request.size", Int, N(1_048_576), Between(0, I32), E),

@@ -1227,3 +1227,27 @@ fn readme_property_table_matches_the_code() {
          Expected:\n{want}"
     );
 }
+
+#[test]
+fn batch_max_size_follows_an_explicit_batch_size() {
+    let c = |props: &[(&str, &str)]| {
+        let mut b = ProducerConfig::builder().bootstrap_servers("h:1");
+        for (k, v) in props {
+            b = b.set(*k, *v);
+        }
+        b.build().unwrap()
+    };
+    // Default: batches grow under backlog up to librdkafka's batch size.
+    assert_eq!(c(&[]).batch_max_size(), 1_000_000);
+    // A batch.size chosen for the Java client keeps Java's batches...
+    assert_eq!(c(&[("batch.size", "65536")]).batch_max_size(), 65536);
+    // ... unless the bound is set too.
+    let both = c(&[("batch.size", "65536"), ("batch.max.size", "262144")]);
+    assert_eq!(both.batch_max_size(), 262144);
+    assert_eq!(c(&[("batch.max.size", "0")]).batch_max_size(), 0);
+    assert!(ProducerConfig::builder()
+        .bootstrap_servers("h:1")
+        .set("batch.max.size", "-1")
+        .build()
+        .is_err());
+}
