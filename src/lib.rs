@@ -70,6 +70,7 @@ mod partitioner;
 mod producer;
 pub mod protocol;
 mod record;
+mod send_cache;
 mod sender;
 mod serializer;
 mod topic;

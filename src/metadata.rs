@@ -100,6 +100,9 @@ pub(crate) struct Metadata {
     /// The current cluster, readable without the lock above: the send path's common case
     /// (a known topic) takes only this read lock.
     snapshot: RwLock<Arc<Cluster>>,
+    /// Bumped with each new snapshot: a caller that kept a topic's view knows it is current
+    /// while this has not moved.
+    snapshot_version: AtomicU64,
     /// The origin of [`TopicInfo::last_used`].
     epoch: Instant,
     updated: Condvar,
@@ -132,6 +135,7 @@ impl Metadata {
                 auth_error: None,
             }),
             snapshot: RwLock::new(Arc::new(Cluster::default())),
+            snapshot_version: AtomicU64::new(0),
             epoch: Instant::now(),
             updated: Condvar::new(),
             max_age,
@@ -143,6 +147,21 @@ impl Metadata {
     /// The current snapshot.
     pub fn cluster(&self) -> Arc<Cluster> {
         self.snapshot.read().clone()
+    }
+
+    /// The version of [`cluster`](Self::cluster): it changes with every new snapshot.
+    pub fn version(&self) -> u64 {
+        self.snapshot_version.load(Ordering::Acquire)
+    }
+
+    /// Notes that a send used `topic` (from the current snapshot) at `now`: what keeps it
+    /// from expiring after `metadata.max.idle.ms`. Takes no lock.
+    pub fn used(&self, topic: &TopicInfo, now: Instant) {
+        let stamp = self.stamp(now);
+        // Most sends in a millisecond find the stamp already set: no write.
+        if topic.last_used.load(Ordering::Relaxed) != stamp {
+            topic.last_used.store(stamp, Ordering::Relaxed);
+        }
     }
 
     fn stamp(&self, t: Instant) -> u64 {
@@ -202,11 +221,7 @@ impl Metadata {
         // which asks for it again.
         if let Some(t) = self.snapshot.read().topics.get(topic) {
             if !t.partitions.is_empty() && partition.is_none_or(|p| p < t.partition_count()) {
-                let stamp = self.stamp(started);
-                // Most sends in a millisecond find the stamp already set: no write.
-                if t.last_used.load(Ordering::Relaxed) != stamp {
-                    t.last_used.store(stamp, Ordering::Relaxed);
-                }
+                self.used(t, started);
                 return Ok((t.clone(), started));
             }
         }
@@ -447,7 +462,11 @@ impl Metadata {
             topics,
             topic_errors,
         });
-        *self.snapshot.write() = inner.cluster.clone();
+        {
+            let mut snapshot = self.snapshot.write();
+            *snapshot = inner.cluster.clone();
+            self.snapshot_version.fetch_add(1, Ordering::AcqRel);
+        }
         inner.version += 1;
         inner.last_refresh = Some(now);
         inner.last_failed_attempt = if retry_soon { Some(now) } else { None };

@@ -11,6 +11,7 @@ use crate::net::{PoolConfig, SocketOptions, TcpTransport, Transport};
 use crate::partitioner::{choose_partition, BuiltInPartitioners, PartitionChoice, TopicLayout};
 use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata, TopicPartition};
+use crate::send_cache::{next_producer_id, SendCache};
 use crate::sender::{Sender, SenderConfig, Shared};
 use crate::serializer::{DefaultSerializer, Serializer};
 use crate::topic::validate_topic;
@@ -19,7 +20,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What Kafka says about one partition of a topic ([`Producer::partitions_for`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +38,8 @@ pub struct PartitionInfo {
 }
 
 thread_local! {
-    /// Per-thread scratch buffers for the serialized key and value: no allocation per record.
-    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// What `send` keeps between records on this thread (scratch buffers, topics, clock).
+    static SEND_CACHE: RefCell<SendCache> = RefCell::new(SendCache::default());
 }
 
 /// A Kafka producer: `Send + Sync`, share it between threads (e.g. in an `Arc`).
@@ -68,6 +69,8 @@ pub struct Producer<K, V> {
 }
 
 struct Inner {
+    /// Tells this producer's entries apart in the per-thread send cache.
+    id: u64,
     config: ProducerConfig,
     shared: Arc<Shared>,
     sticky: BuiltInPartitioners,
@@ -179,6 +182,7 @@ impl<K, V> Producer<K, V> {
             key_serializer: Box::new(key_serializer),
             value_serializer: Box::new(value_serializer),
             inner: Arc::new(Inner {
+                id: next_producer_id(),
                 config,
                 shared,
                 sticky,
@@ -239,26 +243,53 @@ impl<K, V> Producer<K, V> {
                 delivery: Delivery::NotWritten,
             });
         }
-        validate_topic(&record.topic)?;
         let started = Instant::now();
         let deadline = started + cfg.max_block();
         let shared = &inner.shared;
-        let (topic, after_metadata) = shared.metadata.wait_for_topic(
-            &record.topic,
-            record.partition,
-            started,
-            deadline,
-            || shared.wake(),
-        )?;
 
-        SCRATCH.with(|scratch| {
-            // A serializer that itself sends would find the buffers in use: give it fresh ones.
-            let mut fresh = (Vec::new(), Vec::new());
-            let mut guard = scratch.try_borrow_mut();
-            let (kbuf, vbuf) = match guard.as_deref_mut() {
-                Ok(bufs) => bufs,
+        SEND_CACHE.with(|cell| {
+            // A serializer that itself sends finds the cache in use: it gets a fresh one.
+            let mut fresh = SendCache::default();
+            let mut guard = cell.try_borrow_mut();
+            let cache = match guard.as_deref_mut() {
+                Ok(c) => c,
                 Err(_) => &mut fresh,
             };
+            let SendCache {
+                key: kbuf,
+                value: vbuf,
+                topics,
+                clock,
+            } = cache;
+
+            // The topic: remembered by this thread while the metadata has not changed, else
+            // checked and waited for (see send_cache.rs).
+            let version = shared.metadata.version();
+            let hit = topics.lookup(inner.id, &record.topic, version)
+                && topics.front().is_some_and(|t| {
+                    record
+                        .partition
+                        .is_none_or(|p| p < t.info.partition_count())
+                });
+            let (entry, now) = if hit {
+                let Some(entry) = topics.front() else {
+                    unreachable!("a successful lookup leaves the topic in front")
+                };
+                shared.metadata.used(&entry.info, started);
+                (entry, started)
+            } else {
+                validate_topic(&record.topic)?;
+                let (info, after) = shared.metadata.wait_for_topic(
+                    &record.topic,
+                    record.partition,
+                    started,
+                    deadline,
+                    || shared.wake(),
+                )?;
+                let sticky = inner.sticky.topic(&record.topic);
+                (topics.remember(inner.id, version, info, sticky), after)
+            };
+
             kbuf.clear();
             vbuf.clear();
             // Bytes and strings are appended to the batch straight from the record; other
@@ -304,6 +335,7 @@ impl<K, V> Producer<K, V> {
                 });
             }
 
+            let topic = &entry.info;
             let layout = TopicLayout::new(topic.partition_count(), &topic.available);
             let custom = cfg.partitioner().map(|p| &**p);
             let choice = choose_partition(
@@ -317,26 +349,24 @@ impl<K, V> Producer<K, V> {
             )?;
             let sticky = match choice {
                 PartitionChoice::Fixed(_) => None,
-                PartitionChoice::Sticky => {
-                    let p = inner.sticky.topic(&record.topic);
-                    let info = p.peek_current(&layout);
-                    Some((p, info))
-                }
+                PartitionChoice::Sticky => Some(entry.sticky.peek_current(&layout)),
             };
             let partition = match (&choice, &sticky) {
                 (PartitionChoice::Fixed(p), _) => *p,
-                (_, Some((_, info))) => info.partition(),
+                (_, Some(info)) => info.partition(),
                 _ => unreachable!("sticky choice has sticky info"),
             };
-            let timestamp = record.timestamp.unwrap_or_else(now_ms);
-            let tp = TopicPartition {
-                topic: topic.name.clone(),
-                partition,
-            };
-            let now = after_metadata;
+            let timestamp = record.timestamp.unwrap_or_else(|| clock.millis(now));
             let max_block = deadline.saturating_duration_since(now);
-            let result = shared.accumulator.append(
-                &tp,
+            let accumulator = &shared.accumulator;
+            let queue = entry.queues.get(partition, || {
+                accumulator.partition(&TopicPartition {
+                    topic: topic.name.clone(),
+                    partition,
+                })
+            });
+            let result = accumulator.append_to(
+                queue,
                 timestamp,
                 key,
                 value,
@@ -345,8 +375,8 @@ impl<K, V> Producer<K, V> {
                 now,
                 max_block,
             )?;
-            if let Some((p, info)) = sticky {
-                p.update_partition_info(
+            if let Some(info) = sticky {
+                entry.sticky.update_partition_info(
                     &info,
                     size - BATCH_HEADER_LEN,
                     &layout,
@@ -487,15 +517,10 @@ fn as_serialization(e: Error, part: &'static str) -> Error {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accumulator::AppendByName;
 
     /// A panicking sender loop answers every pending record and closes the accumulator.
     /// Before the fix records waited for an answer until someone closed the producer.

@@ -44,8 +44,10 @@ const EDGES: &[(&str, &[&str])] = &[
             "record",
             "error",
             "hash",
+            "send_cache",
         ],
     ),
+    ("send_cache", &["accumulator", "metadata", "partitioner"]),
     (
         "config",
         &[

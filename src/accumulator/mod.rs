@@ -150,6 +150,7 @@ pub struct ReadyCheck {
 
 /// One partition's queue of batches, and what the sender keeps of it between turns.
 struct PartitionQueue {
+    tp: TopicPartition,
     /// Creation order among all partitions: the stable order of round-robin draining.
     order: usize,
     batches: Mutex<VecDeque<ProducerBatch>>,
@@ -163,6 +164,17 @@ struct PartitionQueue {
 }
 
 type Queue = Arc<PartitionQueue>;
+
+/// A partition's queue, looked up once ([`RecordAccumulator::partition`]) and appended to
+/// with [`RecordAccumulator::append_to`] without a lookup per record.
+#[derive(Clone)]
+pub struct PartitionHandle(Queue);
+
+impl std::fmt::Debug for PartitionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PartitionHandle({})", self.0.tp)
+    }
+}
 
 /// How large a batch grows past `batch.size` while the sender is busy, by default
 /// (`batch.max.size`): librdkafka's default `batch.size`, within Kafka's default
@@ -246,6 +258,7 @@ impl RecordAccumulator {
             return q.clone();
         }
         let q: Queue = Arc::new(PartitionQueue {
+            tp: tp.clone(),
             order: qs.order.len(),
             batches: Mutex::new(VecDeque::new()),
             listed: AtomicBool::new(false),
@@ -296,6 +309,11 @@ impl RecordAccumulator {
         }
     }
 
+    /// The queue of `tp`, for [`append_to`](Self::append_to).
+    pub fn partition(&self, tp: &TopicPartition) -> PartitionHandle {
+        PartitionHandle(self.queue(tp))
+    }
+
     /// Appends a record to the partition's last batch, or to a new batch (allocating its
     /// memory, blocking up to `max_block` when `buffer.memory` is exhausted). A record larger
     /// than `batch.size` gets a batch of exactly its own size.
@@ -304,9 +322,9 @@ impl RecordAccumulator {
     /// caller. The callback, if any, runs once with the record's answer, on the thread that
     /// completes the batch.
     #[allow(clippy::too_many_arguments)]
-    pub fn append(
+    pub fn append_to(
         &self,
-        tp: &TopicPartition,
+        partition: &PartitionHandle,
         timestamp: i64,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
@@ -318,7 +336,8 @@ impl RecordAccumulator {
         if self.is_closed() {
             return Err(Self::closed_error());
         }
-        let queue = self.queue(tp);
+        let queue = &partition.0;
+        let tp = &queue.tp;
         let mut callback = callback;
 
         // First try: the last batch of the partition.
@@ -398,7 +417,7 @@ impl RecordAccumulator {
         };
         let full = batch.is_full();
         q.push_back(batch);
-        self.list(tp, &queue);
+        self.list(tp, queue);
         let batch_is_full = full || q.len() > 1;
         drop(q);
         Ok(self.finish_append(
@@ -755,3 +774,5 @@ struct Appended {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) use tests::AppendByName;

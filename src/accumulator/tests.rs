@@ -17,6 +17,42 @@ impl DrainHook for Refuse {
     }
 }
 
+/// `append_to` with the partition named: the tests' shortcut (the producer keeps its
+/// handles).
+pub(crate) trait AppendByName {
+    #[allow(clippy::too_many_arguments)]
+    fn append(
+        &self,
+        tp: &TopicPartition,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        callback: Option<Callback>,
+        now: Instant,
+        max_block: Duration,
+    ) -> Result<AppendResult, Error>;
+}
+
+impl AppendByName for RecordAccumulator {
+    fn append(
+        &self,
+        tp: &TopicPartition,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        callback: Option<Callback>,
+        now: Instant,
+        max_block: Duration,
+    ) -> Result<AppendResult, Error> {
+        let partition = self.partition(tp);
+        self.append_to(
+            &partition, timestamp, key, value, headers, callback, now, max_block,
+        )
+    }
+}
+
 /// Test-only views of and shortcuts into the accumulator (it has no test-only methods).
 trait AccumulatorTestExt {
     /// The memory pool.

@@ -3,7 +3,7 @@
 
 use super::scripted::{Fault, Scripted};
 use super::*;
-use crate::accumulator::AccumulatorConfig;
+use crate::accumulator::{AccumulatorConfig, AppendByName};
 use crate::future::SendFuture;
 use crate::net::sasl::{SaslMechanism, SaslSettings};
 use crate::protocol::ErrorCode;
