@@ -23,6 +23,7 @@
 mod batch;
 mod buffer_pool;
 mod ratio;
+mod split;
 
 pub use self::batch::ProducerBatch;
 pub use self::buffer_pool::BufferPool;

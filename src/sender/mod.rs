@@ -553,6 +553,29 @@ impl<T: Transport> Sender<T> {
                 log::debug!("batch for {} failed: {err}", b.topic_partition());
                 b.done(Err(err));
             }
+            Verdict::Split(err) => self.split(b, err),
+        }
+    }
+
+    /// Splits a batch the broker refused as too large (see `accumulator/split.rs`); if it
+    /// cannot be, it fails with the broker's error.
+    fn split(&mut self, b: ProducerBatch, err: Error) {
+        let (tp, records) = (b.topic_partition().clone(), b.record_count());
+        match self.shared.accumulator.split_and_reenqueue(b) {
+            Ok(n) => log::warn!("{tp}: {err}; its batch of {records} records split into {n}"),
+            Err(refused) => {
+                let (b, reason) = *refused;
+                log::warn!("{tp}: {err}; its batch cannot be split ({reason})");
+                let refused = !b.is_ambiguous();
+                self.txn
+                    .idempotence()
+                    .on_outcome(&b, idempotence::Outcome::Failed { refused });
+                let mut err = err;
+                if let Error::Broker { delivery, .. } = &mut err {
+                    *delivery = b.delivery_if_failed();
+                }
+                b.done(Err(err));
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::protocol::primitives::Decoder;
 use crate::protocol::produce::{
     ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse,
 };
-use crate::protocol::record_batch::decode_batch;
+use crate::protocol::record_batch::{decode_batch, decode_records};
 use crate::protocol::sasl_authenticate::SaslAuthenticateResponse;
 use crate::protocol::sasl_handshake::SaslHandshakeResponse;
 use crate::protocol::ErrorCode;
@@ -47,13 +47,17 @@ pub(super) enum Fault {
 }
 
 /// One batch in a partition's log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Appended {
     pub producer_id: i64,
     pub epoch: i16,
     pub base_sequence: i32,
     pub records: i32,
     pub base_offset: i64,
+    /// The records' values, in order (`None`: null).
+    pub values: Vec<Option<Vec<u8>>>,
+    /// The batch's size in bytes.
+    pub size: usize,
 }
 
 /// What the broker knows and does. Public fields are the test's to read and script.
@@ -67,6 +71,9 @@ pub(super) struct Broker {
     pub init_errors: VecDeque<ErrorCode>,
     /// The SASL password accepted (PLAIN), if the listener is SASL.
     pub sasl_password: Option<String>,
+    /// Batches larger than this many bytes are refused MESSAGE_TOO_LARGE (the topic's
+    /// `max.message.bytes`), as a real broker does, before any sequence check.
+    pub max_message_bytes: Option<usize>,
     /// Every partition's log.
     pub logs: HashMap<(String, i32), Vec<Appended>>,
     /// Requests received, by API key.
@@ -444,6 +451,12 @@ impl Broker {
                         disconnect |= f == Fault::AppendThenDisconnect;
                         self.append(&tp, &batch)
                     }
+                    None if self
+                        .max_message_bytes
+                        .is_some_and(|m| part.records.len() > m) =>
+                    {
+                        (ErrorCode::MESSAGE_TOO_LARGE, -1)
+                    }
                     None => self.append(&tp, &batch),
                 };
                 partitions.push(ProducePartitionResponse {
@@ -515,12 +528,20 @@ impl Broker {
                 _ => {}
             }
         }
+        let section = b.records_section(1 << 26).expect("records");
+        let values = decode_records(&section, b.record_count)
+            .expect("records")
+            .iter()
+            .map(|r| r.value.map(<[u8]>::to_vec))
+            .collect();
         log.push(Appended {
             producer_id: b.producer_id,
             epoch: b.producer_epoch,
             base_sequence: b.base_sequence,
             records: b.record_count,
             base_offset: next_offset,
+            values,
+            size: b.size_in_bytes(),
         });
         (ErrorCode::NONE, next_offset)
     }

@@ -23,6 +23,7 @@ struct Opts {
     sasl_password: Option<&'static str>,
     connections_max_idle: Option<Duration>,
     setup_timeout: (Duration, Duration),
+    compression: crate::compression::CompressionType,
 }
 
 impl Default for Opts {
@@ -39,6 +40,7 @@ impl Default for Opts {
             sasl_password: None,
             connections_max_idle: None,
             setup_timeout: (Duration::from_secs(10), Duration::from_secs(30)),
+            compression: crate::compression::CompressionType::None,
         }
     }
 }
@@ -64,6 +66,7 @@ fn harness(o: Opts) -> Harness {
         retry_backoff: Duration::from_millis(100),
         retry_backoff_max: Duration::from_millis(1000),
         delivery_timeout: o.delivery_timeout,
+        compression: o.compression,
         ..AccumulatorConfig::default()
     }));
     let metadata = Arc::new(Metadata::new(
@@ -643,3 +646,5 @@ fn a_broker_that_drops_every_connection_costs_retries_not_records() {
     nothing_lost_or_doubled(&h, &futures, 0);
     assert!(futures.iter().all(|f| matches!(f.try_get(), Some(Ok(_)))));
 }
+
+mod split;
