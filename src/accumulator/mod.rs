@@ -22,6 +22,7 @@
 
 mod batch;
 mod buffer_pool;
+mod load;
 mod ratio;
 mod split;
 

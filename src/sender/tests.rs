@@ -24,6 +24,11 @@ struct Opts {
     connections_max_idle: Option<Duration>,
     setup_timeout: (Duration, Duration),
     compression: crate::compression::CompressionType,
+    availability_timeout: Duration,
+    /// Brokers: partition p is led by node `p % nodes`.
+    nodes: i32,
+    /// `partitioner.adaptive.partitioning.enable`.
+    adaptive: bool,
 }
 
 impl Default for Opts {
@@ -41,6 +46,9 @@ impl Default for Opts {
             connections_max_idle: None,
             setup_timeout: (Duration::from_secs(10), Duration::from_secs(30)),
             compression: crate::compression::CompressionType::None,
+            availability_timeout: Duration::ZERO,
+            nodes: 1,
+            adaptive: true,
         }
     }
 }
@@ -57,6 +65,7 @@ fn harness(o: Opts) -> Harness {
     let net = Scripted::new(start);
     net.broker(|b| {
         b.topics.insert(TOPIC.into(), o.partitions);
+        b.nodes = o.nodes;
         b.sasl_password = o.sasl_password.map(str::to_string);
     });
     let accumulator = Arc::new(RecordAccumulator::new(AccumulatorConfig {
@@ -78,6 +87,7 @@ fn harness(o: Opts) -> Harness {
     let shared = Arc::new(Shared {
         accumulator,
         metadata,
+        load: Arc::new(crate::partitioner::LoadStats::new(o.adaptive)),
         waker: net.waker(),
         running: AtomicBool::new(true),
         force_close: AtomicBool::new(false),
@@ -89,6 +99,7 @@ fn harness(o: Opts) -> Harness {
         retries: o.retries,
         retry_backoff: Duration::from_millis(100),
         idempotence: o.idempotence,
+        availability_timeout: o.availability_timeout,
         bootstrap: vec!["broker:9092".into()],
         pool: PoolConfig {
             client_id: "test".into(),
@@ -647,4 +658,5 @@ fn a_broker_that_drops_every_connection_costs_retries_not_records() {
     assert!(futures.iter().all(|f| matches!(f.try_get(), Some(Ok(_)))));
 }
 
+mod adaptive;
 mod split;
