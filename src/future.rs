@@ -5,6 +5,11 @@
 //! `Arc` plus the record's index in the batch and its own create timestamp and sizes, so a
 //! future costs no allocation of its own; only callbacks are boxed.
 //!
+//! A batch the broker refuses as too large is split (see `accumulator/split.rs`): its
+//! completion is then never set; it points each record to the smaller batch that now holds it
+//! (as Java's `FutureRecordMetadata.chain`), its callbacks move there, and futures and late
+//! callbacks follow the pointer. So a record still gets exactly one answer.
+//!
 //! Completing a batch, in order: the result is claimed (exactly once), the batch's callbacks run
 //! on the completing thread (a panicking callback is caught and logged), then waiters on
 //! futures are woken and the batch leaves the set of incomplete batches (which `flush` waits
@@ -72,6 +77,37 @@ struct CompletionState {
     /// True once callbacks have run and waiters may read `result`.
     done: bool,
     callbacks: Vec<(RecordThunk, Callback)>,
+    /// Set instead of `result` when the batch was split: where its records went.
+    split: Option<Arc<[Piece]>>,
+}
+
+/// One batch a split batch's records went to: records `first..` of the original (up to the
+/// next piece's `first`) are records `0..` of `completion`'s batch.
+#[derive(Debug, Clone)]
+pub(crate) struct Piece {
+    /// Index in the original batch of the piece's first record.
+    pub first: i32,
+    /// The new batch's completion.
+    pub completion: Arc<BatchCompletion>,
+}
+
+/// Where a record's answer is: here (`None`: not yet), or moved to another batch.
+enum Lookup {
+    Here(Option<Result<BatchAck, Error>>),
+    Moved(Arc<BatchCompletion>, RecordThunk),
+}
+
+/// The piece of a split that holds the record at `thunk`, with its thunk in that batch.
+fn locate(pieces: &[Piece], thunk: RecordThunk) -> Option<(Arc<BatchCompletion>, RecordThunk)> {
+    let piece = pieces
+        .iter()
+        .rev()
+        .find(|p| p.first <= thunk.relative_offset)?;
+    let moved = RecordThunk {
+        relative_offset: thunk.relative_offset - piece.first,
+        ..thunk
+    };
+    Some((piece.completion.clone(), moved))
 }
 
 /// The set of batches created and not yet completed (what `flush` waits for).
@@ -97,14 +133,14 @@ impl IncompleteBatches {
     pub(crate) fn wait_until_done(&self, up_to: u64, deadline: Option<Instant>) -> bool {
         let mut m = self.map.lock();
         loop {
-            if !m.keys().any(|&id| id <= up_to) {
+            if !m.values().any(|c| c.flush_id <= up_to) {
                 return true;
             }
             match deadline {
                 None => self.cond.wait(&mut m),
                 Some(d) => {
                     if self.cond.wait_until(&mut m, d).timed_out()
-                        && m.keys().any(|&id| id <= up_to)
+                        && m.values().any(|c| c.flush_id <= up_to)
                     {
                         return false;
                     }
@@ -118,6 +154,9 @@ impl IncompleteBatches {
 /// the completing thread, then wakes its futures (see [`SendFuture`]).
 pub struct BatchCompletion {
     id: u64,
+    /// What `flush` compares with its bound: the batch's id, or for a batch split off another,
+    /// the original's (a flush waits for every record appended before it).
+    flush_id: u64,
     tp: TopicPartition,
     state: Mutex<CompletionState>,
     cond: Condvar,
@@ -143,8 +182,18 @@ impl BatchCompletion {
         tp: TopicPartition,
         registry: Option<Arc<IncompleteBatches>>,
     ) -> Arc<Self> {
+        Self::with_flush_id(id, id, tp, registry)
+    }
+
+    fn with_flush_id(
+        id: u64,
+        flush_id: u64,
+        tp: TopicPartition,
+        registry: Option<Arc<IncompleteBatches>>,
+    ) -> Arc<Self> {
         let c = Arc::new(BatchCompletion {
             id,
+            flush_id,
             tp,
             state: Mutex::new(CompletionState::default()),
             cond: Condvar::new(),
@@ -156,6 +205,51 @@ impl BatchCompletion {
             r.insert(c.clone());
         }
         c
+    }
+
+    /// The completion of a batch split off this one (registered as incomplete, with this
+    /// one's place for `flush`); `id` must be unused.
+    pub(crate) fn split_child(&self, id: u64) -> Arc<Self> {
+        Self::with_flush_id(id, self.flush_id, self.tp.clone(), self.registry.clone())
+    }
+
+    /// Points the records to the batches they were split into (`pieces`, in record order, the
+    /// first starting at record 0): their callbacks move there, futures follow, and this
+    /// completion counts as completed (it is never set, and leaves the incomplete set).
+    /// `false` (nothing done) if the batch already has its answer or was split.
+    pub(crate) fn split_into(&self, pieces: Vec<Piece>) -> bool {
+        let pieces: Arc<[Piece]> = pieces.into();
+        let callbacks = {
+            let mut s = self.state.lock();
+            if s.result.is_some() || s.split.is_some() || pieces.is_empty() {
+                return false;
+            }
+            s.split = Some(pieces.clone());
+            self.claimed.store(true, Ordering::Release);
+            self.cond.notify_all();
+            std::mem::take(&mut s.callbacks)
+        };
+        for (thunk, cb) in callbacks {
+            if let Some((c, t)) = locate(&pieces, thunk) {
+                if let Some(cb) = c.add_callback(t, cb) {
+                    c.run_late_callback(t, cb);
+                }
+            }
+        }
+        if let Some(r) = &self.registry {
+            r.remove(self.id);
+        }
+        true
+    }
+
+    /// The record's answer if set, or where the record moved.
+    fn lookup(&self, s: &CompletionState, thunk: RecordThunk) -> Lookup {
+        if let Some(pieces) = &s.split {
+            if let Some((c, t)) = locate(pieces, thunk) {
+                return Lookup::Moved(c, t);
+            }
+        }
+        Lookup::Here(if s.done { s.result.clone() } else { None })
     }
 
     /// The batch's topic-partition.
@@ -195,8 +289,13 @@ impl BatchCompletion {
     /// Registers a callback; if the batch is already completed the callback is handed back
     /// with nothing run, and the caller must run it (outside its locks) via
     /// [`run_late_callback`](Self::run_late_callback).
+    /// A callback for a record of a split batch goes to the batch the record moved to.
     pub(crate) fn add_callback(&self, thunk: RecordThunk, cb: Callback) -> Option<Callback> {
         let mut s = self.state.lock();
+        if let Some((c, t)) = s.split.as_deref().and_then(|p| locate(p, thunk)) {
+            drop(s);
+            return c.add_callback(t, cb);
+        }
         if s.result.is_some() {
             return Some(cb);
         }
@@ -210,13 +309,23 @@ impl BatchCompletion {
         self.state.lock().callbacks.reserve(n);
     }
 
-    /// Runs a callback handed back by [`add_callback`](Self::add_callback).
+    /// Runs a callback handed back by [`add_callback`](Self::add_callback) (following the
+    /// record to the batch it moved to, if this one was split).
     pub(crate) fn run_late_callback(&self, thunk: RecordThunk, cb: Callback) {
-        let r = self.state.lock().result.clone();
+        let (r, c, t) = {
+            let s = self.state.lock();
+            match s.split.as_deref().and_then(|p| locate(p, thunk)) {
+                Some((c, t)) => {
+                    drop(s);
+                    return c.run_late_callback(t, cb);
+                }
+                None => (s.result.clone(), self, thunk),
+            }
+        };
         let r = r.unwrap_or(Err(Error::Closed {
             delivery: Delivery::NotWritten,
         }));
-        run_callback(cb, r.map(|ack| thunk.metadata(&self.tp, &ack)));
+        run_callback(cb, r.map(|ack| t.metadata(&c.tp, &ack)));
     }
 
     /// Sets the batch's result, runs its callbacks on this thread, then wakes its futures.
@@ -224,7 +333,7 @@ impl BatchCompletion {
     pub fn complete(&self, result: Result<BatchAck, Error>) -> bool {
         let callbacks = {
             let mut s = self.state.lock();
-            if s.result.is_some() {
+            if s.result.is_some() || s.split.is_some() {
                 return false;
             }
             s.result = Some(result.clone());
@@ -249,27 +358,26 @@ impl BatchCompletion {
         true
     }
 
-    /// The result once done (callbacks run).
-    fn result_if_done(&self) -> Option<Result<BatchAck, Error>> {
+    /// The record's answer once done (callbacks run), without blocking; or where it moved.
+    fn poll(&self, thunk: RecordThunk) -> Lookup {
         let s = self.state.lock();
-        if s.done {
-            s.result.clone()
-        } else {
-            None
-        }
+        self.lookup(&s, thunk)
     }
 
-    fn wait(&self, deadline: Option<Instant>) -> Option<Result<BatchAck, Error>> {
+    /// Waits until the record's answer is set (callbacks run) or it moved to another batch;
+    /// `Here(None)` when `deadline` passed first.
+    fn wait(&self, thunk: RecordThunk, deadline: Option<Instant>) -> Lookup {
         let mut s = self.state.lock();
         loop {
-            if s.done {
-                return s.result.clone();
+            match self.lookup(&s, thunk) {
+                Lookup::Here(None) => {}
+                found => return found,
             }
             match deadline {
                 None => self.cond.wait(&mut s),
                 Some(d) => {
-                    if self.cond.wait_until(&mut s, d).timed_out() && !s.done {
-                        return None;
+                    if self.cond.wait_until(&mut s, d).timed_out() {
+                        return self.lookup(&s, thunk);
                     }
                 }
             }
@@ -314,10 +422,18 @@ impl SendFuture {
         }
     }
 
-    fn map(&self, r: Result<BatchAck, Error>) -> Result<RecordMetadata, Error> {
-        match &self.inner {
-            Inner::Batch { completion, thunk } => r.map(|ack| thunk.metadata(&completion.tp, &ack)),
-            Inner::Ready(r) => r.clone(),
+    /// Follows the record through splits until its answer, or until `wait` gives up.
+    fn resolve(
+        completion: &Arc<BatchCompletion>,
+        thunk: RecordThunk,
+        mut wait: impl FnMut(&BatchCompletion, RecordThunk) -> Lookup,
+    ) -> Option<Result<RecordMetadata, Error>> {
+        let (mut c, mut t) = (completion.clone(), thunk);
+        loop {
+            match wait(&c, t) {
+                Lookup::Here(r) => return r.map(|r| r.map(|ack| t.metadata(&c.tp, &ack))),
+                Lookup::Moved(nc, nt) => (c, t) = (nc, nt),
+            }
         }
     }
 
@@ -325,10 +441,10 @@ impl SendFuture {
     pub fn get(&self) -> Result<RecordMetadata, Error> {
         match &self.inner {
             Inner::Ready(r) => r.clone(),
-            Inner::Batch { completion, .. } => {
-                // Without a deadline `wait` only returns once done.
-                let r = completion.wait(None).unwrap_or(Err(Error::WaitTimeout));
-                self.map(r)
+            Inner::Batch { completion, thunk } => {
+                // Without a deadline `wait` only returns once done (or moved).
+                Self::resolve(completion, *thunk, |c, t| c.wait(t, None))
+                    .unwrap_or(Err(Error::WaitTimeout))
             }
         }
     }
@@ -338,12 +454,10 @@ impl SendFuture {
     pub fn get_timeout(&self, timeout: Duration) -> Result<RecordMetadata, Error> {
         match &self.inner {
             Inner::Ready(r) => r.clone(),
-            Inner::Batch { completion, .. } => {
+            Inner::Batch { completion, thunk } => {
                 let deadline = Instant::now().checked_add(timeout);
-                match completion.wait(deadline) {
-                    Some(r) => self.map(r),
-                    None => Err(Error::WaitTimeout),
-                }
+                Self::resolve(completion, *thunk, |c, t| c.wait(t, deadline))
+                    .unwrap_or(Err(Error::WaitTimeout))
             }
         }
     }
@@ -352,16 +466,15 @@ impl SendFuture {
     pub fn try_get(&self) -> Option<Result<RecordMetadata, Error>> {
         match &self.inner {
             Inner::Ready(r) => Some(r.clone()),
-            Inner::Batch { completion, .. } => completion.result_if_done().map(|r| self.map(r)),
+            Inner::Batch { completion, thunk } => {
+                Self::resolve(completion, *thunk, |c, t| c.poll(t))
+            }
         }
     }
 
     /// Whether the answer has arrived.
     pub fn is_done(&self) -> bool {
-        match &self.inner {
-            Inner::Ready(_) => true,
-            Inner::Batch { completion, .. } => completion.state.lock().done,
-        }
+        self.try_get().is_some()
     }
 }
 
@@ -441,6 +554,73 @@ mod tests {
         // A callback registered too late is handed back and can be run with the result.
         let late = c.add_callback(thunk(1), Box::new(|_| {})).is_some();
         assert!(late);
+    }
+
+    #[test]
+    fn a_split_batch_points_each_record_to_its_piece() {
+        let reg = Arc::new(IncompleteBatches::default());
+        let tp = TopicPartition::new("t", 0);
+        let c = BatchCompletion::new(1, tp.clone(), Some(reg.clone()));
+        let futures: Vec<SendFuture> = (0..5)
+            .map(|i| SendFuture::new(c.clone(), thunk(i)))
+            .collect();
+        let offsets = Arc::new(Mutex::new(Vec::new()));
+        let cb = |offsets: &Arc<Mutex<Vec<i64>>>| -> Callback {
+            let o = offsets.clone();
+            Box::new(move |r| o.lock().push(r.map_or(-1, |m| m.offset)))
+        };
+        assert!(c.add_callback(thunk(3), cb(&offsets)).is_none());
+        // A waiter blocked on the original wakes and follows its record.
+        let waiting = futures[4].clone();
+        let h = std::thread::spawn(move || waiting.get());
+        let a = c.split_child(2);
+        let b = c.split_child(3);
+        let pieces = vec![
+            Piece {
+                first: 0,
+                completion: a.clone(),
+            },
+            Piece {
+                first: 2,
+                completion: b.clone(),
+            },
+        ];
+        assert!(c.split_into(pieces.clone()));
+        assert!(!c.split_into(pieces), "once");
+        assert!(
+            c.is_completed()
+                && !c.complete(Ok(BatchAck {
+                    base_offset: 0,
+                    log_append_time: -1
+                }))
+        );
+        // Flush (bound 1: the original) still waits: the pieces carry its place.
+        assert!(!reg.wait_until_done(1, Some(Instant::now())));
+        assert!(futures.iter().all(|f| !f.is_done()));
+        // A callback registered after the split goes to the piece.
+        assert!(c.add_callback(thunk(0), cb(&offsets)).is_none());
+        assert!(b.complete(Ok(BatchAck {
+            base_offset: 100,
+            log_append_time: -1
+        })));
+        assert_eq!(h.join().unwrap().unwrap().offset, 102);
+        assert_eq!(futures[2].get().unwrap().offset, 100);
+        assert_eq!(
+            futures[3].get().unwrap().timestamp,
+            1003,
+            "its own timestamp"
+        );
+        assert!(futures[0].try_get().is_none());
+        assert!(!reg.wait_until_done(1, Some(Instant::now())));
+        assert!(a.complete(Err(Error::Closed {
+            delivery: Delivery::NotWritten
+        })));
+        assert!(futures[1].get().is_err());
+        assert!(reg.wait_until_done(1, Some(Instant::now())));
+        // A callback registered once its piece is done is handed back and runs with it.
+        let late = c.add_callback(thunk(4), cb(&offsets)).expect("late");
+        c.run_late_callback(thunk(4), late);
+        assert_eq!(*offsets.lock(), vec![101, -1, 102]);
     }
 
     #[test]

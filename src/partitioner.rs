@@ -1,5 +1,9 @@
 //! Choosing a partition for a record.
 
+mod adaptive;
+
+pub(crate) use adaptive::{LoadStats, PartitionLoadStats, PartitionQueue, TopicLoad};
+
 use crate::error::Error;
 use crate::hash::FastMap;
 use parking_lot::{Mutex, RwLock};
@@ -108,11 +112,12 @@ impl<'a> TopicLayout<'a> {
 /// 4. A record without a key (or any record with `partitioner.ignore.keys=true`) goes to the
 ///    topic's current *sticky* partition (KIP-480 / KIP-794 "uniform sticky"): every keyless
 ///    record goes to one partition until `batch.size` bytes were appended to it, then a new
-///    partition is picked at random among the partitions that have a leader.
-///
-/// Java's adaptive partitioning (`partitioner.adaptive.partitioning.enable`, which weights the
-/// random choice by broker queue sizes) is not implemented: the next sticky partition is chosen
-/// uniformly among available partitions, which is what Java does when it has no load statistics.
+///    partition is picked at random among the partitions that have a leader: with adaptive
+///    partitioning (KIP-794, `partitioner.adaptive.partitioning.enable`, on by default) the
+///    choice is weighted against each partition's queue of batches waiting to be sent, so
+///    partitions of slower brokers are picked less often; with
+///    `partitioner.availability.timeout.ms` > 0, partitions whose leader could not take its
+///    ready batches for longer than that are not picked at all. Otherwise it is uniform.
 ///
 /// # Custom partitioners
 ///
@@ -268,15 +273,29 @@ impl StickyPartitionInfo {
 pub(crate) struct BuiltInPartitioner {
     sticky_batch_size: usize,
     current: Mutex<Option<Arc<StickyPartitionInfo>>>,
+    /// The topic's load statistics (adaptive partitioning), read when the choice moves on.
+    load: Arc<TopicLoad>,
 }
 
 impl BuiltInPartitioner {
-    /// A sticky partitioner that moves on after `batch_size` bytes (at least 1).
+    /// A sticky partitioner that moves on after `batch_size` bytes (at least 1), uniformly.
+    #[cfg(test)]
     pub(crate) fn new(batch_size: usize) -> Self {
+        Self::with_load(batch_size, Arc::default())
+    }
+
+    /// A sticky partitioner whose choices follow the load statistics in `load`.
+    pub(crate) fn with_load(batch_size: usize, load: Arc<TopicLoad>) -> Self {
         BuiltInPartitioner {
             sticky_batch_size: batch_size.max(1),
             current: Mutex::new(None),
+            load,
         }
+    }
+
+    /// A new choice: weighted by the load statistics if there are any, else uniform.
+    fn next_partition(&self, layout: &TopicLayout<'_>) -> i32 {
+        next_partition(layout, self.load.get().as_deref())
     }
 
     /// The current sticky partition, choosing one if there is none yet (or the topic shrank
@@ -287,7 +306,7 @@ impl BuiltInPartitioner {
             Some(info) if info.partition < layout.num_partitions() => info.clone(),
             _ => {
                 let info = Arc::new(StickyPartitionInfo {
-                    partition: next_partition(layout),
+                    partition: self.next_partition(layout),
                     produced_bytes: AtomicUsize::new(0),
                 });
                 *cur = Some(info.clone());
@@ -317,7 +336,7 @@ impl BuiltInPartitioner {
         if (produced >= self.sticky_batch_size && enable_switch)
             || produced >= self.sticky_batch_size.saturating_mul(2)
         {
-            let next = next_partition(layout);
+            let next = self.next_partition(layout);
             log::trace!(
                 "sticky partition {} -> {} after {} bytes",
                 info.partition,
@@ -332,9 +351,16 @@ impl BuiltInPartitioner {
     }
 }
 
-/// A random available partition, or a random partition if none is available.
-fn next_partition(layout: &TopicLayout<'_>) -> i32 {
+/// A partition from the load statistics (Java's weighted choice), else a random available
+/// partition, or a random partition if none is available.
+fn next_partition(layout: &TopicLayout<'_>, stats: Option<&PartitionLoadStats>) -> i32 {
     let r = random_non_negative();
+    if let Some(p) = stats.map(|s| s.pick(r as u64)) {
+        // Statistics older than the layout may name a partition no longer there.
+        if p < layout.num_partitions() {
+            return p;
+        }
+    }
     let avail = layout.available_partitions();
     if !avail.is_empty() {
         avail[r as usize % avail.len()]
@@ -348,14 +374,23 @@ fn next_partition(layout: &TopicLayout<'_>) -> i32 {
 pub(crate) struct BuiltInPartitioners {
     batch_size: usize,
     topics: RwLock<FastMap<Arc<str>, Arc<BuiltInPartitioner>>>,
+    load: Arc<LoadStats>,
 }
 
 impl BuiltInPartitioners {
-    /// One registry per producer; `batch_size` is `batch.size`.
+    /// One registry per producer; `batch_size` is `batch.size`; uniform choices.
+    #[cfg(test)]
     pub(crate) fn new(batch_size: usize) -> Self {
+        Self::with_load(batch_size, Arc::default())
+    }
+
+    /// One registry per producer, whose topics are measured in `load` (adaptive partitioning,
+    /// when `load` is enabled).
+    pub(crate) fn with_load(batch_size: usize, load: Arc<LoadStats>) -> Self {
         BuiltInPartitioners {
             batch_size,
             topics: RwLock::new(FastMap::default()),
+            load,
         }
     }
 
@@ -364,10 +399,14 @@ impl BuiltInPartitioners {
         if let Some(p) = self.topics.read().get(topic) {
             return p.clone();
         }
+        let topic: Arc<str> = Arc::from(topic);
         self.topics
             .write()
-            .entry(Arc::from(topic))
-            .or_insert_with(|| Arc::new(BuiltInPartitioner::new(self.batch_size)))
+            .entry(topic.clone())
+            .or_insert_with(|| {
+                let load = self.load.register(&topic);
+                Arc::new(BuiltInPartitioner::with_load(self.batch_size, load))
+            })
             .clone()
     }
 }
@@ -578,6 +617,45 @@ mod tests {
         assert_eq!(info.partition(), 99);
         let info2 = bp.peek_current(&layout(2, &[0]));
         assert_eq!(info2.partition(), 0);
+    }
+
+    #[test]
+    fn sticky_choices_follow_the_published_load_statistics() {
+        let load = Arc::new(LoadStats::new(true));
+        let reg = BuiltInPartitioners::with_load(1, load.clone());
+        let bp = reg.topic("t");
+        let all = [0, 1, 2];
+        let l = layout(3, &all);
+        // Partition 1 left out (its leader unavailable), 2 with a long queue, 0 empty.
+        let queues =
+            [(0, 0, true), (1, 0, false), (2, 1000, true)].map(|(partition, queued, available)| {
+                PartitionQueue {
+                    partition,
+                    queued,
+                    available,
+                }
+            });
+        load.for_each_topic(|t, slot| {
+            assert_eq!(&**t, "t");
+            slot.set(PartitionLoadStats::from_queues(&queues));
+        });
+        let mut picks = [0; 3];
+        for _ in 0..2000 {
+            let info = bp.peek_current(&l);
+            picks[info.partition() as usize] += 1;
+            bp.update_partition_info(&info, 1, &l, true);
+        }
+        assert_eq!(picks[1], 0, "{picks:?}");
+        assert!(picks[2] < 20, "weight 1 against 1001: {picks:?}");
+        // Cleared statistics: uniform again.
+        load.for_each_topic(|_, slot| slot.set(None));
+        let mut picks = [0; 3];
+        for _ in 0..3000 {
+            let info = bp.peek_current(&l);
+            picks[info.partition() as usize] += 1;
+            bp.update_partition_info(&info, 1, &l, true);
+        }
+        assert!(picks.iter().all(|&n| n > 800), "{picks:?}");
     }
 
     #[test]

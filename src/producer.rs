@@ -8,7 +8,9 @@ use crate::error::{Delivery, Error};
 use crate::future::{Callback, SendFuture};
 use crate::metadata::Metadata;
 use crate::net::{PoolConfig, SocketOptions, TcpTransport, Transport};
-use crate::partitioner::{choose_partition, BuiltInPartitioners, PartitionChoice, TopicLayout};
+use crate::partitioner::{
+    choose_partition, BuiltInPartitioners, LoadStats, PartitionChoice, TopicLayout,
+};
 use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata, TopicPartition};
 use crate::send_cache::{next_producer_id, SendCache};
@@ -133,6 +135,7 @@ impl<K, V> Producer<K, V> {
         let shared = Arc::new(Shared {
             accumulator: acc,
             metadata,
+            load: Arc::new(LoadStats::new(config.partitioner_adaptive_partitioning())),
             waker: transport.waker(),
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
@@ -150,6 +153,7 @@ impl<K, V> Producer<K, V> {
             retries: config.retries(),
             retry_backoff: config.retry_backoff(),
             idempotence: config.idempotence_enabled(),
+            availability_timeout: config.partitioner_availability_timeout(),
             bootstrap,
             pool: PoolConfig {
                 client_id: config.client_id().to_string(),
@@ -177,7 +181,7 @@ impl<K, V> Producer<K, V> {
                 let _ = exit_tx.send(());
             })
             .map_err(|e| Error::startup("cannot spawn the sender thread", e))?;
-        let sticky = BuiltInPartitioners::new(config.batch_size());
+        let sticky = BuiltInPartitioners::with_load(config.batch_size(), shared.load.clone());
         Ok(Producer {
             key_serializer: Box::new(key_serializer),
             value_serializer: Box::new(value_serializer),
@@ -533,6 +537,7 @@ mod tests {
                 Duration::from_secs(300),
                 Duration::from_millis(100),
             )),
+            load: Arc::default(),
             waker: crate::net::Waker::new(|| {}),
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! lib.rs -> producer -> {serializer, partitioner, accumulator, metadata, sender, config, topic}
-//! sender -> {accumulator, metadata, net}        net -> protocol
+//! sender -> {accumulator, metadata, net, partitioner (load statistics)}    net -> protocol
 //! accumulator -> protocol::record_batch         protocol::record_batch -> compression
 //! config -> {partitioner, compression, net::tls}
 //! metadata -> protocol                          protocol -> nothing of ours
@@ -64,6 +64,7 @@ const EDGES: &[(&str, &[&str])] = &[
             "accumulator",
             "metadata",
             "net",
+            "partitioner",
             "future",
             "record",
             "error",

@@ -285,7 +285,7 @@ fn eight_threads_share_one_producer_and_keep_per_key_order() {
                 .collect();
             assert!(
                 offs.windows(2).all(|w| w[0].0 == w[1].0 && w[0].1 < w[1].1),
-                "thread {t} key {k} out of order"
+                "thread {t} key {k} out of order: {offs:?}"
             );
         }
     }

@@ -78,6 +78,41 @@ impl ProducerBatch {
         }
     }
 
+    /// A batch holding some of `parent`'s records after the broker refused `parent` as too
+    /// large (see `split.rs`): it keeps the parent's creation time (delivery.timeout.ms runs
+    /// on), its history (an earlier attempt without an answer may have written the records:
+    /// failures still say so) and its drain (its sequence, set by the caller, is kept, not
+    /// assigned again); it starts with no retries counted and no backoff, as Java's split
+    /// batches do. `builder` is sealed; `pool` counts `alloc_size` bytes for it, if given.
+    pub(super) fn split_off(
+        parent: &ProducerBatch,
+        builder: RecordBatchBuilder,
+        alloc_size: usize,
+        pool: Option<Arc<BufferPool>>,
+        completion: Arc<BatchCompletion>,
+    ) -> Self {
+        if parent.was_sent() {
+            completion.mark_sent();
+        }
+        ProducerBatch {
+            tp: parent.tp.clone(),
+            builder,
+            alloc_size,
+            out_of_memory: false,
+            pool,
+            created: parent.created,
+            attempts: 0,
+            last_attempt: parent.last_attempt,
+            drained: parent.drained,
+            retry: false,
+            retry_backoff: Duration::ZERO,
+            completion,
+            ready_size: parent.ready_size,
+            last_error: parent.last_error.clone(),
+            ambiguous: parent.ambiguous,
+        }
+    }
+
     /// Appends a record if it fits the batch's write limit: `Ok(None)` if it does not fit,
     /// an error if the record cannot be expressed in the batch format at all.
     pub(crate) fn try_append(
@@ -149,6 +184,10 @@ impl ProducerBatch {
         self.builder.compression_ratio()
     }
 
+    /// Size of the records section before compression.
+    pub(super) fn uncompressed_records_len(&self) -> usize {
+        self.builder.uncompressed_records_len()
+    }
     /// The partition.
     pub fn topic_partition(&self) -> &TopicPartition {
         &self.tp

@@ -33,7 +33,9 @@
 
 mod batch;
 mod buffer_pool;
+mod load;
 mod ratio;
+mod split;
 
 pub use self::batch::ProducerBatch;
 pub use self::buffer_pool::BufferPool;
@@ -161,6 +163,9 @@ struct PartitionQueue {
     /// reached (at least `batch.size`), so a partition under backlog does not grow each new
     /// batch again by copying.
     next_alloc: AtomicUsize,
+    /// How large a batch of this partition may grow (`batch.max.size`, or `batch.size` once
+    /// the broker refused a grown batch as too large).
+    grow_to: AtomicUsize,
 }
 
 type Queue = Arc<PartitionQueue>;
@@ -263,6 +268,7 @@ impl RecordAccumulator {
             batches: Mutex::new(VecDeque::new()),
             listed: AtomicBool::new(false),
             next_alloc: AtomicUsize::new(self.config.batch_size),
+            grow_to: AtomicUsize::new(self.growth_limit()),
         });
         qs.map.insert(tp.clone(), q.clone());
         qs.order.push(tp.clone());
@@ -361,10 +367,11 @@ impl RecordAccumulator {
             },
         )?;
         let record_size = BATCH_HEADER_LEN.saturating_add(first_size);
+        let grow_to = queue.grow_to.load(Ordering::Relaxed);
         let size = queue
             .next_alloc
             .load(Ordering::Relaxed)
-            .clamp(self.config.batch_size, self.growth_limit())
+            .clamp(self.config.batch_size, grow_to)
             .max(record_size);
         let buf = self.pool.allocate(size, max_block)?;
         let ratio = self.ratios.estimation(&tp.topic, self.config.compression);
@@ -387,7 +394,7 @@ impl RecordAccumulator {
             // As many callbacks as records of this one's size fit (bounded: sizes vary).
             completion.reserve_callbacks((size / first_size.max(1)).min(MAX_CALLBACK_RESERVE));
         }
-        let mut builder = RecordBatchBuilder::with_buffer(buf, self.growth_limit().max(size));
+        let mut builder = RecordBatchBuilder::with_buffer(buf, grow_to.max(size));
         builder.set_compression(
             self.config.compression,
             self.config.compression_level,

@@ -32,6 +32,13 @@ impl CompressionRatioEstimator {
             .unwrap_or(1.0)
     }
 
+    /// Sets the estimate (Java's `setEstimation`: after a batch was split for being too large).
+    pub fn set(&self, topic: &str, codec: CompressionType, ratio: f32) {
+        if ratio.is_finite() && ratio > 0.0 {
+            self.ratios.lock().insert((topic.to_string(), codec), ratio);
+        }
+    }
+
     /// Moves the estimate toward `observed` and returns the new estimate. A non-finite or
     /// non-positive observation is ignored.
     pub fn update(&self, topic: &str, codec: CompressionType, observed: f32) -> f32 {

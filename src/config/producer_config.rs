@@ -109,8 +109,7 @@ use std::time::Duration;
 /// given to the producer; the names are accepted so Java configurations can be pasted),
 /// `compression.lz4.level` and `compression.zstd.level` (validated and kept, see
 /// [`ProducerConfig::compression_level`], but the pure-Rust encoders have one level each; only
-/// `compression.gzip.level` changes the output), `partitioner.adaptive.partitioning.enable` and
-/// `partitioner.availability.timeout.ms` (the sticky partitioner picks uniformly), metrics,
+/// `compression.gzip.level` changes the output), `partitioner.rack.aware`, metrics,
 /// transaction and `metadata.recovery.*` settings, and the Java-specific `ssl.*` and `sasl.*`
 /// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER).
 #[derive(Clone)]
@@ -395,13 +394,14 @@ impl ProducerConfig {
     pub fn partitioner_ignore_keys(&self) -> bool {
         self.partitioner_ignore_keys
     }
-    /// `partitioner.adaptive.partitioning.enable` (ignored: adaptive partitioning is not
-    /// implemented yet).
+    /// `partitioner.adaptive.partitioning.enable` (default true): keyless records' sticky
+    /// partition is chosen against the partitions' backlog (KIP-794), not uniformly.
     pub fn partitioner_adaptive_partitioning(&self) -> bool {
         self.partitioner_adaptive
     }
-    /// `partitioner.availability.timeout.ms` (ignored: adaptive partitioning is not implemented
-    /// yet).
+    /// `partitioner.availability.timeout.ms` (default 0: off): with adaptive partitioning, a
+    /// broker that could not take its ready batches for longer than this has its partitions
+    /// left out of keyless records' sticky choice until it takes batches again.
     pub fn partitioner_availability_timeout(&self) -> Duration {
         self.partitioner_availability_timeout
     }

@@ -124,8 +124,6 @@ use Range::{Any, Between};
 use Type::{Bool as BOOL, Class, Double as DOUBLE, Int, List, Long, Ms, Password, String as STR};
 
 // Reasons shared by several properties.
-const ADAPTIVE: &str =
-    "adaptive partitioning is not implemented yet; keyless records use the uniform sticky partitioner";
 const METRICS: &str = "this client has no metrics yet";
 const TRANSACTIONS: &str = "transactions are not supported yet (transactional.id is an error)";
 const KERBEROS: &str = "SASL/GSSAPI (Kerberos) is not supported";
@@ -167,8 +165,8 @@ pub(crate) static PROPERTIES: &[Property] = &[
     p("compression.zstd.level", Int, N(3), Between(-131_072, 22), ignored("ruzstd has one level (about zstd level 1); the level is kept but does not change the output")),
     // Partitioning.
     p("partitioner.ignore.keys", BOOL, B(false), Any, E),
-    p("partitioner.adaptive.partitioning.enable", BOOL, B(true), Any, ignored(ADAPTIVE)),
-    p("partitioner.availability.timeout.ms", Ms, N(0), Between(0, MAX), ignored(ADAPTIVE)),
+    p("partitioner.adaptive.partitioning.enable", BOOL, B(true), Any, E),
+    p("partitioner.availability.timeout.ms", Ms, N(0), Between(0, MAX), E),
     p("partitioner.class", Class, NONE, Any, unsupported("Java partitioner classes cannot be loaded; set a Rust Partitioner with ProducerConfigBuilder::partitioner")),
     p("partitioner.rack.aware", BOOL, B(false), Any, ignored("rack-aware partitioning is not implemented")),
     p("client.rack", STR, T(""), Any, ignored("only rack-aware partitioning uses it, which is not implemented")),

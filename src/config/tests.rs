@@ -1076,13 +1076,11 @@ fn enum_values_are_checked_with_javas_values() {
 
 #[test]
 fn ignored_properties_set_are_warned_once_with_reasons() {
-    let adaptive = "adaptive partitioning is not implemented yet; keyless records use the \
-                    uniform sticky partitioner";
     let (c, lines) = logged(|| {
         cfg(&[
-            ("partitioner.adaptive.partitioning.enable", "false"),
-            ("partitioner.availability.timeout.ms", "100"),
+            ("partitioner.rack.aware", "true"),
             ("metrics.num.samples", "3"),
+            ("partitioner.adaptive.partitioning.enable", "false"),
             ("linger.ms", "10"),
         ])
     });
@@ -1091,15 +1089,10 @@ fn ignored_properties_set_are_warned_once_with_reasons() {
     assert_eq!(warned.len(), 1, "{lines:?}");
     let w = warned[0];
     assert!(
-        w.contains(&format!(
-            "partitioner.adaptive.partitioning.enable ({adaptive})"
-        )),
+        w.contains("partitioner.rack.aware (rack-aware partitioning is not implemented)"),
         "{w}"
     );
-    assert!(
-        w.contains(&format!("partitioner.availability.timeout.ms ({adaptive})")),
-        "{w}"
-    );
+    assert!(!w.contains("partitioner.adaptive"), "effective: {w}");
     assert!(
         w.contains("metrics.num.samples (this client has no metrics yet)"),
         "{w}"
@@ -1158,22 +1151,13 @@ fn property_table_is_consistent() {
     ] {
         assert_eq!(lookup(name).unwrap().status, Status::Effective, "{name}");
     }
-    let adaptive = Status::Ignored {
-        reason: "adaptive partitioning is not implemented yet; keyless records use the uniform \
-                 sticky partitioner",
-    };
-    assert_eq!(
-        lookup("partitioner.adaptive.partitioning.enable")
-            .unwrap()
-            .status,
-        adaptive
-    );
-    assert_eq!(
-        lookup("partitioner.availability.timeout.ms")
-            .unwrap()
-            .status,
-        adaptive
-    );
+    // adaptive partitioning (src/partitioner/adaptive.rs, src/sender/adaptive.rs)
+    for name in [
+        "partitioner.adaptive.partitioning.enable",
+        "partitioner.availability.timeout.ms",
+    ] {
+        assert_eq!(lookup(name).unwrap().status, Status::Effective, "{name}");
+    }
 }
 
 #[test]

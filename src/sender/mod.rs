@@ -30,6 +30,7 @@
 //! (`tests.rs`, over the scripted transport of `scripted.rs`) run the loop without sockets and
 //! without sleeping.
 
+mod adaptive;
 mod idempotence;
 mod produce;
 #[cfg(test)]
@@ -44,6 +45,7 @@ use crate::error::{Delivery, Error};
 use crate::future::BatchAck;
 use crate::metadata::{Cluster, Metadata};
 use crate::net::{Event, NodePool, PoolConfig, Transport, Waker};
+use crate::partitioner::LoadStats;
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::produce::{self as produce_api, ProduceResponse};
@@ -68,6 +70,8 @@ pub(crate) struct SenderConfig {
     pub idempotence: bool,
     /// The bootstrap addresses.
     pub bootstrap: Vec<String>,
+    /// `partitioner.availability.timeout.ms` (zero: off).
+    pub availability_timeout: Duration,
     /// The node pool's settings (`max.in.flight.requests.per.connection` and
     /// `request.timeout.ms` among them, which producing uses too).
     pub pool: PoolConfig,
@@ -77,6 +81,8 @@ pub(crate) struct SenderConfig {
 pub(crate) struct Shared {
     pub accumulator: Arc<RecordAccumulator>,
     pub metadata: Arc<Metadata>,
+    /// Load statistics for adaptive partitioning: written here, read by the partitioner.
+    pub load: Arc<LoadStats>,
     pub waker: Waker,
     /// Cleared by `close`: stop taking work, send what is queued, then exit.
     pub running: AtomicBool,
@@ -129,6 +135,7 @@ pub(crate) struct Sender<T: Transport> {
     pool: NodePool<T, RequestCtx>,
     txn: TransactionManager,
     metadata_in_flight: bool,
+    load_tracker: adaptive::LoadTracker,
 }
 
 impl<T: Transport> Sender<T> {
@@ -136,12 +143,14 @@ impl<T: Transport> Sender<T> {
         let pool = NodePool::new(transport, cfg.pool.clone(), &cfg.bootstrap, rng);
         let max_in_flight = cfg.pool.max_in_flight;
         let txn = TransactionManager::new(cfg.idempotence, max_in_flight, cfg.retry_backoff);
+        let load_tracker = adaptive::LoadTracker::new(cfg.availability_timeout);
         Sender {
             cfg,
             shared,
             pool,
             txn,
             metadata_in_flight: false,
+            load_tracker,
         }
     }
 
@@ -191,6 +200,9 @@ impl<T: Transport> Sender<T> {
         self.maybe_send_txn_request(now, &mut timeout);
         self.maybe_update_metadata(now, &mut timeout);
         self.send_produce_requests(&cluster, now, &mut timeout);
+        let shared = &self.shared;
+        self.load_tracker
+            .publish(&shared.load, &shared.accumulator, &cluster);
         self.expire_batches(now, &mut timeout);
         if !self.shared.running.load(Ordering::Acquire) {
             // Closing: check often whether everything is done.
@@ -281,7 +293,9 @@ impl<T: Transport> Sender<T> {
         *timeout = (*timeout).min(ready.next_ready_check_delay);
         let mut sendable = HashSet::new();
         for &id in &ready.ready_nodes {
-            if self.pool.ensure_connected(id, now) && self.pool.can_send(id) {
+            let can_take = self.pool.ensure_connected(id, now) && self.pool.can_send(id);
+            self.load_tracker.node_ready(id, can_take, now);
+            if can_take {
                 sendable.insert(id);
             }
         }
@@ -574,6 +588,29 @@ impl<T: Transport> Sender<T> {
             }
             Verdict::Fail(err) => {
                 log::debug!("batch for {} failed: {err}", b.topic_partition());
+                b.done(Err(err));
+            }
+            Verdict::Split(err) => self.split(b, err),
+        }
+    }
+
+    /// Splits a batch the broker refused as too large (see `accumulator/split.rs`); if it
+    /// cannot be, it fails with the broker's error.
+    fn split(&mut self, b: ProducerBatch, err: Error) {
+        let (tp, records) = (b.topic_partition().clone(), b.record_count());
+        match self.shared.accumulator.split_and_reenqueue(b) {
+            Ok(n) => log::warn!("{tp}: {err}; its batch of {records} records split into {n}"),
+            Err(refused) => {
+                let (b, reason) = *refused;
+                log::warn!("{tp}: {err}; its batch cannot be split ({reason})");
+                let refused = !b.is_ambiguous();
+                self.txn
+                    .idempotence()
+                    .on_outcome(&b, idempotence::Outcome::Failed { refused });
+                let mut err = err;
+                if let Error::Broker { delivery, .. } = &mut err {
+                    *delivery = b.delivery_if_failed();
+                }
                 b.done(Err(err));
             }
         }

@@ -192,9 +192,25 @@ pub(crate) enum Verdict {
     Retry(Error),
     /// Answer it with this error.
     Fail(Error),
+    /// Too large for the broker and more than one record: split it into smaller batches that
+    /// take its place (and sequences) at the front of its queue; if that fails, answer it
+    /// with this error.
+    Split(Error),
 }
 
-/// Decides a failed attempt: retried when the error allows it (idempotence errors as Java's
+/// Whether the broker's error says the batch is too large for it (MESSAGE_TOO_LARGE: over
+/// the topic's `max.message.bytes`; RECORD_LIST_TOO_LARGE: over its segment size), which
+/// smaller batches may not be.
+pub(crate) fn too_large(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE
+    )
+}
+
+/// Decides a failed attempt: a batch of several records refused as too large is split (as
+/// Java's `Sender.completeBatch`: whatever its retries and delivery timeout, which the pieces
+/// inherit; not while force-closing); else retried when the error allows it (idempotence errors as Java's
 /// `TransactionManager.canRetry`), attempts remain, `delivery.timeout.ms` has not passed and
 /// the producer is not force-closing; failed otherwise, with a [`Delivery`] from the batch's
 /// whole history (an earlier unanswered attempt may have written it). Records the outcome in
@@ -215,6 +231,13 @@ pub(crate) fn decide(
         b.attempt_refused();
     } else {
         b.attempt_ambiguous();
+    }
+    let splittable = matches!(&err, Error::Broker { code, .. } if too_large(*code));
+    if splittable && b.record_count() > 1 && !b.is_done() && !force_closing {
+        // The pieces take the batch's sequence range in order: for idempotence it is a retry
+        // of its first sequence.
+        idem.on_outcome(b, Outcome::Retry);
+        return Verdict::Split(err);
     }
     let retriable = match &err {
         Error::Broker { code, .. } => idem

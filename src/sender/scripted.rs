@@ -1,7 +1,8 @@
 //! A scripted, in-memory transport and the small broker behind it, for the sender's unit tests.
 //!
 //! Streams are byte queues; the "broker" reads request frames from them and writes answers,
-//! the way a real one would: ApiVersions, Metadata (one broker leading every partition),
+//! the way a real one would: ApiVersions, Metadata (one broker leading every partition, or
+//! several leading them in turn, one of which may be slow to answer),
 //! InitProducerId, SASL (PLAIN, checking the password), and Produce with the broker's
 //! idempotence rules (per producer id and partition: next sequence, duplicates,
 //! OUT_OF_ORDER_SEQUENCE_NUMBER, a new epoch from sequence 0). A test scripts faults per
@@ -22,7 +23,7 @@ use crate::protocol::primitives::Decoder;
 use crate::protocol::produce::{
     ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse,
 };
-use crate::protocol::record_batch::decode_batch;
+use crate::protocol::record_batch::{decode_batch, decode_records};
 use crate::protocol::sasl_authenticate::SaslAuthenticateResponse;
 use crate::protocol::sasl_handshake::SaslHandshakeResponse;
 use crate::protocol::ErrorCode;
@@ -47,26 +48,38 @@ pub(super) enum Fault {
 }
 
 /// One batch in a partition's log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Appended {
     pub producer_id: i64,
     pub epoch: i16,
     pub base_sequence: i32,
     pub records: i32,
     pub base_offset: i64,
+    /// The records' values, in order (`None`: null).
+    pub values: Vec<Option<Vec<u8>>>,
+    /// The batch's size in bytes.
+    pub size: usize,
 }
 
 /// What the broker knows and does. Public fields are the test's to read and script.
 #[derive(Default)]
 pub(super) struct Broker {
-    /// Partitions per topic (every one led by node 0).
+    /// Partitions per topic (partition p led by node `p % nodes`).
     pub topics: HashMap<String, i32>,
+    /// Brokers in the cluster (0 is taken as 1): node n listens on `broker:{9092 + n}`.
+    pub nodes: i32,
+    /// Each answer of this node (on every connection to it) is held back this long; later
+    /// answers on the connection wait behind it, as a slow broker's would.
+    pub answer_delay: HashMap<i32, Duration>,
     /// Faults for the next Produce of (topic, partition), in order.
     pub faults: HashMap<(String, i32), VecDeque<Fault>>,
     /// Errors for the next InitProducerId requests, in order.
     pub init_errors: VecDeque<ErrorCode>,
     /// The SASL password accepted (PLAIN), if the listener is SASL.
     pub sasl_password: Option<String>,
+    /// Batches larger than this many bytes are refused MESSAGE_TOO_LARGE (the topic's
+    /// `max.message.bytes`), as a real broker does, before any sequence check.
+    pub max_message_bytes: Option<usize>,
     /// Every partition's log.
     pub logs: HashMap<(String, i32), Vec<Appended>>,
     /// Requests received, by API key.
@@ -83,8 +96,12 @@ pub(super) struct Broker {
 }
 
 struct Pipe {
+    /// The node connected to.
+    node: i32,
     to_broker: Vec<u8>,
     to_client: VecDeque<u8>,
+    /// Answers held back (see [`Broker::answer_delay`]) and when each is released.
+    held: VecDeque<(Instant, Vec<u8>)>,
     /// The broker closed it (after `to_client` is read).
     closed: bool,
     /// The client closed it.
@@ -97,6 +114,8 @@ struct Pipe {
 #[derive(Default)]
 struct World {
     now: Option<Instant>,
+    /// The clock moves only by [`Scripted::advance`], not when the sender waits.
+    frozen: bool,
     broker: Broker,
     pipes: HashMap<usize, Pipe>,
 }
@@ -109,6 +128,7 @@ impl Scripted {
     pub fn new(start: Instant) -> Self {
         let world = World {
             now: Some(start),
+            frozen: false,
             broker: Broker {
                 next_producer_id: 1000,
                 ..Broker::default()
@@ -127,6 +147,18 @@ impl Scripted {
     pub fn open_connections(&self) -> usize {
         let w = self.0.borrow();
         w.pipes.values().filter(|p| !p.closed && !p.shut).count()
+    }
+
+    /// While frozen the clock moves only by [`advance`](Self::advance): the test, not the
+    /// sender's waits, sets the pace (records arrive at a rate, whatever the sender does).
+    pub fn freeze_clock(&self, frozen: bool) {
+        self.0.borrow_mut().frozen = frozen;
+    }
+
+    /// Moves the simulated clock on.
+    pub fn advance(&self, d: Duration) {
+        let mut w = self.0.borrow_mut();
+        w.now = w.now.map(|t| t + d);
     }
 
     /// The broker drops every connection.
@@ -195,8 +227,13 @@ impl Transport for Scripted {
         if let Some(a) = w.broker.dns.get(addr) {
             return Ok(a.clone());
         }
-        // Every other name is one loopback address (never dialled: the pipes are in memory).
-        Ok(vec![SocketAddr::from(([127, 0, 0, 1], 9092))])
+        // Every other name is a loopback address with the name's port (never dialled: the
+        // pipes are in memory).
+        let port = addr
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(9092);
+        Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
     }
 
     fn connect(
@@ -219,8 +256,10 @@ impl Transport for Scripted {
         w.pipes.insert(
             key,
             Pipe {
+                node: i32::from(target.port()) - 9092,
                 to_broker: Vec::new(),
                 to_client: VecDeque::new(),
+                held: VecDeque::new(),
                 closed: false,
                 shut: false,
                 hanging,
@@ -237,9 +276,19 @@ impl Transport for Scripted {
     fn wait(&mut self, timeout: Duration, ready: &mut Vec<Readiness>) -> io::Result<()> {
         let mut w = self.0.borrow_mut();
         let w = &mut *w;
+        let now = w.now.expect("clock");
+        let mut next_release: Option<Instant> = None;
         for p in w.pipes.values_mut() {
             if !p.shut && !p.closed && !p.hanging {
-                w.broker.serve(p);
+                w.broker.serve(p, now);
+            }
+            while p.held.front().is_some_and(|(t, _)| *t <= now) {
+                if let Some((_, frame)) = p.held.pop_front() {
+                    p.to_client.extend(frame);
+                }
+            }
+            if let Some(&(t, _)) = p.held.front() {
+                next_release = Some(next_release.map_or(t, |n| n.min(t)));
             }
         }
         for (&key, p) in &w.pipes {
@@ -256,8 +305,10 @@ impl Transport for Scripted {
                 });
             }
         }
-        if ready.is_empty() {
-            w.now = w.now.map(|t| t + timeout);
+        if ready.is_empty() && !w.frozen {
+            // Up to the next held answer, if one comes sooner.
+            let step = next_release.map_or(timeout, |t| timeout.min(t - now));
+            w.now = Some(now + step);
         }
         Ok(())
     }
@@ -273,7 +324,7 @@ impl Transport for Scripted {
 
 impl Broker {
     /// Answers every whole request frame the client wrote.
-    fn serve(&mut self, p: &mut Pipe) {
+    fn serve(&mut self, p: &mut Pipe, now: Instant) {
         loop {
             if p.to_broker.len() < 4 {
                 return;
@@ -311,8 +362,16 @@ impl Broker {
             }
             .encode(response_header_version(key, version), &mut out);
             out.extend_from_slice(&answer);
-            p.to_client.extend((out.len() as i32).to_be_bytes());
-            p.to_client.extend(out);
+            let mut frame = (out.len() as i32).to_be_bytes().to_vec();
+            frame.extend(out);
+            match self.answer_delay.get(&p.node) {
+                None if p.held.is_empty() => p.to_client.extend(frame),
+                delay => {
+                    let release = now + delay.copied().unwrap_or_default();
+                    let after = p.held.back().map_or(release, |&(t, _)| t.max(release));
+                    p.held.push_back((after, frame));
+                }
+            }
         }
     }
 
@@ -352,10 +411,10 @@ impl Broker {
                     .map(|i| MetadataPartition {
                         error_code: ErrorCode::NONE,
                         partition_index: i,
-                        leader_id: 0,
+                        leader_id: i % self.nodes.max(1),
                         leader_epoch: 0,
-                        replica_nodes: vec![0],
-                        isr_nodes: vec![0],
+                        replica_nodes: vec![i % self.nodes.max(1)],
+                        isr_nodes: vec![i % self.nodes.max(1)],
                         offline_replicas: vec![],
                     })
                     .collect(),
@@ -364,12 +423,14 @@ impl Broker {
             .collect();
         let resp = MetadataResponse {
             throttle_time_ms: 0,
-            brokers: vec![MetadataBroker {
-                node_id: 0,
-                host: "broker".into(),
-                port: 9092,
-                rack: None,
-            }],
+            brokers: (0..self.nodes.max(1))
+                .map(|n| MetadataBroker {
+                    node_id: n,
+                    host: "broker".into(),
+                    port: 9092 + n,
+                    rack: None,
+                })
+                .collect(),
             cluster_id: Some("scripted".into()),
             controller_id: 0,
             topics,
@@ -444,6 +505,12 @@ impl Broker {
                         disconnect |= f == Fault::AppendThenDisconnect;
                         self.append(&tp, &batch)
                     }
+                    None if self
+                        .max_message_bytes
+                        .is_some_and(|m| part.records.len() > m) =>
+                    {
+                        (ErrorCode::MESSAGE_TOO_LARGE, -1)
+                    }
                     None => self.append(&tp, &batch),
                 };
                 partitions.push(ProducePartitionResponse {
@@ -515,12 +582,20 @@ impl Broker {
                 _ => {}
             }
         }
+        let section = b.records_section(1 << 26).expect("records");
+        let values = decode_records(&section, b.record_count)
+            .expect("records")
+            .iter()
+            .map(|r| r.value.map(<[u8]>::to_vec))
+            .collect();
         log.push(Appended {
             producer_id: b.producer_id,
             epoch: b.producer_epoch,
             base_sequence: b.base_sequence,
             records: b.record_count,
             base_offset: next_offset,
+            values,
+            size: b.size_in_bytes(),
         });
         (ErrorCode::NONE, next_offset)
     }

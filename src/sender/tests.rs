@@ -19,10 +19,18 @@ struct Opts {
     request_timeout: Duration,
     delivery_timeout: Duration,
     batch_size: usize,
+    /// `batch.max.size` (default: `batch_size`, no growth).
+    max_batch_size: Option<usize>,
     partitions: i32,
     sasl_password: Option<&'static str>,
     connections_max_idle: Option<Duration>,
     setup_timeout: (Duration, Duration),
+    compression: crate::compression::CompressionType,
+    availability_timeout: Duration,
+    /// Brokers: partition p is led by node `p % nodes`.
+    nodes: i32,
+    /// `partitioner.adaptive.partitioning.enable`.
+    adaptive: bool,
 }
 
 impl Default for Opts {
@@ -35,10 +43,15 @@ impl Default for Opts {
             request_timeout: Duration::from_secs(30),
             delivery_timeout: Duration::from_secs(120),
             batch_size: 16384,
+            max_batch_size: None,
             partitions: 1,
             sasl_password: None,
             connections_max_idle: None,
             setup_timeout: (Duration::from_secs(10), Duration::from_secs(30)),
+            compression: crate::compression::CompressionType::None,
+            availability_timeout: Duration::ZERO,
+            nodes: 1,
+            adaptive: true,
         }
     }
 }
@@ -55,17 +68,19 @@ fn harness(o: Opts) -> Harness {
     let net = Scripted::new(start);
     net.broker(|b| {
         b.topics.insert(TOPIC.into(), o.partitions);
+        b.nodes = o.nodes;
         b.sasl_password = o.sasl_password.map(str::to_string);
     });
     let accumulator = Arc::new(RecordAccumulator::new(AccumulatorConfig {
         batch_size: o.batch_size,
         // Batches of exactly batch.size, so tests control how records split into batches.
-        max_batch_size: o.batch_size,
+        max_batch_size: o.max_batch_size.unwrap_or(o.batch_size),
         linger: Duration::ZERO,
         buffer_memory: 1 << 20,
         retry_backoff: Duration::from_millis(100),
         retry_backoff_max: Duration::from_millis(1000),
         delivery_timeout: o.delivery_timeout,
+        compression: o.compression,
         ..AccumulatorConfig::default()
     }));
     let metadata = Arc::new(Metadata::new(
@@ -77,6 +92,7 @@ fn harness(o: Opts) -> Harness {
     let shared = Arc::new(Shared {
         accumulator,
         metadata,
+        load: Arc::new(crate::partitioner::LoadStats::new(o.adaptive)),
         waker: net.waker(),
         running: AtomicBool::new(true),
         force_close: AtomicBool::new(false),
@@ -89,6 +105,7 @@ fn harness(o: Opts) -> Harness {
         retries: o.retries,
         retry_backoff: Duration::from_millis(100),
         idempotence: o.idempotence,
+        availability_timeout: o.availability_timeout,
         bootstrap: vec!["broker:9092".into()],
         pool: PoolConfig {
             client_id: "test".into(),
@@ -646,3 +663,6 @@ fn a_broker_that_drops_every_connection_costs_retries_not_records() {
     nothing_lost_or_doubled(&h, &futures, 0);
     assert!(futures.iter().all(|f| matches!(f.try_get(), Some(Ok(_)))));
 }
+
+mod adaptive;
+mod split;
