@@ -171,9 +171,14 @@ fn check_codec_on(bs: &str, dir: &DataDir, codec: &str, n: usize) {
 
     // Kafka's DumpLogSegments shows every batch stored with this codec.
     let mut batches = 0;
-    for seg in segments(&data, &topic) {
-        let seg = seg.to_string_lossy().into_owned();
-        let out = support::kafka_tool(&["dump-log", "--files", &seg], None);
+    // One DumpLogSegments run for every segment (`--files` takes a comma-separated list).
+    let files = segments(&data, &topic)
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(",");
+    {
+        let out = support::kafka_tool(&["dump-log", "--files", &files], None);
         for line in out.lines().filter(|l| l.contains("compresscodec:")) {
             let stored = line
                 .split("compresscodec:")

@@ -5,7 +5,7 @@
 //!
 //! Run against Kafka 4.4 (`KAFKA_BOOTSTRAP`) and every older broker of `KAFKA_COMPAT_BROKERS`
 //! (2.8.2 and 3.3.2 in ZooKeeper mode, 3.9.1 and 4.0.2 in KRaft; see `scripts/test`):
-//! `KAFKA_BOOTSTRAP=127.0.0.1:9092 KAFKA_COMPAT_BROKERS=2.8.2=127.0.0.1:9492,... cargo test --test protocol_live`
+//! `KAFKA_BOOTSTRAP=127.0.0.1:9092 KAFKA_COMPAT_BROKERS=2.8.2=127.0.0.1:9592,... cargo test --test protocol_live`
 //!
 //! What a test proves, step by step:
 //! 1. ApiVersions v3 (retried at `retry_version()` if a broker answers UNSUPPORTED_VERSION)

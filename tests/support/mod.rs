@@ -12,8 +12,8 @@ const HOW_TO_START: &str = "run everything with `scripts/test`, or start the bro
 `scripts/kafka start` (KAFKA_BOOTSTRAP=127.0.0.1:9092), `scripts/kafka start --brokers 3` \
 (KAFKA_BOOTSTRAP_3=127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092), \
 the older brokers, each with `KAFKA_VERSION=<v> scripts/kafka start --port <p> --security` \
-(2.8.2 on 9492, 3.3.2 on 9592, 3.9.1 on 9192, 4.0.2 on 9692; \
-KAFKA_COMPAT_BROKERS=2.8.2=127.0.0.1:9492,3.3.2=127.0.0.1:9592,3.9.1=127.0.0.1:9192,4.0.2=127.0.0.1:9692) and \
+(2.8.2 on 9592, 3.3.2 on 9692, 3.9.1 on 9192, 4.0.2 on 9792; \
+KAFKA_COMPAT_BROKERS=2.8.2=127.0.0.1:9592,3.3.2=127.0.0.1:9692,3.9.1=127.0.0.1:9192,4.0.2=127.0.0.1:9792) and \
 `scripts/kafka start --port 9292` (KAFKA_BOOTSTRAP_FAULT=127.0.0.1:9292, KAFKA_FAULT_PORT=9292) and \
 `scripts/kafka start --port 9392 --security` (KAFKA_BOOTSTRAP_SASL=127.0.0.1:9394, its SASL_PLAINTEXT \
 listener, and KAFKA_SASL_PLAINTEXT_PORT=9392, the same broker's PLAINTEXT port; with TLS: \
@@ -86,7 +86,7 @@ impl CompatBroker {
 }
 
 /// Every broker of `KAFKA_COMPAT_BROKERS` (`version=host:port,...`, e.g.
-/// `2.8.2=127.0.0.1:9492,3.3.2=127.0.0.1:9592`); panics with how to start them if the variable
+/// `2.8.2=127.0.0.1:9592,3.3.2=127.0.0.1:9692`); panics with how to start them if the variable
 /// is unset or empty, malformed, or any listed broker (PLAINTEXT or SASL_PLAINTEXT listener)
 /// does not answer.
 pub fn compat_brokers() -> Vec<CompatBroker> {
@@ -156,7 +156,12 @@ pub fn each_compat_broker(check: impl Fn(&CompatBroker)) {
             }
         }
     }
-    assert!(failed.is_empty(), "failed on {}:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "failed on {}:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
 /// The single node that fault tests may kill and restart (`KAFKA_BOOTSTRAP_FAULT`), and its
