@@ -173,3 +173,78 @@ fn security_listeners_take_plain_ssl_and_scram_clients() {
         );
     }
 }
+
+/// A version before 3.4 runs in ZooKeeper mode: `scripts/kafka start` starts ZooKeeper on
+/// port + 1 and the broker on it, `status` shows both, and `stop --port P` ends ZooKeeper too.
+/// Runs its own Kafka 2.8.2 (port 9892, ZooKeeper 9893) in its own run directory.
+#[test]
+fn zookeeper_mode_broker_starts_and_stop_ends_its_zookeeper() {
+    let run_dir = std::env::temp_dir().join(format!("kafka-sync-zk-{}", std::process::id()));
+    let run = |args: &[&str]| -> String {
+        let out = std::process::Command::new(support::kafka_script())
+            .args(args)
+            .env("KAFKA_RUN_DIR", &run_dir)
+            .env("KAFKA_VERSION", "2.8.2")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "scripts/kafka {args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+    };
+    struct Stop(Box<dyn Fn()>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let rd = run_dir.clone();
+    let _stop = Stop(Box::new(move || {
+        let _ = std::process::Command::new(support::kafka_script())
+            .args(["stop", "--port", "9892"])
+            .env("KAFKA_RUN_DIR", &rd)
+            .status();
+        let _ = std::fs::remove_dir_all(&rd);
+    }));
+    let started = run(&["start", "--port", "9892"]);
+    assert!(started.contains("zookeeper mode"), "{started}");
+    let zk_pid: u32 = std::fs::read_to_string(run_dir.join("single-9892/zookeeper/pid"))
+        .expect("ZooKeeper's pid file")
+        .trim()
+        .parse()
+        .unwrap();
+    let status = run(&["status"]);
+    assert!(
+        status.contains("single-9892 zookeeper: running") && status.contains("127.0.0.1:9893"),
+        "{status}"
+    );
+    run(&[
+        "topics",
+        "--bootstrap-server",
+        "127.0.0.1:9892",
+        "--create",
+        "--topic",
+        "zk-mode",
+        "--partitions",
+        "2",
+    ]);
+    let producer: kafka_sync::Producer<String, String> = kafka_sync::Producer::new(
+        kafka_sync::ProducerConfig::builder()
+            .bootstrap_servers("127.0.0.1:9892")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(producer.partitions_for("zk-mode").unwrap().len(), 2);
+    producer.close(std::time::Duration::from_secs(5));
+    run(&["stop", "--port", "9892"]);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{zk_pid}")).exists(),
+        "ZooKeeper (pid {zk_pid}) still runs after stop"
+    );
+    let addr = "127.0.0.1:9893".parse().unwrap();
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_err(),
+        "something still listens on ZooKeeper's port"
+    );
+}

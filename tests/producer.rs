@@ -101,13 +101,25 @@ fn headers_as_printed(h: &[Header]) -> String {
 
 #[test]
 fn every_kind_of_record_is_read_back_exactly_once_where_send_said() {
-    const N: usize = 100_000;
-    let bs = support::bootstrap();
+    every_kind_read_back(&support::bootstrap(), 100_000);
+}
+
+/// The same on every older broker (`KAFKA_COMPAT_BROKERS`: 2.8 and 3.3 in ZooKeeper mode, 3.9
+/// and 4.0 in KRaft), with fewer records.
+#[test]
+fn every_kind_of_record_on_every_compat_broker() {
+    support::each_compat_broker(|b| every_kind_read_back(&b.bootstrap, 10_000));
+}
+
+/// `n` records of every kind (idempotent, acks=all: the defaults) to a 6-partition topic, each
+/// read back by Kafka's console consumer exactly once, intact, at the offset send() returned.
+fn every_kind_read_back(bs: &str, n: usize) {
+    let bs = bs.to_string();
     let topic = support::unique_topic("kinds");
     support::create_topic(&bs, &topic, 6, 1, &[]);
     let p = producer(&bs, &[]);
 
-    let sent: Vec<Sent> = (0..N).map(kind).collect();
+    let sent: Vec<Sent> = (0..n).map(kind).collect();
     let before = support::now_ms();
     let futures: Vec<_> = sent
         .iter()
@@ -155,8 +167,8 @@ fn every_kind_of_record_is_read_back_exactly_once_where_send_said() {
     }
 
     // Kafka's console consumer reads every record exactly once, intact, at that offset.
-    let got = support::consume(&bs, &topic, N, 60_000);
-    assert_eq!(got.len(), N, "read back {} of {N}", got.len());
+    let got = support::consume(&bs, &topic, n, 60_000);
+    assert_eq!(got.len(), n, "read back {} of {n}", got.len());
     let mut seen = HashSet::new();
     for c in &got {
         let i = *at
@@ -177,7 +189,7 @@ fn every_kind_of_record_is_read_back_exactly_once_where_send_said() {
         assert_eq!(c.headers, headers_as_printed(&s.headers), "headers of {i}");
         assert_eq!(c.timestamp, Some(mds[i].timestamp), "timestamp of {i}");
     }
-    assert_eq!(seen.len(), N);
+    assert_eq!(seen.len(), n);
 }
 
 /// Keys land where the Java client puts them: the same keys written by Kafka's console producer
@@ -479,7 +491,16 @@ fn partitions_for_reports_the_topic_layout() {
 
 #[test]
 fn acks_zero_and_one_are_answered() {
-    let bs = support::bootstrap();
+    acks_zero_and_one(&support::bootstrap());
+}
+
+#[test]
+fn acks_zero_and_one_on_every_compat_broker() {
+    support::each_compat_broker(|b| acks_zero_and_one(&b.bootstrap));
+}
+
+fn acks_zero_and_one(bs: &str) {
+    let bs = bs.to_string();
     let topic = support::unique_topic("acks");
     support::create_topic(&bs, &topic, 1, 1, &[]);
     let p0 = producer(&bs, &[("acks", "0")]);

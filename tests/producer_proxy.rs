@@ -223,7 +223,18 @@ fn a_swallowed_produce_request_times_out_and_is_retried_once_in_the_log() {
 /// log holds the records once, at the offsets send() reported.
 #[test]
 fn a_lost_produce_response_is_retried_and_deduplicated_by_the_broker() {
-    let bs = support::bootstrap();
+    lost_response_deduplicated(&support::bootstrap());
+}
+
+/// Idempotence on every older broker (`KAFKA_COMPAT_BROKERS`): the retry of a batch whose
+/// answer was lost is recognised by the broker as a duplicate.
+#[test]
+fn a_lost_produce_response_is_deduplicated_by_every_compat_broker() {
+    support::each_compat_broker(|b| lost_response_deduplicated(&b.bootstrap));
+}
+
+fn lost_response_deduplicated(bs: &str) {
+    let bs = bs.to_string();
     let topic = support::unique_topic("proxy-lostresp");
     support::create_topic(&bs, &topic, 3, 1, &[]);
     let proxy = Proxy::start(&bs);
@@ -323,7 +334,18 @@ fn a_lost_produce_response_is_retried_and_deduplicated_by_the_broker() {
 /// holds exactly the acknowledged records.
 #[test]
 fn a_batch_failed_with_unknown_outcome_is_followed_by_an_epoch_bump_and_later_records_succeed() {
-    let bs = support::bootstrap();
+    epoch_bump_after_unknown_outcome(&support::bootstrap());
+}
+
+/// The epoch bump (KIP-360, InitProducerId with the current producer id and epoch) on every
+/// older broker (`KAFKA_COMPAT_BROKERS`).
+#[test]
+fn the_epoch_bump_after_an_unknown_outcome_works_on_every_compat_broker() {
+    support::each_compat_broker(|b| epoch_bump_after_unknown_outcome(&b.bootstrap));
+}
+
+fn epoch_bump_after_unknown_outcome(bs: &str) {
+    let bs = bs.to_string();
     let topic = support::unique_topic("proxy-epoch");
     support::create_topic(&bs, &topic, 1, 1, &[]);
     let proxy = Proxy::start(&bs);

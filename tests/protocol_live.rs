@@ -3,8 +3,9 @@
 //! `ResponseHeader::split` and decoded by the crate's API modules, record batches built by
 //! `RecordBatchBuilder`. Kafka's own console consumer reads the records back.
 //!
-//! Run against Kafka 4.4 (`KAFKA_BOOTSTRAP`) and Kafka 3.9.1 (`KAFKA_BOOTSTRAP_COMPAT`):
-//! `KAFKA_BOOTSTRAP=127.0.0.1:9092 KAFKA_BOOTSTRAP_COMPAT=127.0.0.1:9192 cargo test --test protocol_live`
+//! Run against Kafka 4.4 (`KAFKA_BOOTSTRAP`) and every older broker of `KAFKA_COMPAT_BROKERS`
+//! (2.8.2 and 3.3.2 in ZooKeeper mode, 3.9.1 and 4.0.2 in KRaft; see `scripts/test`):
+//! `KAFKA_BOOTSTRAP=127.0.0.1:9092 KAFKA_COMPAT_BROKERS=2.8.2=127.0.0.1:9592,... cargo test --test protocol_live`
 //!
 //! What a test proves, step by step:
 //! 1. ApiVersions v3 (retried at `retry_version()` if a broker answers UNSUPPORTED_VERSION)
@@ -523,14 +524,37 @@ fn wire_round_trip_kafka_4_4() {
     );
 }
 
+/// Every older broker of `KAFKA_COMPAT_BROKERS`, each with the versions it advertises.
 #[test]
-fn wire_round_trip_kafka_3_9() {
-    round_trip(
-        &support::bootstrap_compat(),
-        Expect {
-            produce: 11,
-            metadata: 12,
-            init_producer_id: 5,
-        },
-    );
+fn wire_round_trip_every_compat_broker() {
+    support::each_compat_broker(|b| {
+        let expect = match b.major_minor() {
+            // Kafka 2.8: Produce up to v9, Metadata up to v11, InitProducerId up to v4.
+            (2, 8) => Expect {
+                produce: 9,
+                metadata: 11,
+                init_producer_id: 4,
+            },
+            (3, 3) => Expect {
+                produce: 9,
+                metadata: 12,
+                init_producer_id: 4,
+            },
+            (3, 9) => Expect {
+                produce: 11,
+                metadata: 12,
+                init_producer_id: 5,
+            },
+            (4, 0) => Expect {
+                produce: 12,
+                metadata: 13,
+                init_producer_id: 5,
+            },
+            v => panic!(
+                "no expected API versions for Kafka {} ({v:?}): add them to this test",
+                b.version
+            ),
+        };
+        round_trip(&b.bootstrap, expect);
+    });
 }

@@ -38,7 +38,10 @@ fn producer(
 }
 
 fn round_trip(mechanism: SaslMechanism) {
-    let broker = support::bootstrap_sasl();
+    round_trip_on(&support::bootstrap_sasl(), mechanism);
+}
+
+fn round_trip_on(broker: &support::SaslBroker, mechanism: SaslMechanism) {
     let topic = support::unique_topic(&format!("sasl-{}", mechanism.name().to_lowercase()));
     support::create_topic(&broker.plaintext, &topic, 3, 1, &[]);
     let p = producer(&broker.sasl, mechanism, PASSWORD, &[]);
@@ -84,6 +87,28 @@ fn scram_sha512_writes_1000_records() {
     round_trip(SaslMechanism::ScramSha512);
 }
 
+/// Every mechanism on every older broker (`KAFKA_COMPAT_BROKERS`, each started with
+/// `--security`; in ZooKeeper mode the SCRAM users were written to ZooKeeper): 1000 records
+/// each, read back intact.
+#[test]
+fn every_mechanism_on_every_compat_broker() {
+    support::each_compat_broker(|b| {
+        for m in MECHANISMS {
+            round_trip_on(&b.sasl_broker(), m);
+        }
+    });
+}
+
+/// A wrong password on every older broker fails every send promptly, "not written".
+#[test]
+fn wrong_password_on_every_compat_broker() {
+    support::each_compat_broker(|b| {
+        for m in [SaslMechanism::Plain, SaslMechanism::ScramSha512] {
+            wrong_password_fails_promptly_on(&b.sasl_broker(), m, "SASL_AUTHENTICATION_FAILED");
+        }
+    });
+}
+
 /// The JAAS line a Java user would paste works as it is.
 #[test]
 fn java_properties_with_jaas_config() {
@@ -119,7 +144,14 @@ fn java_properties_with_jaas_config() {
 /// Every send fails, each well before `max.block.ms`, with an authentication error that
 /// carries the broker's message, and the records are known not to be written.
 fn wrong_password_fails_promptly(mechanism: SaslMechanism, broker_says: &str) {
-    let broker = support::bootstrap_sasl();
+    wrong_password_fails_promptly_on(&support::bootstrap_sasl(), mechanism, broker_says);
+}
+
+fn wrong_password_fails_promptly_on(
+    broker: &support::SaslBroker,
+    mechanism: SaslMechanism,
+    broker_says: &str,
+) {
     let topic = support::unique_topic("sasl-denied");
     support::create_topic(&broker.plaintext, &topic, 1, 1, &[]);
     let p = producer(

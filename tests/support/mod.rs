@@ -11,7 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 const HOW_TO_START: &str = "run everything with `scripts/test`, or start the brokers by hand: \
 `scripts/kafka start` (KAFKA_BOOTSTRAP=127.0.0.1:9092), `scripts/kafka start --brokers 3` \
 (KAFKA_BOOTSTRAP_3=127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092), \
-`KAFKA_VERSION=3.9.1 scripts/kafka start --port 9192` (KAFKA_BOOTSTRAP_COMPAT=127.0.0.1:9192) and \
+the older brokers, each with `KAFKA_VERSION=<v> scripts/kafka start --port <p> --security` \
+(2.8.2 on 9592, 3.3.2 on 9692, 3.9.1 on 9192, 4.0.2 on 9792; \
+KAFKA_COMPAT_BROKERS=2.8.2=127.0.0.1:9592,3.3.2=127.0.0.1:9692,3.9.1=127.0.0.1:9192,4.0.2=127.0.0.1:9792) and \
 `scripts/kafka start --port 9292` (KAFKA_BOOTSTRAP_FAULT=127.0.0.1:9292, KAFKA_FAULT_PORT=9292) and \
 `scripts/kafka start --port 9392 --security` (KAFKA_BOOTSTRAP_SASL=127.0.0.1:9394, its SASL_PLAINTEXT \
 listener, and KAFKA_SASL_PLAINTEXT_PORT=9392, the same broker's PLAINTEXT port; with TLS: \
@@ -52,9 +54,114 @@ pub fn bootstrap3() -> String {
     require_reachable("KAFKA_BOOTSTRAP_3")
 }
 
-/// The older broker for compatibility runs (`KAFKA_BOOTSTRAP_COMPAT`, Kafka 3.9.x).
-pub fn bootstrap_compat() -> String {
-    require_reachable("KAFKA_BOOTSTRAP_COMPAT")
+/// One of the older brokers the compatibility tests run against (`KAFKA_COMPAT_BROKERS`), each a
+/// single node started with `KAFKA_VERSION=<version> scripts/kafka start --port <port> --security`
+/// (ZooKeeper mode before 3.4, KRaft from 3.4 on).
+#[derive(Debug, Clone)]
+pub struct CompatBroker {
+    /// The Kafka version, as written in `KAFKA_COMPAT_BROKERS` (e.g. `2.8.2`).
+    pub version: String,
+    /// `host:port` of its PLAINTEXT listener.
+    pub bootstrap: String,
+    /// `host:port` of its SASL_PLAINTEXT listener (port + 2; users as in [`SaslBroker`]).
+    pub sasl: String,
+    /// Its data directory (`<KAFKA_RUN_DIR>/single-<port>/node1/data`), for DumpLogSegments.
+    pub data_dir: PathBuf,
+}
+
+impl CompatBroker {
+    /// The broker as a [`SaslBroker`] (its SASL_PLAINTEXT and PLAINTEXT listeners).
+    pub fn sasl_broker(&self) -> SaslBroker {
+        SaslBroker {
+            sasl: self.sasl.clone(),
+            plaintext: self.bootstrap.clone(),
+        }
+    }
+
+    /// `(major, minor)` of [`Self::version`].
+    pub fn major_minor(&self) -> (u32, u32) {
+        let mut it = self.version.split('.').map(|x| x.parse().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    }
+}
+
+/// Every broker of `KAFKA_COMPAT_BROKERS` (`version=host:port,...`, e.g.
+/// `2.8.2=127.0.0.1:9592,3.3.2=127.0.0.1:9692`); panics with how to start them if the variable
+/// is unset or empty, malformed, or any listed broker (PLAINTEXT or SASL_PLAINTEXT listener)
+/// does not answer.
+pub fn compat_brokers() -> Vec<CompatBroker> {
+    let list = std::env::var("KAFKA_COMPAT_BROKERS").unwrap_or_default();
+    if list.trim().is_empty() {
+        panic!("KAFKA_COMPAT_BROKERS is not set: the compatibility tests need the older Kafka brokers; {HOW_TO_START}");
+    }
+    let run_dir = std::env::var("KAFKA_RUN_DIR")
+        .map(|d| repo_dir().join(d))
+        .unwrap_or_else(|_| repo_dir().join(".kafka"));
+    list.split(',')
+        .map(|entry| {
+            let (version, bootstrap) = entry.trim().split_once('=').unwrap_or_else(|| {
+                panic!("KAFKA_COMPAT_BROKERS: {entry:?} is not version=host:port")
+            });
+            let (host, port) = bootstrap
+                .rsplit_once(':')
+                .unwrap_or_else(|| panic!("KAFKA_COMPAT_BROKERS: {bootstrap:?} is not host:port"));
+            let port: u16 = port
+                .parse()
+                .unwrap_or_else(|e| panic!("KAFKA_COMPAT_BROKERS: port of {entry:?}: {e}"));
+            let sasl = format!("{host}:{}", port + 2);
+            for (addr, what) in [(bootstrap, "PLAINTEXT"), (sasl.as_str(), "SASL_PLAINTEXT")] {
+                let sock = addr.parse().unwrap_or_else(|e| {
+                    panic!("KAFKA_COMPAT_BROKERS: {addr} is not an ip:port ({e})")
+                });
+                if let Err(e) =
+                    std::net::TcpStream::connect_timeout(&sock, std::time::Duration::from_secs(5))
+                {
+                    panic!(
+                        "no Kafka {version} broker answers at {addr} (its {what} listener, from \
+                         KAFKA_COMPAT_BROKERS): {e}; start it with `KAFKA_VERSION={version} \
+                         scripts/kafka start --port {port} --security`; {HOW_TO_START}"
+                    );
+                }
+            }
+            CompatBroker {
+                version: version.to_string(),
+                bootstrap: bootstrap.to_string(),
+                sasl,
+                data_dir: run_dir.join(format!("single-{port}/node1/data")),
+            }
+        })
+        .collect()
+}
+
+/// Runs `check` against every broker of [`compat_brokers`], each to the end even when an
+/// earlier one fails, then fails naming every version that failed and why.
+pub fn each_compat_broker(check: impl Fn(&CompatBroker)) {
+    let mut failed = Vec::new();
+    for b in compat_brokers() {
+        let started = std::time::Instant::now();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&b))) {
+            Ok(()) => eprintln!(
+                "Kafka {} ({}): passed in {:?}",
+                b.version,
+                b.bootstrap,
+                started.elapsed()
+            ),
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panicked".into());
+                failed.push(format!("Kafka {} ({}): {msg}", b.version, b.bootstrap));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "failed on {}:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
 /// The single node that fault tests may kill and restart (`KAFKA_BOOTSTRAP_FAULT`), and its
