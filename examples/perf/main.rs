@@ -28,6 +28,10 @@
 //! - `--throughput T > 0` throttles like Java's `ThroughputThrottler`: when the average rate since
 //!   the start exceeds T, sleep off the accumulated `1/T` per record once it reaches 2 ms.
 //!
+//! Not in the Java tool: `--threads N` sends from N caller threads sharing the one producer, each
+//! with its share of the records (thread `t` sends records `[t*n/N, (t+1)*n/N)`, its payloads
+//! drawn from `SplittableRandom(seed + t)`) and of `--throughput`; the statistics are shared.
+//!
 //! Producer properties: `--producer.config FILE` / `--command-config FILE` first, then
 //! `--producer-props` / `--command-property NAME=VALUE ...` (all following arguments up to the next
 //! `--option`), then `--bootstrap-server`. `client.id` defaults to `perf-producer-client`.
@@ -84,8 +88,8 @@ fn run(o: Options) -> ExitCode {
         }
     };
 
-    let mut source = match RecordSource::new(&o) {
-        Ok(s) => s,
+    let file_payloads = match load_payloads(&o) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("perf: {e}");
             return ExitCode::from(2);
@@ -93,34 +97,35 @@ fn run(o: Options) -> ExitCode {
     };
     let stats = AllStats::leak_new(&o);
     static FAILED: AtomicU64 = AtomicU64::new(0);
-    let start_ms = now_ms();
-    let mut throttler = Throttler::new(o.throughput, start_ms);
 
-    for i in 0..o.num_records {
-        let (key, payload) = source.next(i);
-        let bytes = payload.len();
-        let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload.to_vec()));
+    run_callers(&o, &file_payloads, |mut caller| {
+        let first = caller.records.start;
+        for i in caller.records.clone() {
+            let (key, payload) = caller.source.next(i);
+            let bytes = payload.len();
+            let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload.to_vec()));
 
-        let send_start_ms = now_ms();
-        let steady = AllStats::before_send(stats, &o, i);
-        let sent = producer.send_with_callback(record, move |result| {
-            let (latency, now) = latency_since(send_start_ms);
-            match result {
-                Ok(_) => AllStats::acknowledged(stats, latency, bytes, now, steady),
-                Err(e) => {
-                    FAILED.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("perf: record failed: {e}");
+            let send_start_ms = now_ms();
+            let steady = AllStats::before_send(stats, &o, i);
+            let sent = producer.send_with_callback(record, move |result| {
+                let (latency, now) = latency_since(send_start_ms);
+                match result {
+                    Ok(_) => AllStats::acknowledged(stats, latency, bytes, now, steady),
+                    Err(e) => {
+                        FAILED.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("perf: record failed: {e}");
+                    }
                 }
+            });
+            if let Err(e) = sent {
+                FAILED.fetch_add(1, Ordering::Relaxed);
+                eprintln!("perf: send failed: {e}");
             }
-        });
-        if let Err(e) = sent {
-            FAILED.fetch_add(1, Ordering::Relaxed);
-            eprintln!("perf: send failed: {e}");
+            if caller.throttler.should_throttle(i - first, send_start_ms) {
+                caller.throttler.throttle();
+            }
         }
-        if throttler.should_throttle(i, send_start_ms) {
-            throttler.throttle();
-        }
-    }
+    });
 
     // As Java (without --print-metrics): close, which waits for every answer, then print.
     producer.close(Duration::MAX);
