@@ -48,6 +48,10 @@ machine or another load are not comparable with these: compare the ratios within
   5 ms, and holds at most 32 MiB of records waiting.
 - Rounds: $ROUNDS; in each, every (tool, batching) runs once per workload, in an order rotated by one
   place per round. The tables give medians over the rounds.
+- Topics: created before each run with \`kafka-topics\`; a topic of more than 100 partitions (keys)
+  is only used once every partition has a leader, plus 2 s (a client started on a topic the broker
+  is still setting up meets partitions without leaders, and Confluent's client then failed with
+  OutOfOrderSequence errors), and is deleted right after its run; the others after each round.
 - Verification: after every run, the topic's end offsets must add up to the records sent, and the
   tool must exit 0 with its summary line; runs that fail are listed under "Failed runs" and left out
   of the medians (the "runs" column says over how many runs a median is).
