@@ -1,7 +1,8 @@
 // The tool-independent half of the ProducerPerformance clone: command line, payload (Java's
 // SplittableRandom), latency statistics and the throttler. Textually included (`include!`) by
-// examples/perf/main.rs (this crate) and by compare/src/main.rs (librdkafka), so both tools parse
-// the same arguments, send the same bytes and print the same lines.
+// examples/perf/main.rs (this crate), compare/src/main.rs (librdkafka) and
+// compare-confluent/src/main.rs (Confluent's Rust client), so the tools parse the same arguments,
+// send the same bytes and print the same lines.
 //
 // Uses: std::io::Write, std::sync::{Mutex, OnceLock}, std::time::{Duration, Instant}, and the
 // atomics, imported by the including file.

@@ -183,6 +183,36 @@ mod tests {
         assert_eq!(got, JAVA_1000);
     }
 
+    #[test]
+    fn caller_threads_share_the_records() {
+        let args = |threads: &str| -> Vec<String> {
+            [
+                "--topic",
+                "t",
+                "--num-records",
+                "10",
+                "--record-size",
+                "1",
+                "--throughput",
+                "-1",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--bootstrap-server", "b:9092", "--threads", threads].map(String::from))
+            .collect()
+        };
+        let Ok(Parsed::Run(o)) = parse_args(args("3")) else {
+            panic!("--threads 3 is valid");
+        };
+        let seen = Mutex::new(Vec::new());
+        run_callers(&o, &[], |c| seen.lock().unwrap().extend(c.records));
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<u64>>());
+        assert!(parse_args(args("0")).is_err());
+        assert!(parse_args(args("11")).is_err());
+    }
+
     const JAVA_26: [i32; 10] = [24, 16, 7, 7, 13, 4, 1, 18, 4, 15];
     const JAVA_1000: [i32; 3] = [11, 259, 450];
 }
