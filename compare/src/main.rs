@@ -14,8 +14,12 @@
 //! and sets only what changes delivery semantics the Java way: `acks` (default `all`) and
 //! `enable.idempotence` (by the rule above). That is what librdkafka's users run.
 //!
-//! Java-only properties it does not know (`buffer.memory`, `max.block.ms`, ...) are skipped with
-//! a note on stderr.
+//! `buffer.memory=B` is mapped to librdkafka's queue bounds: `queue.buffering.max.kbytes=B/1024`
+//! and, unless `queue.buffering.max.messages` is set, `queue.buffering.max.messages=0` (no bound
+//! on the count: Java bounds the bytes only). Other Java-only properties it does not know
+//! (`max.block.ms`, ...) are skipped with a note on stderr.
+//!
+//! `--threads N` (as in `examples/perf`) sends from N caller threads sharing the one producer.
 //! Delivery reports are served by rust-rdkafka's `ThreadedProducer` polling thread, as Java's
 //! callbacks run on its network thread.
 
@@ -126,7 +130,34 @@ fn client_config(o: &Options, own_defaults: bool) -> Result<ClientConfig, String
     }
     props.extend(user);
     let mut cfg = ClientConfig::new();
+    let messages_bound_set = props
+        .iter()
+        .any(|(k, _)| k == "queue.buffering.max.messages");
     for (k, v) in props {
+        if k == "buffer.memory" {
+            // Java bounds the records waiting in the producer by their bytes only; librdkafka by
+            // bytes (queue.buffering.max.kbytes) and by count (queue.buffering.max.messages,
+            // 100,000 by default). The same bound: the bytes, and no count (0) unless one is set.
+            match v.trim().parse::<u64>() {
+                Ok(bytes) => {
+                    let kbytes = (bytes / 1024).max(1);
+                    eprintln!(
+                        "perf-librdkafka: buffer.memory={v} mapped to queue.buffering.max.kbytes={kbytes}{}",
+                        if messages_bound_set {
+                            ""
+                        } else {
+                            " and queue.buffering.max.messages=0 (no count bound)"
+                        }
+                    );
+                    cfg.set("queue.buffering.max.kbytes", kbytes.to_string());
+                    if !messages_bound_set {
+                        cfg.set("queue.buffering.max.messages", "0");
+                    }
+                }
+                Err(_) => return Err(format!("buffer.memory: not a number: {v}")),
+            }
+            continue;
+        }
         if JAVA_ONLY.contains(&k.as_str()) {
             eprintln!(
                 "perf-librdkafka: skipping {k}={v} (a Java producer property librdkafka does not have)"
@@ -154,8 +185,8 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut source = match RecordSource::new(&o) {
-        Ok(s) => s,
+    let file_payloads = match load_payloads(&o) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("perf-librdkafka: {e}");
             return ExitCode::from(2);
@@ -169,41 +200,42 @@ fn run(o: Options, own_defaults: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let start_ms = now_ms();
-    let mut throttler = Throttler::new(o.throughput, start_ms);
-    for i in 0..o.num_records {
-        let (key, payload) = source.next(i);
-        let bytes = payload.len();
-        let send_start_ms = now_ms();
-        let steady = AllStats::before_send(stats, &o, i);
-        let mut opaque = Box::new((send_start_ms, bytes, steady));
-        loop {
-            let mut rec: BaseRecord<'_, Vec<u8>, [u8], Box<Opaque>> =
-                BaseRecord::with_opaque_to(&o.topic, opaque).payload(payload);
-            if let Some(k) = &key {
-                rec = rec.key(k);
+    run_callers(&o, &file_payloads, |mut caller| {
+        let first = caller.records.start;
+        for i in caller.records.clone() {
+            let (key, payload) = caller.source.next(i);
+            let bytes = payload.len();
+            let send_start_ms = now_ms();
+            let steady = AllStats::before_send(stats, &o, i);
+            let mut opaque = Box::new((send_start_ms, bytes, steady));
+            loop {
+                let mut rec: BaseRecord<'_, Vec<u8>, [u8], Box<Opaque>> =
+                    BaseRecord::with_opaque_to(&o.topic, opaque).payload(payload);
+                if let Some(k) = &key {
+                    rec = rec.key(k);
+                }
+                match producer.send(rec) {
+                    Ok(()) => break,
+                    // The local queue is full: wait for deliveries, as Java blocks in send().
+                    Err((e, back))
+                        if e.rdkafka_error_code()
+                            == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
+                    {
+                        opaque = back.delivery_opaque;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => {
+                        FAILED.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("perf-librdkafka: send failed: {e}");
+                        break;
+                    }
+                }
             }
-            match producer.send(rec) {
-                Ok(()) => break,
-                // The local queue is full: wait for deliveries, as Java blocks in send().
-                Err((e, back))
-                    if e.rdkafka_error_code()
-                        == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
-                {
-                    opaque = back.delivery_opaque;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((e, _)) => {
-                    FAILED.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("perf-librdkafka: send failed: {e}");
-                    break;
-                }
+            if caller.throttler.should_throttle(i - first, send_start_ms) {
+                caller.throttler.throttle();
             }
         }
-        if throttler.should_throttle(i, send_start_ms) {
-            throttler.throttle();
-        }
-    }
+    });
     if let Err(e) = producer.flush(Duration::from_secs(300)) {
         eprintln!("perf-librdkafka: flush: {e}");
     }

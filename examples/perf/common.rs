@@ -1,7 +1,8 @@
 // The tool-independent half of the ProducerPerformance clone: command line, payload (Java's
 // SplittableRandom), latency statistics and the throttler. Textually included (`include!`) by
-// examples/perf/main.rs (this crate) and by compare/src/main.rs (librdkafka), so both tools parse
-// the same arguments, send the same bytes and print the same lines.
+// examples/perf/main.rs (this crate), compare/src/main.rs (librdkafka) and
+// compare-confluent/src/main.rs (Confluent's Rust client), so the tools parse the same arguments,
+// send the same bytes and print the same lines.
 //
 // Uses: std::io::Write, std::sync::{Mutex, OnceLock}, std::time::{Duration, Instant}, and the
 // atomics, imported by the including file.
@@ -13,11 +14,13 @@ usage: perf --topic TOPIC --num-records N --throughput T
             [--producer.config FILE | --command-config FILE] [--bootstrap-server HOST:PORT]
             [--payload-delimiter D] [--warmup-records W] [--reporting-interval MS]
             [--key-distribution none|range|random] [--record-key-range K]
-            [--random-seed SEED] [--print-metrics]
+            [--random-seed SEED] [--print-metrics] [--threads N]
 
 The Java ProducerPerformance (kafka-producer-perf-test) command line and output.
   --throughput T   records/sec cap, approximately; -1 for no cap
-  --print-metrics  accepted and ignored";
+  --print-metrics  accepted and ignored
+  --threads N      (not in the Java tool) N caller threads share one producer, each sending its
+                   share of --num-records (and of --throughput); default 1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KeyDistribution {
@@ -48,6 +51,7 @@ struct Options {
     key_distribution: KeyDistribution,
     key_range: Option<u32>,
     random_seed: u64,
+    threads: u32,
 }
 
 enum Parsed {
@@ -81,6 +85,7 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
     let mut key_distribution = KeyDistribution::None;
     let mut key_range: Option<i64> = None;
     let mut random_seed: i64 = 0;
+    let mut threads: i64 = 1;
 
     let mut it = args.into_iter().peekable();
     while let Some(arg) = it.next() {
@@ -156,6 +161,7 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
             }
             "--record-key-range" => key_range = Some(number(&name, &value("KEY-RANGE")?)?),
             "--random-seed" => random_seed = number(&name, &value("RANDOM-SEED")?)?,
+            "--threads" => threads = number(&name, &value("THREADS")?)?,
             "--transactional-id" | "--transaction-duration-ms" => {
                 return Err(format!(
                     "{name}: transactions are not supported by kafka-sync yet"
@@ -200,6 +206,9 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
                 .into(),
         );
     }
+    if threads <= 0 || threads > num_records || threads > 1024 {
+        return Err("--threads should be between 1 and --num-records (at most 1024)".into());
+    }
     if reporting_interval <= 0 {
         return Err("--reporting-interval should be greater than zero".into());
     }
@@ -227,6 +236,7 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
         key_distribution,
         key_range,
         random_seed: random_seed as u64,
+        threads: threads as u32,
     }))
 }
 
@@ -474,38 +484,44 @@ fn read_payload_file(path: &str, delimiter: &str) -> Result<Vec<Vec<u8>>, String
     Ok(pieces)
 }
 
-/// The records of a run, made as Java's tool makes them: the payload (random letters, a piece of
-/// the payload file, or the record's number) and the key (none, or from the key distribution).
-/// Payloads are shared (`Arc`), as Java's tool sends the same `byte[]` again: a file's pieces are
-/// not copied per record, and the generated payload is refilled in place once the last record
-/// that held it is gone.
+/// The payload pieces of the run's `--payload-file` (none without one), read once and shared by
+/// every caller thread. Shared (`Arc`), as Java's tool sends the same `byte[]` again: a piece is
+/// not copied per record.
+fn load_payloads(options: &Options) -> Result<Vec<std::sync::Arc<[u8]>>, String> {
+    match &options.payload {
+        Payload::File(path) => Ok(read_payload_file(path, &options.payload_delimiter)?
+            .into_iter()
+            .map(std::sync::Arc::from)
+            .collect()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The records of a run (or of one caller thread's share of it), made as Java's tool makes them:
+/// the payload (random letters, a piece of the payload file, or the record's number) and the key
+/// (none, or from the key distribution). The generated payload is refilled in place once the
+/// last record that held it is gone.
 struct RecordSource<'a> {
     options: &'a Options,
     random: SplittableRandom,
-    file_payloads: Vec<std::sync::Arc<[u8]>>,
+    file_payloads: &'a [std::sync::Arc<[u8]>],
     payload: std::sync::Arc<[u8]>,
 }
 
 impl<'a> RecordSource<'a> {
-    /// Reads the payload file, if the run uses one.
-    fn new(options: &'a Options) -> Result<Self, String> {
-        let file_payloads = match &options.payload {
-            Payload::File(path) => read_payload_file(path, &options.payload_delimiter)?
-                .into_iter()
-                .map(std::sync::Arc::from)
-                .collect(),
-            _ => Vec::new(),
-        };
+    /// The source of caller thread `thread`: its random generator is seeded with
+    /// `--random-seed` + `thread`, so thread 0 (the only one by default) makes Java's bytes.
+    fn new(options: &'a Options, file_payloads: &'a [std::sync::Arc<[u8]>], thread: u64) -> Self {
         let payload = match options.payload {
             Payload::Size(s) => vec![0u8; s].into(),
             _ => std::sync::Arc::from(&[][..]),
         };
-        Ok(RecordSource {
+        RecordSource {
             options,
-            random: SplittableRandom::new(options.random_seed),
+            random: SplittableRandom::new(options.random_seed.wrapping_add(thread)),
             file_payloads,
             payload,
-        })
+        }
     }
 
     /// Record `i`: its key, and its payload (valid until the next call).
@@ -549,6 +565,49 @@ impl<'a> RecordSource<'a> {
             _ => None,
         }
     }
+}
+
+/// One caller thread's share of the run: its records (numbered as in the whole run), their source
+/// and its throttler (at its share of `--throughput`).
+struct Caller<'a> {
+    records: std::ops::Range<u64>,
+    source: RecordSource<'a>,
+    throttler: Throttler,
+}
+
+/// Runs `body` for each of the `--threads` callers, all at once, each on its own thread (with one
+/// caller, on this thread, as Java's tool sends). Thread `t` of `N` sends records
+/// `[t * n / N, (t + 1) * n / N)` of the `n` records, so the record numbers (the keys of
+/// `--key-distribution range`, the warm-up boundary) are those of a single-threaded run.
+fn run_callers<F>(o: &Options, file_payloads: &[std::sync::Arc<[u8]>], body: F)
+where
+    F: Fn(Caller<'_>) + Sync,
+{
+    let n = u64::from(o.threads);
+    let start_ms = now_ms();
+    let target = if o.throughput > 0.0 {
+        o.throughput / n as f64
+    } else {
+        o.throughput
+    };
+    let caller = |t: u64| Caller {
+        records: o.num_records * t / n..o.num_records * (t + 1) / n,
+        source: RecordSource::new(o, file_payloads, t),
+        throttler: Throttler::new(target, start_ms),
+    };
+    if n == 1 {
+        body(caller(0));
+        return;
+    }
+    std::thread::scope(|scope| {
+        for t in 0..n {
+            let (body, caller) = (&body, &caller);
+            std::thread::Builder::new()
+                .name(format!("perf-caller-{t}"))
+                .spawn_scoped(scope, move || body(caller(t)))
+                .expect("cannot start a caller thread");
+        }
+    });
 }
 
 impl AllStats {

@@ -28,6 +28,10 @@
 //! - `--throughput T > 0` throttles like Java's `ThroughputThrottler`: when the average rate since
 //!   the start exceeds T, sleep off the accumulated `1/T` per record once it reaches 2 ms.
 //!
+//! Not in the Java tool: `--threads N` sends from N caller threads sharing the one producer, each
+//! with its share of the records (thread `t` sends records `[t*n/N, (t+1)*n/N)`, its payloads
+//! drawn from `SplittableRandom(seed + t)`) and of `--throughput`; the statistics are shared.
+//!
 //! Producer properties: `--producer.config FILE` / `--command-config FILE` first, then
 //! `--producer-props` / `--command-property NAME=VALUE ...` (all following arguments up to the next
 //! `--option`), then `--bootstrap-server`. `client.id` defaults to `perf-producer-client`.
@@ -84,8 +88,8 @@ fn run(o: Options) -> ExitCode {
         }
     };
 
-    let mut source = match RecordSource::new(&o) {
-        Ok(s) => s,
+    let file_payloads = match load_payloads(&o) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("perf: {e}");
             return ExitCode::from(2);
@@ -93,34 +97,35 @@ fn run(o: Options) -> ExitCode {
     };
     let stats = AllStats::leak_new(&o);
     static FAILED: AtomicU64 = AtomicU64::new(0);
-    let start_ms = now_ms();
-    let mut throttler = Throttler::new(o.throughput, start_ms);
 
-    for i in 0..o.num_records {
-        let (key, payload) = source.next_shared(i);
-        let bytes = payload.len();
-        let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload));
+    run_callers(&o, &file_payloads, |mut caller| {
+        let first = caller.records.start;
+        for i in caller.records.clone() {
+            let (key, payload) = caller.source.next_shared(i);
+            let bytes = payload.len();
+            let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload));
 
-        let send_start_ms = now_ms();
-        let steady = AllStats::before_send(stats, &o, i);
-        let sent = producer.send_with_callback(record, move |result| {
-            let (latency, now) = latency_since(send_start_ms);
-            match result {
-                Ok(_) => AllStats::acknowledged(stats, latency, bytes, now, steady),
-                Err(e) => {
-                    FAILED.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("perf: record failed: {e}");
+            let send_start_ms = now_ms();
+            let steady = AllStats::before_send(stats, &o, i);
+            let sent = producer.send_with_callback(record, move |result| {
+                let (latency, now) = latency_since(send_start_ms);
+                match result {
+                    Ok(_) => AllStats::acknowledged(stats, latency, bytes, now, steady),
+                    Err(e) => {
+                        FAILED.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("perf: record failed: {e}");
+                    }
                 }
+            });
+            if let Err(e) = sent {
+                FAILED.fetch_add(1, Ordering::Relaxed);
+                eprintln!("perf: send failed: {e}");
             }
-        });
-        if let Err(e) = sent {
-            FAILED.fetch_add(1, Ordering::Relaxed);
-            eprintln!("perf: send failed: {e}");
+            if caller.throttler.should_throttle(i - first, send_start_ms) {
+                caller.throttler.throttle();
+            }
         }
-        if throttler.should_throttle(i, send_start_ms) {
-            throttler.throttle();
-        }
-    }
+    });
 
     // As Java (without --print-metrics): close, which waits for every answer, then print.
     producer.close(Duration::MAX);
@@ -176,6 +181,36 @@ mod tests {
         assert_eq!(got, JAVA_26);
         let got: Vec<i32> = (0..3).map(|_| r.next_int(1000)).collect();
         assert_eq!(got, JAVA_1000);
+    }
+
+    #[test]
+    fn caller_threads_share_the_records() {
+        let args = |threads: &str| -> Vec<String> {
+            [
+                "--topic",
+                "t",
+                "--num-records",
+                "10",
+                "--record-size",
+                "1",
+                "--throughput",
+                "-1",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--bootstrap-server", "b:9092", "--threads", threads].map(String::from))
+            .collect()
+        };
+        let Ok(Parsed::Run(o)) = parse_args(args("3")) else {
+            panic!("--threads 3 is valid");
+        };
+        let seen = Mutex::new(Vec::new());
+        run_callers(&o, &[], |c| seen.lock().unwrap().extend(c.records));
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<u64>>());
+        assert!(parse_args(args("0")).is_err());
+        assert!(parse_args(args("11")).is_err());
     }
 
     const JAVA_26: [i32; 10] = [24, 16, 7, 7, 13, 4, 1, 18, 4, 15];
