@@ -201,6 +201,11 @@ impl ProducerBatch {
     pub fn size_in_bytes(&self) -> usize {
         self.builder.estimated_size()
     }
+    /// Bytes the batch's buffer holds (uncompressed records, header included).
+    pub(super) fn buffer_len(&self) -> usize {
+        self.builder.len()
+    }
+
     /// Whether the batch is full: no further record fits, or it reached the size at which it
     /// is sent without lingering ([`set_ready_size`](Self::set_ready_size)).
     pub fn is_full(&self) -> bool {

@@ -159,10 +159,14 @@ struct PartitionQueue {
     /// Whether the queue is on the accumulator's list of partitions with batches. Changed
     /// only with `batches` locked, so an append and the sender's pruning cannot both miss it.
     listed: AtomicBool,
-    /// What the partition's next batch allocates up front: the size its last drained batch
-    /// reached (at least `batch.size`), so a partition under backlog does not grow each new
-    /// batch again by copying.
+    /// What the partition's next batch allocates up front: about the size its last drained
+    /// batch reached, so a partition under backlog does not grow each new batch again by
+    /// copying, and one that sends a record or two per batch (a thousand partitions, keyed
+    /// records) does not hold `batch.size` of `buffer.memory` for each.
     next_alloc: AtomicUsize,
+    /// Records in the partition's last drained batch: how many callbacks the next one makes
+    /// room for.
+    last_records: AtomicUsize,
     /// How large a batch of this partition may grow (`batch.max.size`, or `batch.size` once
     /// the broker refused a grown batch as too large).
     grow_to: AtomicUsize,
@@ -185,6 +189,9 @@ impl std::fmt::Debug for PartitionHandle {
 /// (`batch.max.size`): librdkafka's default `batch.size`, within Kafka's default
 /// `message.max.bytes` (1,048,588).
 const DEFAULT_MAX_BATCH_SIZE: usize = 1_000_000;
+
+/// The smallest buffer a batch starts with (when its partition's batches are small).
+const MIN_ALLOC: usize = 1024;
 
 /// The most callbacks a new batch makes room for up front.
 const MAX_CALLBACK_RESERVE: usize = 4096;
@@ -268,6 +275,7 @@ impl RecordAccumulator {
             batches: Mutex::new(VecDeque::new()),
             listed: AtomicBool::new(false),
             next_alloc: AtomicUsize::new(self.config.batch_size),
+            last_records: AtomicUsize::new(0),
             grow_to: AtomicUsize::new(self.growth_limit()),
         });
         qs.map.insert(tp.clone(), q.clone());
@@ -371,7 +379,7 @@ impl RecordAccumulator {
         let size = queue
             .next_alloc
             .load(Ordering::Relaxed)
-            .clamp(self.config.batch_size, grow_to)
+            .clamp(MIN_ALLOC.min(self.config.batch_size), grow_to)
             .max(record_size);
         let buf = self.pool.allocate(size, max_block)?;
         let ratio = self.ratios.estimation(&tp.topic, self.config.compression);
@@ -391,8 +399,13 @@ impl RecordAccumulator {
         let id = self.next_batch_id.fetch_add(1, Ordering::AcqRel);
         let completion = BatchCompletion::new(id, tp.clone(), Some(self.incomplete.clone()));
         if callback.is_some() {
-            // As many callbacks as records of this one's size fit (bounded: sizes vary).
-            completion.reserve_callbacks((size / first_size.max(1)).min(MAX_CALLBACK_RESERVE));
+            // As many callbacks as the partition's last batch had records, or as records of
+            // this one's size fit a batch at first (bounded: sizes vary).
+            let expected = match queue.last_records.load(Ordering::Relaxed) {
+                0 => size / first_size.max(1),
+                n => n,
+            };
+            completion.reserve_callbacks(expected.min(MAX_CALLBACK_RESERVE));
         }
         let mut builder = RecordBatchBuilder::with_buffer(buf, grow_to.max(size));
         builder.set_compression(
@@ -588,14 +601,19 @@ impl RecordAccumulator {
                 drop(q);
                 let first_time = batch.drained_at().is_none();
                 if !batch.is_closed() {
-                    // The next batch starts as large as this one grew (see `next_alloc`).
-                    let grown = batch.size_in_bytes();
-                    let next = if grown >= self.config.batch_size.saturating_mul(2) {
-                        grown.next_power_of_two()
+                    // The next batch starts about as large as this one grew (`next_alloc`).
+                    let used = batch.buffer_len();
+                    let batch_size = self.config.batch_size;
+                    let next = if used >= batch_size.saturating_mul(2) {
+                        used.next_power_of_two()
+                    } else if used < batch_size / 4 {
+                        used.saturating_mul(2).next_power_of_two().max(MIN_ALLOC)
                     } else {
-                        self.config.batch_size
+                        batch_size
                     };
                     queue.next_alloc.store(next, Ordering::Relaxed);
+                    let records = usize::try_from(batch.record_count()).unwrap_or(0);
+                    queue.last_records.store(records, Ordering::Relaxed);
                     batch.close();
                     self.observe_ratio(&batch);
                 }

@@ -1095,3 +1095,35 @@ fn busy_partitions_keep_creation_order_for_round_robin() {
         .collect();
     assert_eq!(order, vec![3, 1, 2]);
 }
+
+#[test]
+fn partitions_with_small_batches_allocate_small_ones() {
+    // A thousand partitions, a record or two per batch: each must not hold batch.size.
+    let acc = RecordAccumulator::new(cfg(16384));
+    let t0 = Instant::now();
+    let total = acc.buffer_pool().available_memory();
+    for p in 0..50 {
+        append(&acc, p, b"v", t0);
+    }
+    assert_eq!(total - acc.buffer_pool().available_memory(), 50 * 16384);
+    drop(acc.drain(&all_on_1, &nodes_1(), 1 << 30, t0));
+    assert_eq!(acc.buffer_pool().available_memory(), total);
+    // Their next batches start at the smallest size, and still grow when records come.
+    for p in 0..50 {
+        append(&acc, p, b"v", t0);
+    }
+    assert_eq!(total - acc.buffer_pool().available_memory(), 50 * MIN_ALLOC);
+    for _ in 0..100 {
+        append(&acc, 0, &[9u8; 100], t0);
+    }
+    let batches = acc
+        .drain(&all_on_1, &nodes_1(), 1 << 30, t0)
+        .remove(&1)
+        .unwrap();
+    let p0 = batches
+        .iter()
+        .find(|b| b.topic_partition() == &tp(0))
+        .unwrap();
+    assert_eq!(p0.record_count(), 101, "one batch, grown");
+    assert_eq!(decode_batch(p0.bytes()).unwrap().records.len(), 101);
+}
