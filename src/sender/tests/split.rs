@@ -2,6 +2,7 @@
 //! and their records written once, in order (see `accumulator/split.rs`).
 
 use super::*;
+#[cfg(any(feature = "lz4", feature = "gzip"))]
 use crate::compression::CompressionType;
 use crate::future::Callback;
 use crate::record::RecordMetadata;
