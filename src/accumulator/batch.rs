@@ -5,7 +5,7 @@ use super::buffer_pool::BufferPool;
 use crate::compression::CompressionType;
 use crate::error::{Delivery, Error};
 use crate::future::{BatchAck, BatchCompletion, RecordThunk};
-use crate::protocol::record_batch::{HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
+use crate::protocol::record_batch::{AppendError, HeaderRef, RecordBatchBuilder, NO_SEQUENCE};
 use crate::record::{Header, TopicPartition};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,10 +128,16 @@ impl ProducerBatch {
             limit_name: "the record batch format",
         };
         let approx = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
-        let size = self
-            .builder
-            .record_size(timestamp, key, value, headers)
-            .ok_or_else(|| too_large(approx))?;
+        // Sized once: checked against the limit and the memory, then written.
+        let prepared = match self.builder.prepare(timestamp, key, value, headers) {
+            Ok(p) => p,
+            // A sealed batch takes nothing more, and a full one (by the format's limits)
+            // neither: the record goes to a new batch, which says whether it fits at all.
+            Err(AppendError::Closed) => return Ok(None),
+            Err(AppendError::TooLarge) if self.builder.record_count() > 0 => return Ok(None),
+            Err(AppendError::TooLarge) => return Err(too_large(approx)),
+        };
+        let size = prepared.size();
         if !self.builder.fits(size) {
             return Ok(None);
         }
@@ -140,7 +146,7 @@ impl ProducerBatch {
         }
         let relative_offset = self.builder.record_count();
         self.builder
-            .append(timestamp, key, value, headers)
+            .append_prepared(prepared, timestamp, key, value, headers)
             .map_err(|_| too_large(size))?;
         Ok(Some(RecordThunk {
             relative_offset,

@@ -119,6 +119,22 @@ pub enum AppendError {
     TooLarge,
 }
 
+/// A record sized for a builder by [`RecordBatchBuilder::prepare`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreparedRecord {
+    delta: i64,
+    body: usize,
+    total: usize,
+    offset_delta: i32,
+}
+
+impl PreparedRecord {
+    /// The record's encoded size in the batch (length prefix included).
+    pub fn size(&self) -> usize {
+        self.total
+    }
+}
+
 /// Length of an optional byte field (-1 for null) as the format writes it, if it fits an i32.
 fn field_len(b: Option<&[u8]>) -> Option<i32> {
     match b {
@@ -326,14 +342,28 @@ impl RecordBatchBuilder {
         value: Option<&[u8]>,
         headers: &[H],
     ) -> Result<usize, AppendError> {
+        let prepared = self.prepare(timestamp, key, value, headers)?;
+        self.append_prepared(prepared, timestamp, key, value, headers)
+    }
+
+    /// Sizes the next record (the part of [`append`](Self::append) before any byte is
+    /// written), so a caller can check [`fits`](Self::fits) with
+    /// [`PreparedRecord::size`] and then [`append_prepared`](Self::append_prepared) without
+    /// computing the size twice. Nothing may be appended in between.
+    pub fn prepare<H: HeaderRef>(
+        &self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<PreparedRecord, AppendError> {
         if self.closed {
             return Err(AppendError::Closed);
         }
         if self.record_count == i32::MAX {
             return Err(AppendError::TooLarge);
         }
-        let first = self.record_count == 0;
-        let delta = if first {
+        let delta = if self.record_count == 0 {
             0
         } else {
             timestamp.wrapping_sub(self.base_timestamp)
@@ -348,6 +378,35 @@ impl RecordBatchBuilder {
         if !fits_format {
             return Err(AppendError::TooLarge);
         }
+        Ok(PreparedRecord {
+            delta,
+            body,
+            total,
+            offset_delta: self.record_count,
+        })
+    }
+
+    /// Appends the record [`prepare`](Self::prepare) sized, with the same arguments.
+    pub fn append_prepared<H: HeaderRef>(
+        &mut self,
+        prepared: PreparedRecord,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<usize, AppendError> {
+        let PreparedRecord {
+            delta,
+            body,
+            total,
+            offset_delta,
+        } = prepared;
+        // Prepared for another state of the batch: size it again rather than write a wrong one.
+        if offset_delta != self.record_count || self.closed {
+            let again = self.prepare(timestamp, key, value, headers)?;
+            return self.append_prepared(again, timestamp, key, value, headers);
+        }
+        let first = self.record_count == 0;
         let start = self.buf.len();
         self.buf.reserve(total);
         let b = &mut self.buf;
@@ -854,6 +913,45 @@ fn decode_record<'a>(d: &mut Decoder<'a>) -> DecodeResult<DecodedRecord<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepared_records_are_the_same_bytes_as_appended_ones() {
+        let hs: [(&str, Option<&[u8]>); 1] = [("h", Some(b"x"))];
+        let mut a = RecordBatchBuilder::new(1 << 16);
+        let mut b = RecordBatchBuilder::new(1 << 16);
+        for i in 0..50i64 {
+            let key = format!("k{i}");
+            let value = vec![i as u8; i as usize * 3];
+            let n = a
+                .append(1000 + i * 7, Some(key.as_bytes()), Some(&value), &hs)
+                .unwrap();
+            let p = b
+                .prepare(1000 + i * 7, Some(key.as_bytes()), Some(&value), &hs)
+                .unwrap();
+            assert_eq!(p.size(), n);
+            assert_eq!(
+                Some(p.size()),
+                b.record_size(1000 + i * 7, Some(key.as_bytes()), Some(&value), &hs)
+            );
+            b.append_prepared(p, 1000 + i * 7, Some(key.as_bytes()), Some(&value), &hs)
+                .unwrap();
+        }
+        a.close();
+        b.close();
+        assert_eq!(a.bytes(), b.bytes());
+        // A stale preparation (another record went in since) is sized again, not trusted.
+        let mut c = RecordBatchBuilder::new(1 << 16);
+        let stale = c.prepare(5, None, Some(b"long value"), &hs).unwrap();
+        c.append(5, None, Some(b"v"), &hs).unwrap();
+        c.append_prepared(stale, 5, None, Some(b"long value"), &hs)
+            .unwrap();
+        c.close();
+        let decoded = decode_batch(c.bytes()).unwrap();
+        assert_eq!(decoded.records.len(), 2);
+        assert_eq!(decoded.records[1].value, Some(&b"long value"[..]));
+        // A sealed builder prepares nothing.
+        assert_eq!(c.prepare(5, None, None, &hs), Err(AppendError::Closed));
+    }
     use proptest::prelude::*;
 
     type H<'a> = (&'a str, Option<&'a [u8]>);
