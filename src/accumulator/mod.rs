@@ -653,16 +653,7 @@ impl RecordAccumulator {
         let queue = self.queue(&tp);
         let mut q = queue.batches.lock();
         self.list(&tp, &queue);
-        if batch.has_sequence() {
-            let seq = batch.base_sequence();
-            let pos = q
-                .iter()
-                .position(|b| !b.has_sequence() || b.base_sequence() > seq)
-                .unwrap_or(q.len());
-            q.insert(pos, batch);
-        } else {
-            q.push_front(batch);
-        }
+        insert_in_sequence_order(&mut q, batch);
     }
 
     /// Calls `f` on each batch queued for `tp`, front to back (retries first, in base-sequence
@@ -789,6 +780,21 @@ impl RecordAccumulator {
             c.complete(Err(error(c.topic_partition(), c.delivery_if_failed())));
         }
     }
+}
+
+/// Puts a batch at the front of its queue: before the first batch without a sequence or with
+/// a later one (Java's `insertInSequenceOrder`); at the very front without a sequence.
+fn insert_in_sequence_order(q: &mut VecDeque<ProducerBatch>, batch: ProducerBatch) {
+    if !batch.has_sequence() {
+        q.push_front(batch);
+        return;
+    }
+    let seq = batch.base_sequence();
+    let pos = q
+        .iter()
+        .position(|b| !b.has_sequence() || b.base_sequence() > seq)
+        .unwrap_or(q.len());
+    q.insert(pos, batch);
 }
 
 struct Appended {

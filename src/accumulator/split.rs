@@ -30,7 +30,6 @@ use crate::future::Piece;
 use crate::protocol::record_batch::{
     decode_batch, decode_records, RecordBatchBuilder, BATCH_HEADER_LEN, DEFAULT_MAX_DECOMPRESSED,
 };
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 impl RecordAccumulator {
@@ -104,7 +103,7 @@ impl RecordAccumulator {
         let mut q = queue.batches.lock();
         self.list(&tp, &queue);
         for p in pieces.into_iter().rev() {
-            insert_in_sequence_order(&mut q, p);
+            super::insert_in_sequence_order(&mut q, p);
         }
         Ok(n)
     }
@@ -163,19 +162,4 @@ impl RecordAccumulator {
         }
         Ok(out)
     }
-}
-
-/// Puts a batch at the front of its queue: before the first batch without a sequence or with
-/// a later one (Java's `insertInSequenceOrder`); at the very front without a sequence.
-fn insert_in_sequence_order(q: &mut VecDeque<ProducerBatch>, batch: ProducerBatch) {
-    if !batch.has_sequence() {
-        q.push_front(batch);
-        return;
-    }
-    let seq = batch.base_sequence();
-    let pos = q
-        .iter()
-        .position(|b| !b.has_sequence() || b.base_sequence() > seq)
-        .unwrap_or(q.len());
-    q.insert(pos, batch);
 }
