@@ -311,6 +311,13 @@ impl RecordAccumulator {
         busy
     }
 
+    /// The listed partitions as they are (some may have emptied since the last
+    /// [`busy_partitions`](Self::busy_partitions)): for the passes after `ready` in the same
+    /// turn, which need not prune or sort the list again.
+    fn listed_partitions(&self) -> Vec<(TopicPartition, Queue)> {
+        self.active.lock().clone()
+    }
+
     /// The write limit of a new batch: it is ready at `batch.size`, and grows past it while
     /// the sender has not taken it, up to this.
     fn growth_limit(&self) -> usize {
@@ -558,10 +565,15 @@ impl RecordAccumulator {
         // The partitions with batches, by ready leader, in creation order: the work is in
         // the busy partitions, not in all the producer ever wrote to.
         let mut by_node: FastMap<i32, Vec<(TopicPartition, Queue)>> = FastMap::default();
-        for (tp, queue) in self.busy_partitions() {
+        // `ready` pruned and ordered the list this turn; only what was listed since is out of
+        // order, so each node's share is sorted again (cheap on a nearly sorted list).
+        for (tp, queue) in self.listed_partitions() {
             if let Some(node) = leaders.leader_for(&tp).filter(|n| ready_nodes.contains(n)) {
                 by_node.entry(node).or_default().push((tp, queue));
             }
+        }
+        for parts in by_node.values_mut() {
+            parts.sort_by_key(|(_, q)| q.order);
         }
         for &node in ready_nodes {
             let Some(parts) = by_node.get(&node) else {
@@ -696,7 +708,7 @@ impl RecordAccumulator {
     /// front of each partition queue). The caller fails them.
     pub fn expired_batches(&self, now: Instant) -> Vec<ProducerBatch> {
         let mut out = Vec::new();
-        for (_, queue) in self.busy_partitions() {
+        for (_, queue) in self.listed_partitions() {
             let mut q = queue.batches.lock();
             while q
                 .front()
