@@ -132,6 +132,15 @@ impl DrainHook for Idempotence {
             if stale && (!p.in_flight.is_empty() || p.retrying.is_some()) {
                 return false;
             }
+            // Until the broker has acknowledged a batch of this id/epoch on the partition it
+            // may hold no state for the producer, and a broker without state takes any
+            // sequence as the first: were the first batch refused (NOT_LEADER on a topic just
+            // created) while the second is accepted, the first could only land after it, out
+            // of order. So one batch at a time until the first acknowledgement; it costs one
+            // round trip per partition and epoch.
+            if !stale && p.last_acked.is_none() && !p.in_flight.is_empty() {
+                return false;
+            }
         }
         // While a retry is pending, resend nothing until every batch in flight has come back;
         // then resend in sequence order, starting with the lowest.

@@ -361,16 +361,22 @@ fn invalid_producer_epoch_fails_the_batch_and_a_new_producer_id_is_taken() {
 }
 
 #[test]
-fn refused_first_batches_with_a_later_one_accepted_lose_and_double_nothing() {
-    // A fresh partition: the first two batches are refused NOT_LEADER while the third is
-    // accepted (a broker without state for the producer takes any sequence). Renumbering the
-    // refused ones into sequences the broker has once answered them as duplicates: reported
-    // written, not in the log.
+fn refused_first_batches_with_a_later_one_accepted_lose_double_and_reorder_nothing() {
+    // A fresh partition: the first two batches are refused NOT_LEADER (a topic just created)
+    // and a third would be accepted, since a broker without state for the producer takes any
+    // sequence. Three in flight at once would write the third first, and the refused ones
+    // after it under a new epoch: once each, out of order (seen against a real broker in
+    // `eight_threads_share_one_producer_and_keep_per_key_order`). Renumbering them into
+    // sequences the broker has would answer them as duplicates: reported written, not in
+    // the log.
     let mut h = harness(Opts {
         batch_size: 120,
         max_in_flight: 3,
         ..Opts::default()
     });
+    // Answers held back, so that all three requests are out before the first comes back.
+    h.net
+        .broker(|b| b.answer_delay.insert(0, Duration::from_millis(10)));
     let nl = Fault::Refuse(ErrorCode::NOT_LEADER_OR_FOLLOWER);
     h.fault(0, &[nl, nl]);
     let futures: Vec<SendFuture> = (0..6).map(|_| h.send(0)).collect();
@@ -381,6 +387,12 @@ fn refused_first_batches_with_a_later_one_accepted_lose_and_double_nothing() {
         .filter(|f| matches!(f.try_get(), Some(Ok(_))))
         .count();
     assert_eq!(written, 6, "every record written: {:?}", h.log(0));
+    let offsets: Vec<i64> = futures.iter().map(offset).collect();
+    assert!(
+        offsets.windows(2).all(|w| w[0] < w[1]),
+        "send order kept: offsets {offsets:?}, log {:?}",
+        h.log(0)
+    );
 }
 
 #[test]
