@@ -19,6 +19,7 @@ pub(crate) mod tcp;
 pub(crate) mod tls;
 pub(crate) mod transport;
 
+pub(crate) use connection::{FrameBody, WireParts};
 pub(crate) use nodes::{Event, NodePool, PoolConfig};
 pub(crate) use tcp::{SocketOptions, TcpTransport};
 pub(crate) use transport::{Transport, Waker};

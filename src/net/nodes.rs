@@ -26,7 +26,7 @@
 //! - A connection with nothing in flight and no traffic for `connections.max.idle.ms` is
 //!   closed quietly (no backoff); the next request to the node opens a new one.
 
-use super::connection::{Connection, ConnectionError};
+use super::connection::{Connection, ConnectionError, FrameBody, WireParts};
 use super::handshake::{Failure, Handshake, Next, Outgoing};
 use super::sasl::SaslSettings;
 use super::transport::{Readiness, Stream, Transport};
@@ -102,6 +102,15 @@ enum Ctx<C> {
     User(C),
 }
 
+impl<C: WireParts> WireParts for Ctx<C> {
+    fn wire_part(&self, index: usize) -> &[u8] {
+        match self {
+            Ctx::Setup => &[],
+            Ctx::User(c) => c.wire_part(index),
+        }
+    }
+}
+
 struct Node<S: Stream, C> {
     addr: String,
     conn: Option<Connection<Ctx<C>, S>>,
@@ -171,7 +180,7 @@ pub(crate) struct NodePool<T: Transport, C> {
     ready: Vec<Readiness>,
 }
 
-impl<T: Transport, C> NodePool<T, C> {
+impl<T: Transport, C: WireParts> NodePool<T, C> {
     /// A pool that knows the bootstrap addresses (as nodes -1, -2, ...).
     pub fn new(transport: T, cfg: PoolConfig, bootstrap: &[String], rng: Rng) -> Self {
         let nodes = bootstrap
@@ -403,14 +412,15 @@ impl<T: Transport, C> NodePool<T, C> {
             return Err(SendError::Unsupported(ctx));
         };
         self.send_with(id, R::API_KEY, version, true, ctx, now, |_, b| {
-            req.encode_body(version, b)
+            req.encode_body(version, b.bytes())
         })
         .map_err(|(e, ctx)| SendError::Failed(e, ctx))
     }
 
-    /// Sends a request whose body `body` appends straight into the connection's write buffer
-    /// (a Produce request's batches, reached through the context, are copied once, there), at
-    /// a version the caller chose from [`NodePool::versions`].
+    /// Sends a request whose body `body` writes into the connection's write queue: its own
+    /// bytes, and parts of the context by reference (a Produce request's batches, written to
+    /// the socket from the batches themselves), at a version the caller chose from
+    /// [`NodePool::versions`].
     #[allow(clippy::too_many_arguments)]
     pub fn send_with(
         &mut self,
@@ -420,20 +430,31 @@ impl<T: Transport, C> NodePool<T, C> {
         expect_response: bool,
         ctx: C,
         now: Instant,
-        body: impl FnOnce(&C, &mut Vec<u8>),
+        body: impl FnOnce(&C, &mut FrameBody<'_>),
     ) -> Result<(), (String, C)> {
         let client_id = Some(self.cfg.client_id.as_str()).filter(|s| !s.is_empty());
         let Some(conn) = self.nodes.get_mut(&id).and_then(|n| n.conn.as_mut()) else {
             return Err(("not connected".into(), ctx));
         };
-        let pending = conn.begin(api_key, version, client_id);
-        body(&ctx, conn.buffer());
-        conn.commit(pending, expect_response, now, Ctx::User(ctx))
-            .map(drop)
-            .map_err(|(e, ctx)| match ctx {
-                Ctx::User(c) => (e.to_string(), c),
-                Ctx::Setup => unreachable!("a user request comes back as one"),
-            })
+        let user_body = |c: &Ctx<C>, b: &mut FrameBody<'_>| {
+            if let Ctx::User(c) = c {
+                body(c, b);
+            }
+        };
+        conn.send(
+            api_key,
+            version,
+            client_id,
+            expect_response,
+            now,
+            Ctx::User(ctx),
+            user_body,
+        )
+        .map(drop)
+        .map_err(|(e, ctx)| match ctx {
+            Ctx::User(c) => (e.to_string(), c),
+            Ctx::Setup => unreachable!("a user request comes back as one"),
+        })
     }
 
     /// The contexts of every request in flight (not yet answered), on every connection.
@@ -682,7 +703,7 @@ impl<T: Transport, C> NodePool<T, C> {
             true,
             now,
             Ctx::Setup,
-            |b| b.extend_from_slice(&out.body),
+            |_, b| b.bytes().extend_from_slice(&out.body),
         );
         if let Err((e, _)) = res {
             self.disconnect(id, &format!("cannot send a setup request: {e}"), now);

@@ -12,7 +12,7 @@ use super::tls::TlsConnector;
 use super::transport::{Interest, Readiness, Stream, Transport, Waker};
 use polling::{Event, Events, PollMode, Poller};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -190,7 +190,10 @@ impl Stream for TcpLink {
         self.io.read(buf)
     }
     fn write(&mut self, buf: &[u8]) -> Result<Option<usize>, ConnectionError> {
-        self.io.write(buf)
+        self.io.write_vectored(&[IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> Result<Option<usize>, ConnectionError> {
+        self.io.write_vectored(bufs)
     }
     fn flush(&mut self) -> Result<(), ConnectionError> {
         self.io.flush()
@@ -280,11 +283,13 @@ impl Io {
     /// Writes plaintext without blocking: how much was taken, `None` if nothing could be.
     /// With TLS, what rustls took is encrypted (or held until the handshake is done) and
     /// counts as written.
-    fn write(&mut self, buf: &[u8]) -> Result<Option<usize>, ConnectionError> {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> Result<Option<usize>, ConnectionError> {
         match self {
             Io::Plain(s) => loop {
-                match s.write(buf) {
-                    Ok(0) => return Err(ConnectionError::Eof),
+                match s.write_vectored(bufs) {
+                    Ok(0) if bufs.iter().any(|b| !b.is_empty()) => {
+                        return Err(ConnectionError::Eof)
+                    }
                     Ok(n) => return Ok(Some(n)),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -296,7 +301,7 @@ impl Io {
                 // rustls takes nothing while its buffer is full; a second try after the
                 // socket took the buffer out.
                 for _ in 0..2 {
-                    let n = tls.writer().write(buf)?;
+                    let n = tls.writer().write_vectored(bufs)?;
                     let drained = push_tls(s, tls)?;
                     if n > 0 {
                         return Ok(Some(n));

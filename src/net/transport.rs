@@ -12,7 +12,7 @@
 
 use super::connection::ConnectionError;
 use std::fmt;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +44,14 @@ pub(crate) trait Stream {
     fn read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ConnectionError>;
     /// Writes without blocking: how much was taken, `None` if nothing could be.
     fn write(&mut self, buf: &[u8]) -> Result<Option<usize>, ConnectionError>;
+    /// Writes the slices in order, as one write would their concatenation: how much was
+    /// taken, `None` if nothing could be. By default the first non-empty slice alone.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> Result<Option<usize>, ConnectionError> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(b) => self.write(b),
+            None => Ok(Some(0)),
+        }
+    }
     /// Pushes out what a lower layer (TLS) holds.
     fn flush(&mut self) -> Result<(), ConnectionError>;
     /// Whether a lower layer (TLS) holds bytes not yet written.

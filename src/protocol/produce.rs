@@ -81,40 +81,77 @@ pub struct ProduceRequest<'a> {
     pub topics: Vec<ProduceTopic<'a>>,
 }
 
+/// Where a Produce request body goes: the request's own bytes into a buffer, and each
+/// partition's records wherever the sink puts them. A `Vec<u8>` takes everything; the sender's
+/// sink leaves the records in their batches and refers to them (a vectored write), so the
+/// bytes produced are not copied into the request.
+pub trait ProduceSink {
+    /// The buffer the request's own bytes are appended to.
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// The records of partition `partition` of topic `topic` (indexes into the request's
+    /// lists) go here, right after their length.
+    fn records(&mut self, topic: usize, partition: usize, records: &[u8]);
+}
+
+impl ProduceSink for Vec<u8> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+    fn records(&mut self, _: usize, _: usize, records: &[u8]) {
+        self.extend_from_slice(records);
+    }
+}
+
 impl ProduceRequest<'_> {
     /// Appends the body at `version`.
     pub fn encode(&self, version: i16, buf: &mut Vec<u8>) {
-        let fx = version >= FIRST_FLEXIBLE_VERSION;
         buf.reserve(self.encoded_len(version));
+        self.encode_into(version, buf);
+    }
+
+    /// Writes the body at `version` into `sink`, the records by [`ProduceSink::records`].
+    pub fn encode_into<S: ProduceSink>(&self, version: i16, sink: &mut S) {
+        let fx = version >= FIRST_FLEXIBLE_VERSION;
+        let records: usize = self
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .map(|p| p.records.len())
+            .sum();
+        sink.buf()
+            .reserve(self.encoded_len(version).saturating_sub(records));
+        let buf = sink.buf();
         put_nullable_string(buf, self.transactional_id, fx);
         put_i16(buf, self.acks);
         put_i32(buf, self.timeout_ms);
         put_array_len(buf, self.topics.len(), fx);
-        for t in &self.topics {
+        for (ti, t) in self.topics.iter().enumerate() {
+            let buf = sink.buf();
             if version >= FIRST_TOPIC_ID_VERSION {
                 put_uuid(buf, &t.topic_id);
             } else {
                 put_string(buf, t.name, fx);
             }
             put_array_len(buf, t.partitions.len(), fx);
-            for p in &t.partitions {
+            for (pi, p) in t.partitions.iter().enumerate() {
+                let buf = sink.buf();
                 put_i32(buf, p.index);
                 if fx {
                     put_uvarint(buf, p.records.len() as u64 + 1);
                 } else {
                     put_i32(buf, p.records.len() as i32);
                 }
-                buf.extend_from_slice(p.records);
+                sink.records(ti, pi, p.records);
                 if fx {
-                    put_empty_tagged_fields(buf);
+                    put_empty_tagged_fields(sink.buf());
                 }
             }
             if fx {
-                put_empty_tagged_fields(buf);
+                put_empty_tagged_fields(sink.buf());
             }
         }
         if fx {
-            put_empty_tagged_fields(buf);
+            put_empty_tagged_fields(sink.buf());
         }
     }
 

@@ -44,7 +44,7 @@ use crate::backoff::Rng;
 use crate::error::{Delivery, Error};
 use crate::future::BatchAck;
 use crate::metadata::{Cluster, Metadata};
-use crate::net::{Event, NodePool, PoolConfig, Transport, Waker};
+use crate::net::{Event, NodePool, PoolConfig, Transport, Waker, WireParts};
 use crate::partitioner::LoadStats;
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::metadata::{MetadataRequest, MetadataResponse};
@@ -118,6 +118,16 @@ enum RequestCtx {
     Metadata,
     Txn(TxnRequest),
     Produce(Vec<ProducerBatch>),
+}
+
+impl WireParts for RequestCtx {
+    /// A Produce request's parts are its batches (see `produce::encode`).
+    fn wire_part(&self, index: usize) -> &[u8] {
+        match self {
+            RequestCtx::Produce(batches) => batches.get(index).map_or(&[], |b| b.bytes()),
+            _ => &[],
+        }
+    }
 }
 
 /// Leader lookup over a metadata snapshot.

@@ -9,8 +9,9 @@ use crate::accumulator::ProducerBatch;
 use crate::error::{Delivery, Error};
 use crate::future::BatchAck;
 use crate::metadata::Cluster;
+use crate::net::FrameBody;
 use crate::protocol::produce::{
-    self, ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic,
+    self, ProducePartition, ProduceRequest, ProduceResponse, ProduceSink, ProduceTopic,
 };
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::ErrorCode;
@@ -45,42 +46,68 @@ pub(crate) fn version(
     }
 }
 
-/// Appends the Produce request body for `batches` (grouped by topic, in drain order) to `buf`:
-/// the batches' bytes are copied once, straight into the connection's write buffer.
+/// Writes the Produce request body for `batches` (grouped by topic, in drain order) into
+/// `body`: the request's own fields into the write buffer, each batch by reference (part `i`
+/// of the request's context is `batches[i].bytes()`), so the batches go to the socket from
+/// their own buffers without being copied.
 pub(crate) fn encode(
     batches: &[ProducerBatch],
     cluster: &Cluster,
     acks: i16,
     request_timeout: Duration,
     version: i16,
-    buf: &mut Vec<u8>,
+    body: &mut FrameBody<'_>,
 ) {
     let mut topics: Vec<ProduceTopic<'_>> = Vec::new();
-    for b in batches {
+    // For each topic of the request, the index in `batches` of each of its partitions.
+    let mut order: Vec<Vec<usize>> = Vec::new();
+    for (i, b) in batches.iter().enumerate() {
         let tp = b.topic_partition();
         let part = ProducePartition {
             index: tp.partition,
             records: b.bytes(),
         };
-        match topics.iter_mut().find(|t| t.name == &*tp.topic) {
-            Some(t) => t.partitions.push(part),
-            None => topics.push(ProduceTopic {
-                name: &tp.topic,
-                topic_id: cluster
-                    .topics
-                    .get(&*tp.topic)
-                    .map_or([0; 16], |t| t.topic_id),
-                partitions: vec![part],
-            }),
+        match topics.iter().position(|t| t.name == &*tp.topic) {
+            Some(t) => {
+                topics[t].partitions.push(part);
+                order[t].push(i);
+            }
+            None => {
+                topics.push(ProduceTopic {
+                    name: &tp.topic,
+                    topic_id: cluster
+                        .topics
+                        .get(&*tp.topic)
+                        .map_or([0; 16], |t| t.topic_id),
+                    partitions: vec![part],
+                });
+                order.push(vec![i]);
+            }
         }
     }
-    ProduceRequest {
+    let request = ProduceRequest {
         transactional_id: None,
         acks,
         timeout_ms: i32::try_from(request_timeout.as_millis()).unwrap_or(i32::MAX),
         topics,
+    };
+    request.encode_into(version, &mut BatchesByReference { body, order });
+}
+
+/// A [`ProduceSink`] that puts each partition's records in the frame as a reference to its
+/// batch: part `order[topic][partition]` of the request's context.
+struct BatchesByReference<'a, 'b> {
+    body: &'a mut FrameBody<'b>,
+    order: Vec<Vec<usize>>,
+}
+
+impl ProduceSink for BatchesByReference<'_, '_> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self.body.bytes()
     }
-    .encode(version, buf);
+    fn records(&mut self, topic: usize, partition: usize, records: &[u8]) {
+        self.body.part(self.order[topic][partition], records.len());
+    }
 }
 
 /// The broker's answer for one batch.

@@ -1,6 +1,15 @@
 //! One connection to one broker: a non-blocking [`Stream`] (a socket from the TCP transport, or
-//! a scripted stream in tests), a write buffer of whole request frames, a read buffer parsed
+//! a scripted stream in tests), a write queue of whole request frames, a read buffer parsed
 //! into response frames, and the queue of requests awaiting an answer.
+//!
+//! A frame in the write queue is a list of segments: bytes in the connection's own write
+//! buffer (size, header, the small fields of the body) and parts the request's context holds
+//! ([`WireParts`]: a Produce request's record batches), which go to the socket in one vectored
+//! write from where they are, never copied into the write buffer. That saves a copy of every
+//! byte produced and keeps the write buffer at the size of the headers, whatever the batches
+//! weigh. The context lives on the connection until its frame is written (a response cannot
+//! arrive before that: one that does closes the connection), so the parts cannot change or go
+//! away while their bytes are pending.
 //!
 //! Kafka answers the requests of one connection in the order they were sent, so in-flight
 //! requests are a FIFO: a response whose correlation id is not the one at the front means the
@@ -18,7 +27,7 @@ use super::transport::{Interest, Stream};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::header::{RequestHeader, ResponseHeader};
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
 /// Why a connection had to be closed.
@@ -34,6 +43,10 @@ pub(crate) enum ConnectionError {
     Frame(#[from] FrameError),
     #[error("response with correlation id {got}, expected {expected:?}")]
     Correlation { got: i32, expected: Option<i32> },
+    /// A response to a request whose frame is not all written yet: no broker does that, and
+    /// the request's context, which holds the rest of the frame, must stay until it is.
+    #[error("response with correlation id {0} before its request was written")]
+    EarlyResponse(i32),
     #[error("malformed response header: {0}")]
     Header(crate::protocol::DecodeError),
     /// The TLS session failed: a certificate that is not trusted or does not name the broker,
@@ -43,9 +56,77 @@ pub(crate) enum ConnectionError {
     Tls(String),
 }
 
+/// Bytes that a request's context holds and that go out as part of its frame, written from
+/// where they are rather than copied into the connection's write buffer (see the module docs).
+pub(crate) trait WireParts {
+    /// Part `index` of the request's frame, as registered with [`FrameBody::part`]: the same
+    /// bytes on every call while the request is on the connection.
+    fn wire_part(&self, index: usize) -> &[u8];
+}
+
+/// One piece of the write queue.
+#[derive(Debug, Clone, Copy)]
+enum Segment {
+    /// The write buffer's bytes from the end of the previous owned segment up to `end`.
+    Owned { end: usize },
+    /// `len` bytes of part `index` of request `request`'s context.
+    Part {
+        request: u64,
+        index: usize,
+        len: usize,
+    },
+    /// Request `request`'s frame is complete up to here.
+    End { request: u64 },
+}
+
+/// The body of a request frame being queued: bytes appended to the write buffer, and parts
+/// of the request's context referred to where they go ([`FrameBody::part`]).
+pub(crate) struct FrameBody<'a> {
+    buf: &'a mut Vec<u8>,
+    segments: &'a mut VecDeque<Segment>,
+    request: u64,
+    /// Where the owned bytes not yet in a segment begin.
+    owned_from: usize,
+    /// Bytes of the frame held by parts.
+    external: usize,
+}
+
+impl FrameBody<'_> {
+    /// The write buffer, for the body's own bytes.
+    pub fn bytes(&mut self) -> &mut Vec<u8> {
+        self.buf
+    }
+
+    /// Puts the `len` bytes of the context's [`WireParts::wire_part`] `index` here in the
+    /// frame, written from the context itself.
+    pub fn part(&mut self, index: usize, len: usize) {
+        self.close_owned();
+        self.segments.push_back(Segment::Part {
+            request: self.request,
+            index,
+            len,
+        });
+        self.external += len;
+    }
+
+    fn close_owned(&mut self) {
+        if self.buf.len() > self.owned_from {
+            self.segments.push_back(Segment::Owned {
+                end: self.buf.len(),
+            });
+            self.owned_from = self.buf.len();
+        }
+    }
+}
+
+/// At most this many slices in one vectored write.
+const MAX_IOV: usize = 128;
+
 /// A request awaiting its response.
 #[derive(Debug)]
 struct InFlight<C> {
+    /// Numbers the requests of the connection in the order they were queued.
+    request: u64,
     correlation_id: i32,
     api_key: i16,
     api_version: i16,
@@ -57,7 +138,7 @@ struct InFlight<C> {
 /// last byte of its frame has been handed to the socket.
 #[derive(Debug)]
 struct Unanswered<C> {
-    end: usize,
+    request: u64,
     ctx: C,
 }
 
@@ -79,16 +160,6 @@ const READ_CHUNK: usize = 64 * 1024;
 /// How much written data may sit at the front of the write buffer before it is compacted.
 const COMPACT_AT: usize = 1024 * 1024;
 
-/// A request frame begun with [`Connection::begin`], to be finished with [`Connection::commit`].
-#[derive(Debug)]
-#[must_use]
-pub(crate) struct PendingRequest {
-    start: usize,
-    correlation_id: i32,
-    api_key: i16,
-    api_version: i16,
-}
-
 /// A connection to a broker. See the module docs.
 pub(crate) struct Connection<C, S: Stream> {
     stream: S,
@@ -98,9 +169,18 @@ pub(crate) struct Connection<C, S: Stream> {
     last_activity: Instant,
     /// Set while the non-blocking connect is under way: when it must have completed.
     connect_deadline: Option<Instant>,
-    /// Bytes of whole frames not yet written; `write_pos` is how far the socket took them.
+    /// The owned bytes of the frames not yet written; `owned_pos` is how far the socket took
+    /// them.
     write_buf: Vec<u8>,
-    write_pos: usize,
+    owned_pos: usize,
+    /// What is left to write, in order; `front_written` is how much of the front segment the
+    /// socket took (for a part: owned bytes are counted by `owned_pos`).
+    segments: VecDeque<Segment>,
+    front_written: usize,
+    /// The number the next request queued gets.
+    next_request: u64,
+    /// Every request numbered below this is written whole.
+    written_requests: u64,
     /// Bytes read and not yet parsed into frames live in `read_buf[read_start..read_end]`.
     read_buf: Vec<u8>,
     read_start: usize,
@@ -108,8 +188,6 @@ pub(crate) struct Connection<C, S: Stream> {
     next_correlation_id: i32,
     in_flight: VecDeque<InFlight<C>>,
     unanswered: VecDeque<Unanswered<C>>,
-    /// Offset subtracted from `Unanswered::end` when the write buffer is compacted.
-    write_base: usize,
     /// A read error (or end of stream) met after complete responses were parsed in the same
     /// call: those are returned first, the error by the next [`Connection::read`].
     read_error: Option<ConnectionError>,
@@ -131,15 +209,18 @@ impl<C, S: Stream> Connection<C, S> {
             },
             last_activity: now,
             connect_deadline: connecting.then(|| now + setup_timeout),
-            write_buf: Vec::with_capacity(64 * 1024),
-            write_pos: 0,
+            write_buf: Vec::with_capacity(16 * 1024),
+            owned_pos: 0,
+            segments: VecDeque::new(),
+            front_written: 0,
+            next_request: 0,
+            written_requests: 0,
             read_buf: vec![0; READ_CHUNK],
             read_start: 0,
             read_end: 0,
             next_correlation_id: 0,
             in_flight: VecDeque::new(),
             unanswered: VecDeque::new(),
-            write_base: 0,
             read_error: None,
         }
     }
@@ -169,8 +250,9 @@ impl<C, S: Stream> Connection<C, S> {
         Ok(())
     }
 
-    /// Appends a request frame (size, header, body written by `body`) to the write buffer.
-    /// Nothing is written to the socket until [`Connection::flush`].
+    /// Queues a request frame: size, header, and the body `body` writes, given the context
+    /// (its own bytes into [`FrameBody::bytes`], the context's parts by reference with
+    /// [`FrameBody::part`]). Nothing is written to the socket until [`Connection::flush`].
     #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
@@ -180,25 +262,11 @@ impl<C, S: Stream> Connection<C, S> {
         expect_response: bool,
         now: Instant,
         ctx: C,
-        body: impl FnOnce(&mut Vec<u8>),
+        body: impl FnOnce(&C, &mut FrameBody<'_>),
     ) -> Result<i32, (ConnectionError, C)> {
-        let pending = self.begin(api_key, api_version, client_id);
-        body(self.buffer());
-        self.commit(pending, expect_response, now, ctx)
-    }
-
-    /// Starts a request frame in the write buffer: size placeholder and header. Append the body
-    /// to [`Connection::buffer`], then [`Connection::commit`]. Two steps so that a body borrowing
-    /// what becomes the request's context (a Produce request's batches) is written straight
-    /// into the socket buffer, with no intermediate copy.
-    pub fn begin(
-        &mut self,
-        api_key: i16,
-        api_version: i16,
-        client_id: Option<&str>,
-    ) -> PendingRequest {
+        let request = self.next_request;
         let correlation_id = self.next_correlation_id;
-        self.next_correlation_id = self.next_correlation_id.wrapping_add(1) & i32::MAX;
+        let segments_before = self.segments.len();
         let start = frame::begin_frame(&mut self.write_buf);
         RequestHeader {
             api_key,
@@ -207,41 +275,32 @@ impl<C, S: Stream> Connection<C, S> {
             client_id,
         }
         .encode(&mut self.write_buf);
-        PendingRequest {
-            start,
-            correlation_id,
-            api_key,
-            api_version,
-        }
-    }
-
-    /// The write buffer, for appending the body of the request begun with [`Connection::begin`].
-    pub fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.write_buf
-    }
-
-    /// Finishes the frame begun with [`Connection::begin`] (its size filled in last) and queues
-    /// the request with its context.
-    pub fn commit(
-        &mut self,
-        pending: PendingRequest,
-        expect_response: bool,
-        now: Instant,
-        ctx: C,
-    ) -> Result<i32, (ConnectionError, C)> {
-        let PendingRequest {
-            start,
-            correlation_id,
-            api_key,
-            api_version,
-        } = pending;
-        if let Err(e) = frame::finish_frame(&mut self.write_buf, start) {
+        let mut fb = FrameBody {
+            buf: &mut self.write_buf,
+            segments: &mut self.segments,
+            request,
+            owned_from: start,
+            external: 0,
+        };
+        body(&ctx, &mut fb);
+        fb.close_owned();
+        let external = fb.external;
+        let size = self.write_buf.len() - start - frame::SIZE_PREFIX_LEN + external;
+        let Ok(size32) = i32::try_from(size) else {
             self.write_buf.truncate(start);
-            return Err((e.into(), ctx));
-        }
+            self.segments.truncate(segments_before);
+            let max = i32::MAX as usize;
+            return Err((FrameError::TooLarge { size, max }.into(), ctx));
+        };
+        self.write_buf[start..start + frame::SIZE_PREFIX_LEN]
+            .copy_from_slice(&size32.to_be_bytes());
+        self.segments.push_back(Segment::End { request });
+        self.next_request += 1;
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1) & i32::MAX;
         self.last_activity = now;
         if expect_response {
             self.in_flight.push_back(InFlight {
+                request,
                 correlation_id,
                 api_key,
                 api_version,
@@ -249,43 +308,19 @@ impl<C, S: Stream> Connection<C, S> {
                 ctx,
             });
         } else {
-            let end = self.write_base + self.write_buf.len();
-            self.unanswered.push_back(Unanswered { end, ctx });
+            self.unanswered.push_back(Unanswered { request, ctx });
         }
         Ok(correlation_id)
     }
 
-    /// Writes as much of the write buffer as the socket takes without blocking.
-    pub fn flush(&mut self) -> Result<(), ConnectionError> {
-        if self.is_connecting() {
-            return Ok(());
-        }
-        while self.write_pos < self.write_buf.len() {
-            match self.stream.write(&self.write_buf[self.write_pos..])? {
-                Some(n) => self.write_pos += n,
-                None => break,
-            }
-        }
-        self.stream.flush()?;
-        if self.write_pos == self.write_buf.len() {
-            self.write_base += self.write_buf.len();
-            self.write_buf.clear();
-            self.write_pos = 0;
-        } else if self.write_pos >= COMPACT_AT && self.write_pos * 2 >= self.write_buf.len() {
-            // Under steady load the buffer may never drain completely: drop the written front
-            // now and then so it does not grow with everything ever sent.
-            self.write_buf.drain(..self.write_pos);
-            self.write_base += self.write_pos;
-            self.write_pos = 0;
-        }
-        Ok(())
-    }
-
     /// Contexts of requests that expect no response and have been fully written.
     pub fn take_sent_unanswered(&mut self) -> Vec<C> {
-        let written = self.write_base + self.write_pos;
         let mut out = Vec::new();
-        while self.unanswered.front().is_some_and(|u| u.end <= written) {
+        while self
+            .unanswered
+            .front()
+            .is_some_and(|u| u.request < self.written_requests)
+        {
             out.push(self.unanswered.pop_front().expect("checked").ctx);
         }
         out
@@ -349,6 +384,11 @@ impl<C, S: Stream> Connection<C, S> {
         )? {
             let payload =
                 &self.read_buf[self.read_start + frame::SIZE_PREFIX_LEN..self.read_start + end];
+            if let Some(f) = self.in_flight.front() {
+                if f.request >= self.written_requests {
+                    return Err(ConnectionError::EarlyResponse(f.correlation_id));
+                }
+            }
             let expected = self
                 .in_flight
                 .front()
@@ -411,7 +451,7 @@ impl<C, S: Stream> Connection<C, S> {
 
     /// Whether bytes are waiting to be written.
     pub fn has_pending_writes(&self) -> bool {
-        self.write_pos < self.write_buf.len() || self.stream.wants_write()
+        !self.segments.is_empty() || self.stream.wants_write()
     }
 
     /// The contexts of the requests awaiting a response, oldest first.
@@ -445,3 +485,158 @@ impl<C, S: Stream> Connection<C, S> {
         in_flight.chain(unanswered).collect()
     }
 }
+
+impl<C: WireParts, S: Stream> Connection<C, S> {
+    /// Writes as much of the write queue as the socket takes without blocking, in vectored
+    /// writes of owned bytes and the contexts' parts.
+    pub fn flush(&mut self) -> Result<(), ConnectionError> {
+        if self.is_connecting() {
+            return Ok(());
+        }
+        loop {
+            self.skip_ends();
+            if self.segments.is_empty() {
+                break;
+            }
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let filled = gather(
+                &mut iov,
+                &self.segments,
+                self.front_written,
+                &self.write_buf,
+                self.owned_pos,
+                |request, index| find_part(&self.in_flight, &self.unanswered, request, index),
+            )?;
+            match self.stream.write_vectored(&iov[..filled])? {
+                Some(n) => self.advance(n),
+                None => break,
+            }
+        }
+        self.stream.flush()?;
+        if self.segments.is_empty() {
+            self.write_buf.clear();
+            self.owned_pos = 0;
+        } else if self.owned_pos >= COMPACT_AT && self.owned_pos * 2 >= self.write_buf.len() {
+            // Under steady load the queue may never drain completely: drop the written front
+            // of the buffer now and then so it does not grow with everything ever sent.
+            let written = self.owned_pos;
+            self.write_buf.drain(..written);
+            for seg in &mut self.segments {
+                if let Segment::Owned { end } = seg {
+                    *end -= written;
+                }
+            }
+            self.owned_pos = 0;
+        }
+        Ok(())
+    }
+}
+
+impl<C, S: Stream> Connection<C, S> {
+    /// Pops the end markers at the front: those requests are written whole.
+    fn skip_ends(&mut self) {
+        while let Some(&Segment::End { request }) = self.segments.front() {
+            self.written_requests = request + 1;
+            self.segments.pop_front();
+        }
+    }
+
+    /// The socket took `n` more bytes of the queue.
+    fn advance(&mut self, mut n: usize) {
+        while let Some(&seg) = self.segments.front() {
+            let left = match seg {
+                Segment::Owned { end } => end - self.owned_pos,
+                Segment::Part { len, .. } => len - self.front_written,
+                Segment::End { request } => {
+                    self.written_requests = request + 1;
+                    self.segments.pop_front();
+                    continue;
+                }
+            };
+            if n < left {
+                match seg {
+                    Segment::Owned { .. } => self.owned_pos += n,
+                    _ => self.front_written += n,
+                }
+                return;
+            }
+            n -= left;
+            if let Segment::Owned { end } = seg {
+                self.owned_pos = end;
+            }
+            self.front_written = 0;
+            self.segments.pop_front();
+        }
+    }
+}
+
+/// Fills `iov` with the next bytes to write, from the front of `segments`: owned bytes from
+/// `buf` (the first from `owned_pos`), parts from the contexts (the first past
+/// `front_written`). Returns how many slices it filled.
+fn gather<'a>(
+    iov: &mut [IoSlice<'a>],
+    segments: &VecDeque<Segment>,
+    front_written: usize,
+    buf: &'a [u8],
+    owned_pos: usize,
+    part: impl Fn(u64, usize) -> Option<&'a [u8]>,
+) -> Result<usize, ConnectionError> {
+    let mut filled = 0;
+    let mut own = owned_pos;
+    for (i, seg) in segments.iter().enumerate() {
+        if filled == iov.len() {
+            break;
+        }
+        let bytes = match *seg {
+            Segment::Owned { end } => {
+                let b = &buf[own..end];
+                own = end;
+                b
+            }
+            Segment::Part {
+                request,
+                index,
+                len,
+            } => {
+                let whole = part(request, index)
+                    .filter(|p| p.len() == len)
+                    .ok_or_else(|| {
+                        // The context is gone or changed: the frame's size is already on the
+                        // wire, so the stream cannot be continued.
+                        io::Error::other(format!("request {request}: part {index} changed"))
+                    })?;
+                let skip = if i == 0 { front_written } else { 0 };
+                &whole[skip..]
+            }
+            Segment::End { .. } => continue,
+        };
+        if !bytes.is_empty() {
+            iov[filled] = IoSlice::new(bytes);
+            filled += 1;
+        }
+    }
+    Ok(filled)
+}
+
+/// Part `index` of request `request`'s context, wherever the request waits.
+fn find_part<'a, C: WireParts>(
+    in_flight: &'a VecDeque<InFlight<C>>,
+    unanswered: &'a VecDeque<Unanswered<C>>,
+    request: u64,
+    index: usize,
+) -> Option<&'a [u8]> {
+    let ctx = in_flight
+        .iter()
+        .find(|f| f.request == request)
+        .map(|f| &f.ctx)
+        .or_else(|| {
+            unanswered
+                .iter()
+                .find(|u| u.request == request)
+                .map(|u| &u.ctx)
+        })?;
+    Some(ctx.wire_part(index))
+}
+
+#[cfg(test)]
+mod tests;
