@@ -17,6 +17,7 @@
 //! from the partitions it has queues for); a partition we have no queue for counts as empty.
 
 use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// One partition's load, as the sender measured it.
@@ -93,11 +94,18 @@ impl PartitionLoadStats {
 #[derive(Debug, Default)]
 pub(crate) struct TopicLoad {
     stats: Mutex<Option<Arc<PartitionLoadStats>>>,
+    /// A sticky choice has read the statistics: the topic has keyless records. Until then
+    /// the sender does not measure it, so that a topic of keyed records only (say, 1000
+    /// partitions with random keys) costs the sender no visit of its partitions per turn.
+    read: AtomicBool,
 }
 
 impl TopicLoad {
-    /// The latest statistics, if any.
+    /// The latest statistics, if any. Marks the topic as measured from now on.
     pub(crate) fn get(&self) -> Option<Arc<PartitionLoadStats>> {
+        if !self.read.load(Ordering::Relaxed) {
+            self.read.store(true, Ordering::Relaxed);
+        }
         self.stats.lock().clone()
     }
     /// Publishes new statistics.
@@ -140,11 +148,13 @@ impl LoadStats {
         slot
     }
 
-    /// Calls `f` on each measured topic and its slot (the registry is read-locked meanwhile:
-    /// `f` must not register topics).
+    /// Calls `f` on each measured topic (one whose statistics a sticky choice has read) and
+    /// its slot (the registry is read-locked meanwhile: `f` must not register topics).
     pub(crate) fn for_each_topic(&self, mut f: impl FnMut(&Arc<str>, &TopicLoad)) {
         for (topic, slot) in self.topics.read().iter() {
-            f(topic, slot);
+            if slot.read.load(Ordering::Relaxed) {
+                f(topic, slot);
+            }
         }
     }
 
@@ -241,6 +251,12 @@ mod tests {
         let on = LoadStats::new(true);
         let a = on.register(&t);
         assert!(Arc::ptr_eq(&a, &on.register(&t)), "one slot per topic");
+        let mut measured = 0;
+        on.for_each_topic(|_, _| measured += 1);
+        assert_eq!(measured, 0, "not measured before a sticky choice reads it");
+        assert!(a.get().is_none());
+        on.for_each_topic(|_, _| measured += 1);
+        assert_eq!(measured, 1, "measured once a sticky choice has read it");
         assert_eq!(on.topics().len(), 1);
         a.set(PartitionLoadStats::from_queues(&queues(&[1, 0])));
         assert!(on.topics()[0].1.get().is_some());
