@@ -19,8 +19,9 @@
 //!   v8), `current_leader` (tag 0, added in v10); then `throttle_time_ms` and
 //!   `node_endpoints` (tag 0, added in v10).
 //!
-//! The records of each partition are an already-built record batch passed as `&[u8]`; it is
-//! copied once, straight into the request buffer.
+//! The records of each partition are an already-built record batch passed as `&[u8]`. The
+//! producer does not copy them into the request ([`ProduceSink`]): the connection writes them
+//! from the batch, next to the request's own bytes, in one vectored write.
 //!
 //! # References
 //! - <https://kafka.apache.org/protocol#The_Messages_Produce>
