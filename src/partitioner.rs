@@ -635,10 +635,18 @@ mod tests {
                     available,
                 }
             });
+        // A first keyless choice reads the (empty) statistics: the topic is measured from now on.
+        bp.peek_current(&l);
+        let mut measured = 0;
         load.for_each_topic(|t, slot| {
             assert_eq!(&**t, "t");
             slot.set(PartitionLoadStats::from_queues(&queues));
+            measured += 1;
         });
+        assert_eq!(measured, 1);
+        // The choice made before the statistics existed is used up first.
+        let info = bp.peek_current(&l);
+        bp.update_partition_info(&info, 1, &l, true);
         let mut picks = [0; 3];
         for _ in 0..2000 {
             let info = bp.peek_current(&l);
