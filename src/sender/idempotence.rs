@@ -34,7 +34,7 @@ use crate::accumulator::{DrainHook, ProducerBatch, RecordAccumulator};
 use crate::error::Error;
 use crate::protocol::ErrorCode;
 use crate::record::TopicPartition;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -59,6 +59,10 @@ pub(crate) struct Idempotence {
     producer_id: i64,
     producer_epoch: i16,
     partitions: HashMap<TopicPartition, PartitionSeq>,
+    /// Partitions that may have a hole or an unresolved sequence: added when one is recorded,
+    /// pruned once settled. The bookkeeping before each drain visits these, not every
+    /// partition ever drained, so its cost per turn does not grow with idle partitions.
+    attention: HashSet<TopicPartition>,
     max_in_flight: usize,
     /// Partitions whose sequences must restart at 0 under a new epoch (KIP-360). They drain
     /// nothing until it is done ([`Idempotence::bump_epoch_if_due`]).
@@ -283,6 +287,7 @@ impl Idempotence {
                 let next = batch.last_sequence().wrapping_add(1) & i32::MAX;
                 p.unresolved = Some(p.unresolved.map_or(next, |u| u.max(next)));
             }
+            self.attention.insert(batch.topic_partition().clone());
         }
     }
     /// Asks for a new epoch before `tp` sends again. `absent` is the batch whose refusal
@@ -317,9 +322,18 @@ impl Idempotence {
         if !self.enabled {
             return Vec::new();
         }
+        if self.attention.is_empty() && self.bumps.is_empty() {
+            return Vec::new();
+        }
         self.resolve_sequences(acc);
         let failed = self.bump_epoch_if_due(acc);
         self.close_sequence_holes(acc);
+        let partitions = &self.partitions;
+        self.attention.retain(|tp| {
+            partitions
+                .get(tp)
+                .is_some_and(|p| p.hole.is_some() || p.unresolved.is_some())
+        });
         failed
     }
 
@@ -332,7 +346,10 @@ impl Idempotence {
     fn resolve_sequences(&mut self, acc: &RecordAccumulator) {
         let current = (self.producer_id, self.producer_epoch);
         let mut bump = Vec::new();
-        for (tp, p) in self.partitions.iter_mut() {
+        for tp in &self.attention {
+            let Some(p) = self.partitions.get_mut(tp) else {
+                continue;
+            };
             let Some(u) = p.unresolved else { continue };
             if !p.in_flight.is_empty() || self.bumps.contains_key(tp) {
                 continue;
@@ -461,7 +478,10 @@ impl Idempotence {
     /// consecutive sequences from the hole on, and the partition's next sequence follows them.
     fn close_sequence_holes(&mut self, acc: &RecordAccumulator) {
         let mut bump = Vec::new();
-        for (tp, p) in self.partitions.iter_mut() {
+        for tp in &self.attention {
+            let Some(p) = self.partitions.get_mut(tp) else {
+                continue;
+            };
             let Some(hole) = p.hole else { continue };
             if !p.in_flight.is_empty() || self.bumps.contains_key(tp) {
                 continue;
