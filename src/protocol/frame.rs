@@ -69,7 +69,17 @@ pub fn begin_frame(buf: &mut Vec<u8>) -> usize {
 /// Fills in the size of the frame begun at `start` and returns the frame's byte range.
 /// Fails (leaving the buffer as is) if the payload exceeds `i32::MAX` bytes.
 pub fn finish_frame(buf: &mut [u8], start: usize) -> Result<Range<usize>, FrameError> {
-    let size = buf.len().saturating_sub(start + SIZE_PREFIX_LEN);
+    finish_frame_with_external(buf, start, 0)
+}
+
+/// As [`finish_frame`], for a frame of which `external` more bytes are written from elsewhere
+/// after those in `buf` (a connection's vectored write of a Produce request's batches).
+pub fn finish_frame_with_external(
+    buf: &mut [u8],
+    start: usize,
+    external: usize,
+) -> Result<Range<usize>, FrameError> {
+    let size = buf.len().saturating_sub(start + SIZE_PREFIX_LEN) + external;
     let size32 = i32::try_from(size).map_err(|_| FrameError::TooLarge {
         size,
         max: i32::MAX as usize,

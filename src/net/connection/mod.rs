@@ -285,15 +285,11 @@ impl<C, S: Stream> Connection<C, S> {
         body(&ctx, &mut fb);
         fb.close_owned();
         let external = fb.external;
-        let size = self.write_buf.len() - start - frame::SIZE_PREFIX_LEN + external;
-        let Ok(size32) = i32::try_from(size) else {
+        if let Err(e) = frame::finish_frame_with_external(&mut self.write_buf, start, external) {
             self.write_buf.truncate(start);
             self.segments.truncate(segments_before);
-            let max = i32::MAX as usize;
-            return Err((FrameError::TooLarge { size, max }.into(), ctx));
-        };
-        self.write_buf[start..start + frame::SIZE_PREFIX_LEN]
-            .copy_from_slice(&size32.to_be_bytes());
+            return Err((e.into(), ctx));
+        }
         self.segments.push_back(Segment::End { request });
         self.next_request += 1;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1) & i32::MAX;
@@ -494,7 +490,8 @@ impl<C: WireParts, S: Stream> Connection<C, S> {
             return Ok(());
         }
         loop {
-            self.skip_ends();
+            // Nothing taken yet: this only pops the end markers at the front.
+            self.advance(0);
             if self.segments.is_empty() {
                 break;
             }
@@ -533,15 +530,8 @@ impl<C: WireParts, S: Stream> Connection<C, S> {
 }
 
 impl<C, S: Stream> Connection<C, S> {
-    /// Pops the end markers at the front: those requests are written whole.
-    fn skip_ends(&mut self) {
-        while let Some(&Segment::End { request }) = self.segments.front() {
-            self.written_requests = request + 1;
-            self.segments.pop_front();
-        }
-    }
-
-    /// The socket took `n` more bytes of the queue.
+    /// The socket took `n` more bytes of the queue (end markers reached are popped, and
+    /// their requests count as written).
     fn advance(&mut self, mut n: usize) {
         while let Some(&seg) = self.segments.front() {
             let left = match seg {
