@@ -66,14 +66,28 @@ pub enum Error {
         /// Partitions the topic has.
         partitions: i32,
     },
-    /// Metadata for the topic did not arrive within `max.block.ms` (for instance the topic does
-    /// not exist and auto-creation is off).
-    #[error("topic {topic:?} not present in metadata after {waited:?} (max.block.ms)")]
+    /// Metadata for the topic did not arrive within `max.block.ms`: the topic does not exist
+    /// and auto-creation is off, or no broker could be reached. In the second case the error
+    /// names the brokers that failed during the wait and the last connection error:
+    ///
+    /// ```text
+    /// topic "events" not present in metadata after 3s (max.block.ms); could not connect to
+    /// 127.0.0.1:9099 (last error: 127.0.0.1:9099: Connection refused (os error 111))
+    /// ```
+    #[error(
+        "topic {topic:?} not present in metadata after {waited:?} (max.block.ms){}",
+        unreached_suffix(unreachable_brokers, last_connection_error.as_deref())
+    )]
     MetadataTimeout {
         /// Topic.
         topic: String,
         /// How long the caller waited.
         waited: Duration,
+        /// Brokers (`host:port`) whose connections failed during the wait and that have not
+        /// connected since; empty when every broker tried answered.
+        unreachable_brokers: Vec<String>,
+        /// The most recent of those failures, as `host:port: reason`.
+        last_connection_error: Option<Arc<str>>,
     },
     /// `buffer.memory` stayed full for `max.block.ms`.
     #[error(
@@ -161,6 +175,17 @@ pub enum Error {
     /// not its final answer.
     #[error("timed out waiting for the record's result")]
     WaitTimeout,
+}
+
+/// `; could not connect to a, b (last error: ...)`, or nothing when every broker answered.
+fn unreached_suffix(brokers: &[String], last: Option<&str>) -> String {
+    if brokers.is_empty() {
+        return String::new();
+    }
+    let last = last
+        .map(|e| format!(" (last error: {e})"))
+        .unwrap_or_default();
+    format!("; could not connect to {}{last}", brokers.join(", "))
 }
 
 impl Error {

@@ -69,6 +69,7 @@ mod net;
 mod partitioner;
 mod producer;
 pub mod protocol;
+mod reachability;
 mod record;
 mod send_cache;
 mod sender;

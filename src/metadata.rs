@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::hash::FastMap;
 use crate::protocol::metadata::MetadataResponse;
 use crate::protocol::ErrorCode;
+use crate::reachability::{Reachability, Unreached};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,6 +93,8 @@ struct Inner {
     /// The last authentication failure, until a connection authenticates: callers waiting
     /// for metadata get it instead of waiting `max.block.ms`.
     auth_error: Option<Error>,
+    /// Brokers the sender could not reach lately: what a timed-out wait reports.
+    reachability: Reachability,
 }
 
 /// See the module docs.
@@ -133,6 +136,7 @@ impl Metadata {
                 last_failed_attempt: None,
                 closed: false,
                 auth_error: None,
+                reachability: Reachability::default(),
             }),
             snapshot: RwLock::new(Arc::new(Cluster::default())),
             snapshot_version: AtomicU64::new(0),
@@ -194,6 +198,22 @@ impl Metadata {
     pub fn auth_failed(&self, error: Error) {
         self.inner.lock().auth_error = Some(error);
         self.updated.notify_all();
+    }
+
+    /// Sender side: a connection to `broker` failed or could not be opened.
+    pub fn broker_failed(&self, broker: &str, reason: &str, now: Instant) {
+        self.inner.lock().reachability.failed(broker, reason, now);
+    }
+
+    /// Sender side: a connection to `broker` became ready.
+    pub fn broker_reached(&self, broker: &str) {
+        self.inner.lock().reachability.reached(broker);
+    }
+
+    /// Brokers that could not be reached since `since` (and have not been since), and the last
+    /// failure: for errors that would otherwise only say that time ran out.
+    pub fn unreached_since(&self, since: Instant) -> Unreached {
+        self.inner.lock().reachability.since(since)
     }
 
     /// Sender side: a connection authenticated; forget an earlier failure.
@@ -272,9 +292,12 @@ impl Metadata {
                 continue;
             }
             if now >= deadline {
+                let unreached = inner.reachability.since(started);
                 return Err(Error::MetadataTimeout {
                     topic: topic.to_string(),
                     waited: now - started,
+                    unreachable_brokers: unreached.brokers,
+                    last_connection_error: unreached.last_error,
                 });
             }
             let version = inner.version;

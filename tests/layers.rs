@@ -83,7 +83,11 @@ const EDGES: &[(&str, &[&str])] = &[
             "hash",
         ],
     ),
-    ("metadata", &["protocol", "record", "error", "hash"]),
+    (
+        "metadata",
+        &["protocol", "record", "error", "hash", "reachability"],
+    ),
+    ("reachability", &[]),
     ("protocol::record_batch", &["compression"]),
     ("protocol", &[]),
     ("compression", &[]),

@@ -330,7 +330,17 @@ fn unknown_topic_fails_within_max_block_naming_the_topic() {
         .unwrap_err();
     let waited = t.elapsed();
     match &err {
-        Error::MetadataTimeout { topic: t, .. } => assert_eq!(t, &topic),
+        Error::MetadataTimeout {
+            topic: t,
+            unreachable_brokers,
+            ..
+        } => {
+            assert_eq!(t, &topic);
+            assert!(
+                unreachable_brokers.is_empty(),
+                "the broker answered: {unreachable_brokers:?}"
+            );
+        }
         e => panic!("expected a metadata timeout, got {e:?}"),
     }
     assert!(err.to_string().contains(&topic));

@@ -13,6 +13,7 @@
 
 pub(crate) mod connection;
 pub(crate) mod handshake;
+pub(crate) mod link;
 pub(crate) mod nodes;
 pub(crate) mod sasl;
 pub(crate) mod tcp;

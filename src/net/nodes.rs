@@ -28,6 +28,7 @@
 
 use super::connection::{Connection, ConnectionError, FrameBody, WireParts};
 use super::handshake::{Failure, Handshake, Next, Outgoing};
+use super::link::{self, Link, LinkEvent};
 use super::sasl::SaslSettings;
 use super::transport::{Readiness, Stream, Transport};
 use crate::backoff::{ExponentialBackoff, Rng};
@@ -65,7 +66,7 @@ pub(crate) enum Event<C> {
     /// A request that expects no answer (Produce with acks=0) was written whole.
     Written(C),
     /// A connection finished its setup (and authenticated, with SASL).
-    Ready { authenticated: bool },
+    Ready { broker: String, authenticated: bool },
     /// Authentication with a broker failed; a [`Event::Disconnected`] follows.
     AuthFailed { broker: String, reason: String },
     /// A connection failed or could not be opened. Every request sent on it and not
@@ -115,9 +116,8 @@ struct Node<S: Stream, C> {
     addr: String,
     conn: Option<Connection<Ctx<C>, S>>,
     handshake: Option<Handshake>,
-    /// An authentication failure was logged at error level; later ones go to debug until the
-    /// node authenticates again.
-    auth_failure_logged: bool,
+    /// Reachability as last seen: what decides which changes are logged (see `link.rs`).
+    link: Link,
     /// No connection attempt before this instant.
     reconnect_at: Option<Instant>,
     /// Consecutive failed connections (reconnect backoff).
@@ -139,7 +139,7 @@ impl<S: Stream, C> Node<S, C> {
             addr,
             conn: None,
             handshake: None,
-            auth_failure_logged: false,
+            link: Link::New,
             reconnect_at: None,
             failures: 0,
             failed_connects: 0,
@@ -308,7 +308,6 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                 Err(e) => Some(format!("cannot resolve {}: {e}", node.addr)),
             };
             if let Some(reason) = reason {
-                log::warn!("node {id}: {reason}");
                 self.connect_failed(id, reason, now);
                 return false;
             }
@@ -336,7 +335,6 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                 false
             }
             Err(e) => {
-                log::warn!("node {id} ({addr}): {e}");
                 self.connect_failed(id, e.to_string(), now);
                 false
             }
@@ -593,13 +591,10 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
             return;
         };
         if let Some(conn) = node.conn.take() {
-            log::debug!(
-                "closing the idle connection to node {id} ({}): connections.max.idle.ms",
-                node.addr
-            );
             drop(conn.close());
             node.handshake = None;
             self.keys.retain(|_, v| *v != id);
+            self.note(id, LinkEvent::IdleClosed);
         }
     }
 
@@ -677,9 +672,9 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                 node.failures = 0;
                 node.failed_connects = 0;
                 node.reconnect_at = None;
-                node.auth_failure_logged = false;
-                log::debug!("node {id} ({}) ready", node.addr);
+                self.note(id, LinkEvent::Ready);
                 self.pending.push(Event::Ready {
+                    broker: self.addr(id).to_string(),
                     authenticated: self.cfg.sasl.is_some(),
                 });
             }
@@ -712,17 +707,23 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
 
     /// Logs an authentication failure (at error level once per node) and tells the sender.
     fn auth_failed(&mut self, id: i32, reason: String) {
+        if !self.nodes.contains_key(&id) {
+            return;
+        }
+        self.note(id, LinkEvent::AuthFailed { reason: &reason });
+        let broker = self.addr(id).to_string();
+        self.pending.push(Event::AuthFailed { broker, reason });
+    }
+
+    /// Moves `id`'s [`Link`] on and logs the line the change earns.
+    fn note(&mut self, id: i32, event: LinkEvent<'_>) {
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
-        let broker = node.addr.clone();
-        if node.auth_failure_logged {
-            log::debug!("authentication with node {id} ({broker}) failed again: {reason}");
-        } else {
-            node.auth_failure_logged = true;
-            log::error!("authentication with node {id} ({broker}) failed: {reason}");
-        }
-        self.pending.push(Event::AuthFailed { broker, reason });
+        let name = format!("node {id} ({})", node.addr);
+        let (link, level, line) = link::next(node.link, event, &name);
+        node.link = link;
+        log::log!(level, "{line}");
     }
 
     /// A TLS failure (untrusted certificate, wrong host name) is an authentication failure,
@@ -744,7 +745,6 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         let Some(conn) = node.conn.take() else { return };
         let connecting = conn.is_connecting();
         node.handshake = None;
-        log::info!("disconnected from node {id} ({}): {reason}", node.addr);
         self.keys.retain(|_, v| *v != id);
         let unanswered = users(conn.close()).collect();
         if connecting {
@@ -753,6 +753,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         if !was_ready {
             node.address += 1;
         }
+        self.note(id, LinkEvent::Failed { reason, was_ready });
         self.backoff(id, now);
         let broker = self.addr(id).to_string();
         self.pending.push(Event::Disconnected {
@@ -764,6 +765,13 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
 
     /// A connect that failed before there was a connection.
     fn connect_failed(&mut self, id: i32, reason: String, now: Instant) {
+        self.note(
+            id,
+            LinkEvent::Failed {
+                reason: &reason,
+                was_ready: false,
+            },
+        );
         if let Some(node) = self.nodes.get_mut(&id) {
             node.failed_connects = node.failed_connects.saturating_add(1);
             node.address += 1;

@@ -410,7 +410,7 @@ impl<T: Transport> Sender<T> {
             let err = Error::DeliveryTimeout {
                 elapsed: now.saturating_duration_since(b.created()),
                 delivery: b.delivery_if_failed(),
-                last_error: b.last_error().cloned(),
+                last_error: self.last_error_of(&b),
             };
             // A retry that expired while queued must not leave its partition "retrying" (it
             // would hold every later batch of the partition forever). If every attempt was
@@ -421,6 +421,18 @@ impl<T: Transport> Sender<T> {
             self.txn.idempotence().on_outcome(&b, outcome);
             b.done(Err(err));
         }
+    }
+
+    /// The batch's last error; for a batch that never got one (never sent, say because no
+    /// broker could be reached), the last connection failure since it was created, so its
+    /// records do not just say that time ran out.
+    fn last_error_of(&self, b: &ProducerBatch) -> Option<Arc<str>> {
+        b.last_error().cloned().or_else(|| {
+            let unreached = self.shared.metadata.unreached_since(b.created());
+            unreached
+                .last_error
+                .map(|e| Arc::from(format!("could not connect to {e}")))
+        })
     }
 
     fn handle(&mut self, event: Event<RequestCtx>, now: Instant) {
@@ -455,7 +467,11 @@ impl<T: Transport> Sender<T> {
                     }
                 }
             }
-            Event::Ready { authenticated } => {
+            Event::Ready {
+                broker,
+                authenticated,
+            } => {
+                self.shared.metadata.broker_reached(&broker);
                 if authenticated {
                     self.shared.metadata.auth_succeeded();
                 }
@@ -467,6 +483,7 @@ impl<T: Transport> Sender<T> {
                 unanswered,
             } => {
                 self.shared.metadata.request_update();
+                self.shared.metadata.broker_failed(&broker, &reason, now);
                 for ctx in unanswered {
                     self.on_unanswered(ctx, &broker, &reason, now);
                 }

@@ -678,3 +678,30 @@ fn a_broker_that_drops_every_connection_costs_retries_not_records() {
 
 mod adaptive;
 mod split;
+
+#[test]
+fn a_batch_that_expires_unsent_names_the_connection_failure_that_held_it() {
+    let mut h = harness(Opts {
+        delivery_timeout: Duration::from_secs(5),
+        ..Opts::default()
+    });
+    let addr = SocketAddr::from(([127, 0, 0, 1], 9092));
+    h.net.broker(|b| b.refuse.push(addr));
+    let f = h.send(0);
+    h.run_until("the record's answer", |_| f.is_done());
+    match f.try_get() {
+        Some(Err(Error::DeliveryTimeout {
+            delivery,
+            last_error,
+            ..
+        })) => {
+            assert_eq!(delivery, Delivery::NotWritten);
+            let last = last_error.as_deref().unwrap_or_default();
+            assert!(
+                last.starts_with("could not connect to broker:9092: "),
+                "{last}"
+            );
+        }
+        other => panic!("expected a delivery timeout, got {other:?}"),
+    }
+}
