@@ -535,3 +535,5 @@ fn response_header_then_body() {
         2
     );
 }
+
+mod txn;

@@ -5,7 +5,8 @@
 //! - [`header`], [`frame`]: request/response headers and size-prefixed framing.
 //! - [`api`]: the [`Request`] / [`Response`] traits every API implements.
 //! - One module per API: [`api_versions`], [`metadata`], [`produce`], [`init_producer_id`],
-//!   [`sasl_handshake`], [`sasl_authenticate`].
+//!   [`sasl_handshake`], [`sasl_authenticate`]; for transactions [`find_coordinator`],
+//!   [`add_partitions_to_txn`], [`add_offsets_to_txn`], [`txn_offset_commit`], [`end_txn`].
 //! - [`versions`]: per-broker version negotiation.
 //!
 //! Requests are encoded with `encode(&self, version, &mut Vec<u8>)` (body only; see
@@ -17,10 +18,14 @@
 //! - Kafka protocol guide: <https://kafka.apache.org/protocol>
 //! - Message definitions: `clients/src/main/resources/common/message/*.json` in apache/kafka
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api;
 pub mod api_versions;
 mod codec;
+pub mod end_txn;
 pub mod error_code;
+pub mod find_coordinator;
 pub mod frame;
 pub mod header;
 pub mod init_producer_id;
@@ -30,6 +35,7 @@ pub mod produce;
 pub mod record_batch;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod txn_offset_commit;
 pub mod versions;
 
 #[cfg(test)]

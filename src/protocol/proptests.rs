@@ -5,13 +5,18 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
+use super::add_offsets_to_txn::{self, AddOffsetsToTxnResponse};
+use super::add_partitions_to_txn::{self, AddPartitionsToTxnResponse, PartitionError, TopicErrors};
 use super::api_versions::{self, *};
+use super::end_txn::{self, EndTxnResponse};
 use super::error_code::ErrorCode;
+use super::find_coordinator::{self, Coordinator, FindCoordinatorResponse};
 use super::init_producer_id::{self, InitProducerIdResponse};
 use super::metadata::{self, *};
 use super::produce::{self, *};
 use super::sasl_authenticate::{self, SaslAuthenticateResponse};
 use super::sasl_handshake::{self, SaslHandshakeResponse};
+use super::txn_offset_commit::{self, TxnOffsetCommitResponse};
 
 /// Runs every decoder at `version` over `body`, ignoring results: the point is not panicking.
 fn decode_all(body: &[u8], version: i16) {
@@ -22,6 +27,11 @@ fn decode_all(body: &[u8], version: i16) {
     let _ = InitProducerIdResponse::decode(body, version);
     let _ = SaslHandshakeResponse::decode(body, version);
     let _ = SaslAuthenticateResponse::decode(body, version);
+    let _ = FindCoordinatorResponse::decode(body, version);
+    let _ = AddPartitionsToTxnResponse::decode(body, version);
+    let _ = AddOffsetsToTxnResponse::decode(body, version);
+    let _ = TxnOffsetCommitResponse::decode(body, version);
+    let _ = EndTxnResponse::decode(body, version);
 }
 
 fn fixtures() -> Vec<(&'static str, i16, Vec<u8>)> {
@@ -46,6 +56,21 @@ fn fixtures() -> Vec<(&'static str, i16, Vec<u8>)> {
         "sasl_handshake_v1_response", 1;
         "sasl_authenticate_v0_response", 0;
         "sasl_authenticate_v2_response", 2;
+        "find_coordinator_v0_response", 0;
+        "find_coordinator_v1_response", 1;
+        "find_coordinator_v3_response", 3;
+        "find_coordinator_v4_response", 4;
+        "find_coordinator_v6_response", 6;
+        "add_partitions_to_txn_v0_response", 0;
+        "add_partitions_to_txn_v3_response", 3;
+        "add_offsets_to_txn_v0_response", 0;
+        "add_offsets_to_txn_v3_response", 3;
+        "txn_offset_commit_v0_response", 0;
+        "txn_offset_commit_v3_response", 3;
+        "txn_offset_commit_v5_response", 5;
+        "end_txn_v0_response", 0;
+        "end_txn_v3_response", 3;
+        "end_txn_v5_response", 5;
     }
 }
 
@@ -68,6 +93,16 @@ fn decode_named(name: &str, body: &[u8], v: i16) -> bool {
         InitProducerIdResponse::decode(body, v).is_ok()
     } else if name.starts_with("sasl_handshake") {
         SaslHandshakeResponse::decode(body, v).is_ok()
+    } else if name.starts_with("find_coordinator") {
+        FindCoordinatorResponse::decode(body, v).is_ok()
+    } else if name.starts_with("add_partitions_to_txn") {
+        AddPartitionsToTxnResponse::decode(body, v).is_ok()
+    } else if name.starts_with("add_offsets_to_txn") {
+        AddOffsetsToTxnResponse::decode(body, v).is_ok()
+    } else if name.starts_with("txn_offset_commit") {
+        TxnOffsetCommitResponse::decode(body, v).is_ok()
+    } else if name.starts_with("end_txn") {
+        EndTxnResponse::decode(body, v).is_ok()
     } else {
         SaslAuthenticateResponse::decode(body, v).is_ok()
     }
@@ -96,7 +131,15 @@ fn versions_out_of_range_are_errors() {
         assert!(InitProducerIdResponse::decode(&[0; 64], v).is_err());
         assert!(SaslHandshakeResponse::decode(&[0; 64], v).is_err());
         assert!(SaslAuthenticateResponse::decode(&[0; 64], v).is_err());
+        assert!(FindCoordinatorResponse::decode(&[0; 64], v).is_err());
+        assert!(AddPartitionsToTxnResponse::decode(&[0; 64], v).is_err());
+        assert!(AddOffsetsToTxnResponse::decode(&[0; 64], v).is_err());
+        assert!(TxnOffsetCommitResponse::decode(&[0; 64], v).is_err());
+        assert!(EndTxnResponse::decode(&[0; 64], v).is_err());
     }
+    // The broker-only AddPartitionsToTxn v4+ and TxnOffsetCommit v6 (topic ids) are not ours.
+    assert!(AddPartitionsToTxnResponse::decode(&[0; 64], 4).is_err());
+    assert!(TxnOffsetCommitResponse::decode(&[0; 64], 6).is_err());
     // Produce below v3 and Metadata below v4 are not implemented.
     assert!(ProduceResponse::decode(&[0; 64], 2).is_err());
     assert!(MetadataResponse::decode(&[0; 64], 3).is_err());
@@ -119,7 +162,7 @@ proptest! {
 
     #[test]
     fn decoders_are_total_on_mutated_java_bodies(
-        idx in 0usize..15,
+        idx in 0usize..64,
         edits in vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
     ) {
@@ -395,5 +438,74 @@ proptest! {
         let d = roundtrip!(a, SaslAuthenticateResponse, va);
         prop_assert_eq!(d.session_lifetime_ms, if va >= 1 { a.session_lifetime_ms } else { 0 });
         prop_assert_eq!(&d.auth_bytes, &a.auth_bytes);
+    }
+}
+
+fn topic_errors() -> impl Strategy<Value = Vec<TopicErrors>> {
+    let partition =
+        (any::<i32>(), code()).prop_map(|(partition_index, error_code)| PartitionError {
+            partition_index,
+            error_code,
+        });
+    vec(
+        (small_string(), vec(partition, 0..4))
+            .prop_map(|(name, partitions)| TopicErrors { name, partitions }),
+        0..4,
+    )
+}
+
+fn coordinator() -> impl Strategy<Value = Coordinator> {
+    (
+        small_string(),
+        any::<i32>(),
+        small_string(),
+        any::<i32>(),
+        code(),
+        option::of(small_string()),
+    )
+        .prop_map(
+            |(key, node_id, host, port, error_code, error_message)| Coordinator {
+                key,
+                node_id,
+                host,
+                port,
+                error_code,
+                error_message,
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn transaction_responses_roundtrip(
+        t in any::<i32>(), c in code(), pid in any::<i64>(), epoch in any::<i16>(),
+        coordinators in vec(coordinator(), 1..4), topics in topic_errors(),
+        vf in find_coordinator::MIN_VERSION..=find_coordinator::MAX_VERSION,
+        vp in add_partitions_to_txn::MIN_VERSION..=add_partitions_to_txn::MAX_VERSION,
+        vo in add_offsets_to_txn::MIN_VERSION..=add_offsets_to_txn::MAX_VERSION,
+        vc in txn_offset_commit::MIN_VERSION..=txn_offset_commit::MAX_VERSION,
+        ve in end_txn::MIN_VERSION..=end_txn::MAX_VERSION,
+    ) {
+        let f = FindCoordinatorResponse { throttle_time_ms: t, coordinators };
+        let d = roundtrip!(f, FindCoordinatorResponse, vf);
+        if vf >= find_coordinator::FIRST_BATCHED_VERSION {
+            prop_assert_eq!(&d, &FindCoordinatorResponse { throttle_time_ms: t, ..f.clone() });
+        } else {
+            prop_assert_eq!(d.coordinators.len(), 1);
+            prop_assert_eq!(d.coordinators[0].node_id, f.coordinators[0].node_id);
+        }
+        let p = AddPartitionsToTxnResponse { throttle_time_ms: t, topics: topics.clone() };
+        prop_assert_eq!(roundtrip!(p, AddPartitionsToTxnResponse, vp), p);
+        let o = AddOffsetsToTxnResponse { throttle_time_ms: t, error_code: c };
+        prop_assert_eq!(roundtrip!(o, AddOffsetsToTxnResponse, vo), o);
+        let x = TxnOffsetCommitResponse { throttle_time_ms: t, topics };
+        prop_assert_eq!(roundtrip!(x, TxnOffsetCommitResponse, vc), x);
+        let e = EndTxnResponse { throttle_time_ms: t, error_code: c, producer_id: pid, producer_epoch: epoch };
+        let d = roundtrip!(e, EndTxnResponse, ve);
+        if ve >= end_txn::FIRST_TRANSACTIONS_V2_VERSION {
+            prop_assert_eq!(d, e);
+        } else {
+            prop_assert_eq!((d.producer_id, d.producer_epoch), (-1, -1));
+        }
     }
 }
