@@ -321,14 +321,27 @@ impl<K, V> Producer<K, V> {
         self.do_send(record, Some(Box::new(callback)))
     }
 
+    #[inline]
     fn do_send(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: Option<Callback>,
+    ) -> Result<SendFuture, Error> {
+        match &self.interceptors {
+            None => self.append(&record, callback, None),
+            Some(intercepting) => self.send_intercepted(record, callback, intercepting),
+        }
+    }
+
+    /// `send` with interceptors: their `on_send`, the append, and their acknowledgement of an
+    /// error returned here.
+    #[inline(never)]
+    fn send_intercepted(
         &self,
         mut record: ProducerRecord<K, V>,
         callback: Option<Callback>,
+        intercepting: &Intercepting<K, V>,
     ) -> Result<SendFuture, Error> {
-        let Some(intercepting) = &self.interceptors else {
-            return self.append(&record, callback, None);
-        };
         intercepting.chain.on_send(&mut record);
         let sent = self.append(&record, callback, Some(&intercepting.acks));
         if let Err(error) = &sent {
