@@ -42,6 +42,37 @@
 //! back). Closing or dropping the producer never loses a record silently: what cannot be sent
 //! in time is answered with [`Error::Closed`].
 //!
+//! # Interceptors
+//!
+//! A [`ProducerInterceptor`] (Java's) sees every record before it is serialized and
+//! partitioned, and may change it; it hears every record's answer exactly once
+//! ([`Acknowledgement`]). Register them with [`Producer::builder`]; one that panics or errs is
+//! logged and skipped, and the record is still sent. `examples/trace_header.rs` adds a trace
+//! header to every record.
+//!
+//! # Testing your code
+//!
+//! [`RecordProducer`] is the sending interface as a trait (Java's `Producer` interface),
+//! implemented by [`Producer`] and by [`MockProducer`], which needs no broker: it keeps what
+//! was sent ([`MockProducer::history`]), answers at once or when told
+//! ([`MockProducer::complete_next`], [`MockProducer::error_next`]), and partitions as the real
+//! producer does over the topics it is given. Write the code that sends against the trait and
+//! test it with the mock:
+//!
+//! ```
+//! use kafka_sync::{MockProducer, ProducerRecord, RecordProducer, Result};
+//!
+//! fn publish(producer: &impl RecordProducer<String, String>, order: &str) -> Result<i32> {
+//!     let record = ProducerRecord::new("orders", Some(order.to_string()), Some("created".to_string()));
+//!     Ok(producer.send(record)?.get()?.partition)
+//! }
+//!
+//! let mock = MockProducer::new().with_topic("orders", 6);
+//! assert_eq!(publish(&mock, "o-1")?, kafka_sync::partition_for_key(b"o-1", 6));
+//! assert_eq!(mock.history().len(), 1);
+//! # Ok::<(), kafka_sync::Error>(())
+//! ```
+//!
 //! # Threads
 //!
 //! `Producer` is `Send + Sync`; share one between threads in an `Arc`. `send` blocks only for
@@ -64,13 +95,16 @@ mod config;
 mod error;
 mod future;
 mod hash;
+mod interceptor;
 mod metadata;
+mod mock;
 mod net;
 mod partitioner;
 mod producer;
 pub mod protocol;
 mod reachability;
 mod record;
+mod record_producer;
 mod send_cache;
 mod sender;
 mod serializer;
@@ -82,7 +116,10 @@ pub use config::{
 };
 pub use error::{Delivery, Error, Result};
 pub use future::{Callback, SendFuture};
+pub use interceptor::{Acknowledgement, InterceptorError, ProducerInterceptor};
+pub use mock::MockProducer;
 pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
-pub use producer::{PartitionInfo, Producer};
-pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};
+pub use producer::{Producer, ProducerBuilder};
+pub use record::{Header, PartitionInfo, ProducerRecord, RecordMetadata, TopicPartition};
+pub use record_producer::RecordProducer;
 pub use serializer::{DefaultSerializer, Serializer};

@@ -216,7 +216,7 @@ pub(crate) fn choose_partition(
 
 /// A random non-negative number, like Java's `toPositive(ThreadLocalRandom.nextInt())`.
 /// A per-thread xorshift64* seeded from std's random hasher keys: not cryptographic, cheap.
-fn random_non_negative() -> i32 {
+pub(crate) fn random_non_negative() -> i32 {
     thread_local! {
         static STATE: Cell<u64> = Cell::new(random_seed());
     }

@@ -6,16 +6,20 @@ use crate::backoff::Rng;
 use crate::config::ProducerConfig;
 use crate::error::{Delivery, Error};
 use crate::future::{Callback, SendFuture};
+use crate::interceptor::{
+    acknowledging, Acknowledge, Acknowledgement, Interceptors, ProducerInterceptor,
+};
 use crate::metadata::Metadata;
 use crate::net::{PoolConfig, SocketOptions, TcpTransport, Transport};
 use crate::partitioner::{
     choose_partition, BuiltInPartitioners, LoadStats, PartitionChoice, TopicLayout,
 };
 use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
-use crate::record::{ProducerRecord, RecordMetadata, TopicPartition};
+use crate::record::{PartitionInfo, ProducerRecord, RecordMetadata, TopicPartition};
+use crate::record_producer::RecordProducer;
 use crate::send_cache::{next_producer_id, SendCache};
 use crate::sender::{Sender, SenderConfig, Shared};
-use crate::serializer::{DefaultSerializer, Serializer};
+use crate::serializer::{as_serialization, DefaultSerializer, Serializer};
 use crate::topic::validate_topic;
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -23,21 +27,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// What Kafka says about one partition of a topic ([`Producer::partitions_for`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionInfo {
-    /// Topic name.
-    pub topic: String,
-    /// Partition number.
-    pub partition: i32,
-    /// Broker id of the leader, if the partition has one.
-    pub leader: Option<i32>,
-    /// Broker ids of the replicas.
-    pub replicas: Vec<i32>,
-    /// Broker ids of the in-sync replicas.
-    pub in_sync_replicas: Vec<i32>,
-}
 
 thread_local! {
     /// What `send` keeps between records on this thread (scratch buffers, topics, clock).
@@ -68,6 +57,89 @@ pub struct Producer<K, V> {
     key_serializer: Box<dyn Serializer<K>>,
     value_serializer: Box<dyn Serializer<V>>,
     inner: Arc<Inner>,
+    /// `None` without interceptors: then `send` pays nothing for them.
+    interceptors: Option<Intercepting<K, V>>,
+}
+
+/// The interceptor chain, and the same chain as records' callbacks hold it.
+struct Intercepting<K, V> {
+    chain: Arc<Interceptors<K, V>>,
+    acks: Arc<dyn Acknowledge>,
+}
+
+/// Builds a [`Producer`] with interceptors, and serializers other than the default ones.
+///
+/// `KS` and `VS` are the key and value serializers' types; [`build`](Self::build) requires
+/// them to serialize `K` and `V`, so a missing serializer is a compile error.
+///
+/// ```no_run
+/// use kafka_sync::{Header, InterceptorError, Producer, ProducerConfig, ProducerInterceptor, ProducerRecord};
+///
+/// struct Source;
+/// impl ProducerInterceptor<String, Vec<u8>> for Source {
+///     fn on_send(&self, r: &mut ProducerRecord<String, Vec<u8>>) -> Result<(), InterceptorError> {
+///         r.headers.push(Header::new("source", "billing"));
+///         Ok(())
+///     }
+/// }
+///
+/// let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?;
+/// let producer: Producer<String, Vec<u8>> = Producer::builder(config)
+///     .interceptor(Source)
+///     .build()?;
+/// # Ok::<(), kafka_sync::Error>(())
+/// ```
+pub struct ProducerBuilder<K, V, KS = DefaultSerializer, VS = DefaultSerializer> {
+    config: ProducerConfig,
+    key_serializer: KS,
+    value_serializer: VS,
+    interceptors: Vec<Box<dyn ProducerInterceptor<K, V>>>,
+}
+
+impl<K, V, KS, VS> ProducerBuilder<K, V, KS, VS> {
+    /// Uses these key and value serializers instead of [`DefaultSerializer`].
+    pub fn serializers<KS2, VS2>(
+        self,
+        key_serializer: KS2,
+        value_serializer: VS2,
+    ) -> ProducerBuilder<K, V, KS2, VS2> {
+        ProducerBuilder {
+            config: self.config,
+            key_serializer,
+            value_serializer,
+            interceptors: self.interceptors,
+        }
+    }
+
+    /// Adds an interceptor after those added before (see [`ProducerInterceptor`]).
+    pub fn interceptor(mut self, interceptor: impl ProducerInterceptor<K, V> + 'static) -> Self {
+        self.interceptors.push(Box::new(interceptor));
+        self
+    }
+
+    /// Starts the producer.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Producer::new`].
+    pub fn build(self) -> Result<Producer<K, V>, Error>
+    where
+        K: 'static,
+        V: 'static,
+        KS: Serializer<K> + 'static,
+        VS: Serializer<V> + 'static,
+    {
+        let mut producer =
+            Producer::with_serializers(self.config, self.key_serializer, self.value_serializer)?;
+        if !self.interceptors.is_empty() {
+            let chain = Arc::new(Interceptors::new(self.interceptors));
+            producer.interceptors = Some(Intercepting {
+                acks: chain.clone(),
+                chain,
+            });
+        }
+        Ok(producer)
+    }
 }
 
 struct Inner {
@@ -94,6 +166,19 @@ where
     /// thread (the configuration was checked when it was built).
     pub fn new(config: ProducerConfig) -> Result<Self, Error> {
         Self::with_serializers(config, DefaultSerializer, DefaultSerializer)
+    }
+}
+
+impl<K, V> Producer<K, V> {
+    /// A builder, for interceptors ([`ProducerBuilder::interceptor`]) and serializers
+    /// ([`ProducerBuilder::serializers`]; [`DefaultSerializer`] unless given).
+    pub fn builder(config: ProducerConfig) -> ProducerBuilder<K, V> {
+        ProducerBuilder {
+            config,
+            key_serializer: DefaultSerializer,
+            value_serializer: DefaultSerializer,
+            interceptors: Vec::new(),
+        }
     }
 }
 
@@ -194,6 +279,7 @@ impl<K, V> Producer<K, V> {
                 thread: Mutex::new(Some(thread)),
                 exited: exit_rx,
             }),
+            interceptors: None,
         })
     }
 
@@ -235,10 +321,49 @@ impl<K, V> Producer<K, V> {
         self.do_send(record, Some(Box::new(callback)))
     }
 
+    #[inline]
     fn do_send(
         &self,
         record: ProducerRecord<K, V>,
         callback: Option<Callback>,
+    ) -> Result<SendFuture, Error> {
+        match &self.interceptors {
+            None => self.append(&record, callback, None),
+            Some(intercepting) => self.send_intercepted(record, callback, intercepting),
+        }
+    }
+
+    /// `send` with interceptors: their `on_send`, the append, and their acknowledgement of an
+    /// error returned here.
+    #[inline(never)]
+    fn send_intercepted(
+        &self,
+        mut record: ProducerRecord<K, V>,
+        callback: Option<Callback>,
+        intercepting: &Intercepting<K, V>,
+    ) -> Result<SendFuture, Error> {
+        intercepting.chain.on_send(&mut record);
+        let sent = self.append(&record, callback, Some(&intercepting.acks));
+        if let Err(error) = &sent {
+            // The record's answer is this error: the interceptors hear it too (Java's
+            // onSendError), with the partition the record asked for, if any.
+            intercepting.acks.acknowledge(&Acknowledgement::Failed {
+                topic: &record.topic,
+                partition: record.partition,
+                error,
+            });
+        }
+        sent
+    }
+
+    /// Serializes, partitions and appends one record (everything `send` does but the
+    /// interceptors' `on_send`). With `acks`, the record carries a callback that tells the
+    /// interceptors its answer.
+    fn append(
+        &self,
+        record: &ProducerRecord<K, V>,
+        callback: Option<Callback>,
+        acks: Option<&Arc<dyn Acknowledge>>,
     ) -> Result<SendFuture, Error> {
         let inner = &*self.inner;
         let cfg = &inner.config;
@@ -369,6 +494,15 @@ impl<K, V> Producer<K, V> {
                     partition,
                 })
             });
+            let callback = match acks {
+                None => callback,
+                Some(acks) => Some(acknowledging(
+                    acks.clone(),
+                    topic.name.clone(),
+                    partition,
+                    callback,
+                )),
+            };
             let result = accumulator.append_to(
                 queue,
                 timestamp,
@@ -430,12 +564,44 @@ impl<K, V> Producer<K, V> {
     /// this returns. `Duration::MAX` waits as long as it takes (bounded by
     /// `delivery.timeout.ms` per record). Calling it again does nothing.
     pub fn close(&self, timeout: Duration) {
-        self.inner.close(timeout);
+        self.close_then_interceptors(timeout);
+    }
+
+    fn close_then_interceptors(&self, timeout: Duration) {
+        let answered = self.inner.close(timeout);
+        if let (true, Some(i)) = (answered, &self.interceptors) {
+            i.chain.close();
+        }
+    }
+}
+
+/// The real producer behind the sending trait: each method is the inherent one.
+impl<K, V> RecordProducer<K, V> for Producer<K, V> {
+    fn send(&self, record: ProducerRecord<K, V>) -> Result<SendFuture, Error> {
+        Producer::send(self, record)
+    }
+    fn send_with_callback(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: Callback,
+    ) -> Result<SendFuture, Error> {
+        self.do_send(record, Some(callback))
+    }
+    fn flush(&self) {
+        Producer::flush(self)
+    }
+    fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionInfo>, Error> {
+        Producer::partitions_for(self, topic)
+    }
+    fn close(&self, timeout: Duration) {
+        Producer::close(self, timeout)
     }
 }
 
 impl Inner {
-    fn close(&self, timeout: Duration) {
+    /// Closes; `true` once every record has its answer (`false` when called on the sender
+    /// thread, which answers the rest after the callback returns).
+    fn close(&self, timeout: Duration) -> bool {
         let first = !self.closed.swap(true, Ordering::AcqRel);
         let shared = &self.shared;
         if first {
@@ -451,7 +617,7 @@ impl Inner {
         shared.wake();
         if !first && self.thread.lock().is_none() {
             // Closed and joined before (e.g. `close` then drop): nothing left to wait for.
-            return;
+            return true;
         }
         let on_sender_thread = self
             .thread
@@ -468,7 +634,7 @@ impl Inner {
             if timeout != Duration::MAX {
                 shared.force_close.store(true, Ordering::Release);
             }
-            return;
+            return false;
         }
         let finished = match Instant::now().checked_add(timeout) {
             Some(deadline) => self.exited.recv_deadline(deadline).is_ok(),
@@ -487,12 +653,13 @@ impl Inner {
                     .abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
             }
         }
+        true
     }
 }
 
 impl<K, V> Drop for Producer<K, V> {
     fn drop(&mut self) {
-        self.inner.close(Duration::MAX);
+        self.close_then_interceptors(Duration::MAX);
     }
 }
 
@@ -508,16 +675,6 @@ fn run_guarded(shared: &Shared, run: impl FnOnce()) {
         shared
             .accumulator
             .abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
-    }
-}
-
-fn as_serialization(e: Error, part: &'static str) -> Error {
-    match e {
-        Error::Serialization { .. } => e,
-        other => Error::Serialization {
-            part,
-            reason: other.to_string(),
-        },
     }
 }
 

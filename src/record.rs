@@ -121,3 +121,18 @@ pub struct RecordMetadata {
     /// Size of the serialized value in bytes (-1 for no value).
     pub serialized_value_size: i32,
 }
+
+/// What Kafka says about one partition of a topic ([`Producer::partitions_for`](crate::Producer::partitions_for)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Broker id of the leader, if the partition has one.
+    pub leader: Option<i32>,
+    /// Broker ids of the replicas.
+    pub replicas: Vec<i32>,
+    /// Broker ids of the in-sync replicas.
+    pub in_sync_replicas: Vec<i32>,
+}

@@ -76,6 +76,18 @@ where
     }
 }
 
+/// A serializer's error as the record's: [`Error::Serialization`] naming the `part`
+/// (`"key"` or `"value"`).
+pub(crate) fn as_serialization(e: Error, part: &'static str) -> Error {
+    match e {
+        Error::Serialization { .. } => e,
+        other => Error::Serialization {
+            part,
+            reason: other.to_string(),
+        },
+    }
+}
+
 /// The serializer for the common types, matching the Java client's built-in serializers
 /// (see [`Serializer`] for the table).
 ///

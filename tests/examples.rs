@@ -360,3 +360,42 @@ fn quickstart_script_sends_and_reads_back_its_records() {
         "{stdout}"
     );
 }
+
+#[test]
+fn trace_header_adds_a_traceparent_to_every_record_and_counts_the_answers() {
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("examples-trace");
+    support::create_topic(&bs, &topic, 2, 1, &[]);
+    let out = Command::new(example("trace_header"))
+        .args([&topic, "7"])
+        .env("KAFKA_BOOTSTRAP", &bs)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the trace_header example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", stderr_of(&out));
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("trace "))
+        .unwrap_or_else(|| panic!("no summary from the interceptor's close:\n{stdout}"));
+    assert!(summary.ends_with(": 7 written, 0 failed"), "{summary}");
+    let trace_id = &summary["trace ".len()..summary.find(':').unwrap()];
+    let read = support::consume(&bs, &topic, 7, 30_000);
+    assert_eq!(read.len(), 7);
+    let mut spans: Vec<String> = read
+        .iter()
+        .map(|c| {
+            let value = c
+                .headers
+                .strip_prefix("traceparent:")
+                .unwrap_or_else(|| panic!("no traceparent header: {c:?}"));
+            let parts: Vec<&str> = value.split('-').collect();
+            assert_eq!(parts.len(), 4, "{value}");
+            assert_eq!((parts[0], parts[1], parts[3]), ("00", trace_id, "01"));
+            parts[2].to_string()
+        })
+        .collect();
+    spans.sort();
+    spans.dedup();
+    assert_eq!(spans.len(), 7, "one span per record");
+}

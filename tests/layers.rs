@@ -3,7 +3,9 @@
 //! sideways, and never through a re-export other than the defining module's own facade.
 //!
 //! ```text
-//! lib.rs -> producer -> {serializer, partitioner, accumulator, metadata, sender, config, topic}
+//! lib.rs -> producer -> {serializer, partitioner, accumulator, metadata, sender, config, topic,
+//!                        interceptor, record_producer}
+//! lib.rs -> mock -> {record_producer, serializer, partitioner, topic, future}
 //! sender -> {accumulator, metadata, net, partitioner (load statistics)}    net -> protocol
 //! accumulator -> protocol::record_batch         protocol::record_batch -> compression
 //! config -> {partitioner, compression, net::tls}
@@ -45,8 +47,24 @@ const EDGES: &[(&str, &[&str])] = &[
             "error",
             "hash",
             "send_cache",
+            "interceptor",
+            "record_producer",
         ],
     ),
+    (
+        "mock",
+        &[
+            "record_producer",
+            "future",
+            "partitioner",
+            "serializer",
+            "topic",
+            "record",
+            "error",
+        ],
+    ),
+    ("interceptor", &["future", "record", "error"]),
+    ("record_producer", &["future", "record", "error"]),
     ("send_cache", &["accumulator", "metadata", "partitioner"]),
     (
         "config",

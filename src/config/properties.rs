@@ -188,7 +188,7 @@ pub(crate) static PROPERTIES: &[Property] = &[
     // Java classes and plug-ins.
     p("key.serializer", Class, NONE, Any, ignored("serializers are Rust types given to the Producer")),
     p("value.serializer", Class, NONE, Any, ignored("serializers are Rust types given to the Producer")),
-    p("interceptor.classes", List, T(""), Any, unsupported("producer interceptors are not supported yet")),
+    p("interceptor.classes", List, T(""), Any, unsupported("Java names interceptor classes; as a property it is not supported: register Rust interceptors with Producer::builder(config).interceptor(..)")),
     p("config.providers", List, T(""), Any, unsupported("config providers (${provider:path:key} substitution) are not supported")),
     p("buffer.memory.allocation.strategy", STR, NONE, Any, ignored("the buffer pool has one allocation strategy")),
     // Metrics.
