@@ -38,6 +38,8 @@ mod scripted;
 #[cfg(test)]
 mod tests;
 mod transactions;
+#[allow(dead_code)] // groundwork of issue 10: the transaction manager will drive it
+mod txn_state;
 
 use crate::accumulator::{LeaderLookup, ProducerBatch, RecordAccumulator};
 use crate::backoff::Rng;
