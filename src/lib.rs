@@ -65,6 +65,7 @@ mod error;
 mod future;
 mod hash;
 mod metadata;
+mod metrics;
 mod net;
 mod partitioner;
 mod producer;
@@ -81,6 +82,7 @@ pub use config::{
 };
 pub use error::{Delivery, Error, Result};
 pub use future::{Callback, SendFuture};
+pub use metrics::{Metric, MetricKind, MetricName, Metrics};
 pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
 pub use producer::{PartitionInfo, Producer};
 pub use record::{Header, ProducerRecord, RecordMetadata, TopicPartition};

@@ -45,6 +45,7 @@ const EDGES: &[(&str, &[&str])] = &[
             "error",
             "hash",
             "send_cache",
+            "metrics",
         ],
     ),
     ("send_cache", &["accumulator", "metadata", "partitioner"]),
@@ -61,6 +62,7 @@ const EDGES: &[(&str, &[&str])] = &[
     (
         "sender",
         &[
+            "metrics",
             "accumulator",
             "metadata",
             "net",
@@ -72,6 +74,7 @@ const EDGES: &[(&str, &[&str])] = &[
         ],
     ),
     ("net", &["protocol", "backoff"]),
+    ("metrics", &["accumulator", "net"]),
     (
         "accumulator",
         &[
