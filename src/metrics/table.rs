@@ -4,7 +4,6 @@
 
 use super::registry::{NodeStats, ProducerStats, TopicStats};
 use super::stats::WindowConfig;
-use std::fmt::Write as _;
 
 /// Java's metric groups (and the tag each adds to `client-id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +194,7 @@ pub(crate) static METRICS: &[MetricDef] = &[
 /// The README's Observability table (Markdown), generated from [`METRICS`].
 #[cfg(test)]
 pub(crate) fn markdown_table() -> String {
+    use std::fmt::Write as _;
     let mut out =
         String::from("| Group | Metric | Kind | Unit | Meaning |\n|---|---|---|---|---|\n");
     for d in METRICS {
