@@ -58,6 +58,8 @@ struct Options {
     metrics_interval_ms: Option<u64>,
 }
 
+// Parsed once per run: the size of the variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Parsed {
     Run(Options),
     Help,

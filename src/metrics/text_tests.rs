@@ -95,7 +95,10 @@ fn java_3f_rounds_half_up_from_the_shortest_decimal() {
 /// names `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*`, label values
 /// quoted with `\\`, `\"` and `\n` escapes; TYPE at most once per family and before its
 /// samples; a family's samples together; no two samples with the same name and labels.
-fn parse(text: &str) -> Vec<(String, Vec<(String, String)>, f64, String)> {
+/// A sample: name, labels, value, and the TYPE of its family.
+type Sample = (String, Vec<(String, String)>, f64, String);
+
+fn parse(text: &str) -> Vec<Sample> {
     fn name_ok(s: &str, colon: bool) -> bool {
         let mut cs = s.chars();
         let first = cs
