@@ -101,14 +101,17 @@ fn run(o: Options) -> ExitCode {
     let stats = AllStats::leak_new(&o);
     static FAILED: AtomicU64 = AtomicU64::new(0);
 
-    let done = std::sync::atomic::AtomicBool::new(false);
+    // The reader stops as soon as the callers are done (the sender side is dropped), so the
+    // run's elapsed time does not include its last interval.
+    let (done, stop) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
         if let Some(ms) = o.metrics_interval_ms {
-            let (producer, done) = (&producer, &done);
+            let producer = &producer;
             scope.spawn(move || {
                 let mut read = 0usize;
-                while !done.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(ms));
+                let interval = Duration::from_millis(ms);
+                while stop.recv_timeout(interval) == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                {
                     read += producer.metrics().len();
                 }
                 std::hint::black_box(read);
@@ -142,7 +145,7 @@ fn run(o: Options) -> ExitCode {
                 }
             }
         });
-        done.store(true, Ordering::Relaxed);
+        drop(done);
     });
 
     if o.print_metrics {

@@ -80,7 +80,7 @@ pub(crate) fn prometheus_name(group: &str, name: &str) -> String {
         "producer-metrics" => "kafka_producer",
         "producer-node-metrics" => "kafka_producer_node",
         "producer-topic-metrics" => "kafka_producer_topic",
-        other => return format!("kafka_{}_{}", other, name).replace('-', "_"),
+        other => return format!("{other}_{name}").replace('-', "_"),
     };
     format!("{prefix}_{}", name.replace('-', "_"))
 }
