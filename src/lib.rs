@@ -97,6 +97,7 @@ mod future;
 mod hash;
 mod interceptor;
 mod metadata;
+mod metrics;
 mod mock;
 mod net;
 mod partitioner;
@@ -117,6 +118,7 @@ pub use config::{
 pub use error::{Delivery, Error, Result};
 pub use future::{Callback, SendFuture};
 pub use interceptor::{Acknowledgement, InterceptorError, ProducerInterceptor};
+pub use metrics::{Metric, MetricKind, MetricName, Metrics};
 pub use mock::MockProducer;
 pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
 pub use producer::{Producer, ProducerBuilder};

@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::future::{Callback, SendFuture};
+use crate::metrics::Metrics;
 use crate::record::{PartitionInfo, ProducerRecord};
 use std::time::Duration;
 
@@ -17,8 +18,8 @@ use std::time::Duration;
 /// [`send_with_callback`](Self::send_with_callback) takes a boxed [`Callback`]; `Producer`'s
 /// own method of that name also takes any closure.
 ///
-/// The transaction calls (Java's `initTransactions`, `beginTransaction`, ...) and `metrics`
-/// join this trait when the producer has them.
+/// The transaction calls (Java's `initTransactions`, `beginTransaction`, ...) join this
+/// trait when the producer has them.
 ///
 /// ```
 /// use kafka_sync::{MockProducer, ProducerRecord, RecordProducer, Result};
@@ -59,4 +60,8 @@ pub trait RecordProducer<K, V> {
     /// Closes the producer; every record still pending gets its answer
     /// ([`Producer::close`](crate::Producer::close)).
     fn close(&self, timeout: Duration);
+
+    /// A snapshot of the producer's metrics ([`Producer::metrics`](crate::Producer::metrics));
+    /// empty from a [`MockProducer`](crate::MockProducer), as Java's mock's is.
+    fn metrics(&self) -> Metrics;
 }

@@ -399,3 +399,61 @@ fn trace_header_adds_a_traceparent_to_every_record_and_counts_the_answers() {
     spans.dedup();
     assert_eq!(spans.len(), 7, "one span per record");
 }
+
+/// `examples/perf --print-metrics` prints the metrics in Java's layout at the end, and its
+/// record-send-total is the number of records sent.
+#[test]
+fn perf_prints_the_metrics_in_javas_layout() {
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("perf-metrics");
+    support::create_topic(&bs, &topic, 3, 1, &[]);
+    let out = Command::new(example("perf"))
+        .args([
+            "--topic",
+            &topic,
+            "--num-records",
+            "2500",
+            "--record-size",
+            "100",
+        ])
+        .args([
+            "--throughput",
+            "-1",
+            "--bootstrap-server",
+            &bs,
+            "--print-metrics",
+        ])
+        .args(["--metrics-interval-ms", "50"])
+        .output()
+        .expect("run perf");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("\nMetric Name "), "{text}");
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .to_string()
+    };
+    let sent = line("producer-metrics:record-send-total:{client-id=perf-producer-client} ");
+    assert!(sent.ends_with(" : 2500.000"), "{sent}");
+    let topic_sent = line(&format!(
+        "producer-topic-metrics:record-send-total:{{client-id=perf-producer-client, topic={topic}}} "
+    ));
+    assert!(topic_sent.ends_with(" : 2500.000"), "{topic_sent}");
+    // Sorted, and the value column aligned.
+    let rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Metric Name"))
+        .skip(1)
+        .collect();
+    let mut sorted = rows.clone();
+    sorted.sort();
+    assert_eq!(rows, sorted);
+    let col = rows[0].find(" : ").unwrap();
+    assert!(rows.iter().all(|r| r.find(" : ") == Some(col)));
+}

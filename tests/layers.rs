@@ -49,12 +49,14 @@ const EDGES: &[(&str, &[&str])] = &[
             "send_cache",
             "interceptor",
             "record_producer",
+            "metrics",
         ],
     ),
     (
         "mock",
         &[
             "record_producer",
+            "metrics",
             "future",
             "partitioner",
             "serializer",
@@ -64,7 +66,7 @@ const EDGES: &[(&str, &[&str])] = &[
         ],
     ),
     ("interceptor", &["future", "record", "error"]),
-    ("record_producer", &["future", "record", "error"]),
+    ("record_producer", &["future", "record", "error", "metrics"]),
     ("send_cache", &["accumulator", "metadata", "partitioner"]),
     (
         "config",
@@ -79,6 +81,7 @@ const EDGES: &[(&str, &[&str])] = &[
     (
         "sender",
         &[
+            "metrics",
             "accumulator",
             "metadata",
             "net",
@@ -90,6 +93,7 @@ const EDGES: &[(&str, &[&str])] = &[
         ],
     ),
     ("net", &["protocol", "backoff"]),
+    ("metrics", &["accumulator", "net"]),
     (
         "accumulator",
         &[

@@ -14,13 +14,15 @@ usage: perf --topic TOPIC --num-records N --throughput T
             [--producer.config FILE | --command-config FILE] [--bootstrap-server HOST:PORT]
             [--payload-delimiter D] [--warmup-records W] [--reporting-interval MS]
             [--key-distribution none|range|random] [--record-key-range K]
-            [--random-seed SEED] [--print-metrics] [--threads N]
+            [--random-seed SEED] [--print-metrics] [--threads N] [--metrics-interval-ms MS]
 
 The Java ProducerPerformance (kafka-producer-perf-test) command line and output.
   --throughput T   records/sec cap, approximately; -1 for no cap
-  --print-metrics  accepted and ignored
+  --print-metrics  at the end, print the producer's metrics in Java's layout
   --threads N      (not in the Java tool) N caller threads share one producer, each sending its
-                   share of --num-records (and of --throughput); default 1";
+                   share of --num-records (and of --throughput); default 1
+  --metrics-interval-ms MS  (not in the Java tool) read the producer's metrics every MS ms
+                   during the run, as a monitoring agent would (to measure what it costs)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KeyDistribution {
@@ -52,8 +54,12 @@ struct Options {
     key_range: Option<u32>,
     random_seed: u64,
     threads: u32,
+    print_metrics: bool,
+    metrics_interval_ms: Option<u64>,
 }
 
+// Parsed once per run: the size of the variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Parsed {
     Run(Options),
     Help,
@@ -82,6 +88,8 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
     let mut bootstrap = None;
     let mut warmup: i64 = 0;
     let mut reporting_interval: i64 = 5000;
+    let mut print_metrics = false;
+    let mut metrics_interval_ms = None;
     let mut key_distribution = KeyDistribution::None;
     let mut key_range: Option<i64> = None;
     let mut random_seed: i64 = 0;
@@ -141,7 +149,11 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
             }
             "--producer.config" | "--command-config" => config_file = Some(value("CONFIG-FILE")?),
             "--bootstrap-server" => bootstrap = Some(value("BOOTSTRAP-SERVER")?),
-            "--print-metrics" => {}
+            "--print-metrics" => print_metrics = true,
+            "--metrics-interval-ms" => {
+                let ms: u64 = number(&name, &value("INTERVAL-MS")?)?;
+                metrics_interval_ms = Some(ms.max(1));
+            }
             "--warmup-records" => warmup = number(&name, &value("WARMUP-RECORDS")?)?,
             "--reporting-interval" => {
                 reporting_interval = number(&name, &value("INTERVAL-MS")?)?;
@@ -237,6 +249,8 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
         key_range,
         random_seed: random_seed as u64,
         threads: threads as u32,
+        print_metrics,
+        metrics_interval_ms,
     }))
 }
 

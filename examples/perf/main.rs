@@ -37,7 +37,10 @@
 //! `--option`), then `--bootstrap-server`. `client.id` defaults to `perf-producer-client`.
 //! Unknown property names are skipped with a warning on stderr, as the Java tool's
 //! `KafkaProducer` logs them (`ProducerConfigBuilder::allow_unknown_properties`).
-//! `--print-metrics` is accepted and ignored (this client has no metrics registry yet).
+//! `--print-metrics` prints `Producer::metrics()` at the end in Java's layout (as Java: after a
+//! flush and the totals line, before the close). Not in the Java tool: `--metrics-interval-ms MS`
+//! reads `metrics()` every MS ms during the run, as a monitoring agent would, so what reading
+//! costs can be measured.
 //! Transactions (`--transactional-id`, `--transaction-duration-ms`) are not supported.
 //!
 //! Exit status: 0 when every record was written, 1 when any failed (each failure is printed on
@@ -98,34 +101,61 @@ fn run(o: Options) -> ExitCode {
     let stats = AllStats::leak_new(&o);
     static FAILED: AtomicU64 = AtomicU64::new(0);
 
-    run_callers(&o, &file_payloads, |mut caller| {
-        let first = caller.records.start;
-        for i in caller.records.clone() {
-            let (key, payload) = caller.source.next_shared(i);
-            let bytes = payload.len();
-            let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload));
-
-            let send_start_ms = now_ms();
-            let steady = AllStats::before_send(stats, &o, i);
-            let sent = producer.send_with_callback(record, move |result| {
-                let (latency, now) = latency_since(send_start_ms);
-                match result {
-                    Ok(_) => AllStats::acknowledged(stats, latency, bytes, now, steady),
-                    Err(e) => {
-                        FAILED.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("perf: record failed: {e}");
-                    }
+    // The reader stops as soon as the callers are done (the sender side is dropped), so the
+    // run's elapsed time does not include its last interval.
+    let (done, stop) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        if let Some(ms) = o.metrics_interval_ms {
+            let producer = &producer;
+            scope.spawn(move || {
+                let mut read = 0usize;
+                let interval = Duration::from_millis(ms);
+                while stop.recv_timeout(interval) == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                {
+                    read += producer.metrics().len();
                 }
+                std::hint::black_box(read);
             });
-            if let Err(e) = sent {
-                FAILED.fetch_add(1, Ordering::Relaxed);
-                eprintln!("perf: send failed: {e}");
-            }
-            if caller.throttler.should_throttle(i - first, send_start_ms) {
-                caller.throttler.throttle();
-            }
         }
+        run_callers(&o, &file_payloads, |mut caller| {
+            let first = caller.records.start;
+            for i in caller.records.clone() {
+                let (key, payload) = caller.source.next_shared(i);
+                let bytes = payload.len();
+                let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload));
+
+                let send_start_ms = now_ms();
+                let steady = AllStats::before_send(stats, &o, i);
+                let sent = producer.send_with_callback(record, move |result| {
+                    let (latency, now) = latency_since(send_start_ms);
+                    match result {
+                        Ok(_) => AllStats::acknowledged(stats, latency, bytes, now, steady),
+                        Err(e) => {
+                            FAILED.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("perf: record failed: {e}");
+                        }
+                    }
+                });
+                if let Err(e) = sent {
+                    FAILED.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("perf: send failed: {e}");
+                }
+                if caller.throttler.should_throttle(i - first, send_start_ms) {
+                    caller.throttler.throttle();
+                }
+            }
+        });
+        drop(done);
     });
+
+    if o.print_metrics {
+        // As Java with --print-metrics: flush, print the totals, the metrics, then close.
+        producer.flush();
+        let code = AllStats::finish(stats, "perf", FAILED.load(Ordering::Relaxed), o.num_records);
+        print!("{}", producer.metrics().to_java_text());
+        producer.close(Duration::MAX);
+        return code;
+    }
 
     // As Java (without --print-metrics): close, which waits for every answer, then print.
     producer.close(Duration::MAX);

@@ -48,6 +48,8 @@ pub struct ProducerBatch {
     /// An attempt ended without a definite answer (connection lost, request timed out,
     /// malformed response): the batch may be in the log whatever later attempts say.
     ambiguous: bool,
+    /// The largest record appended (its encoded size), for the metrics.
+    max_record_size: usize,
 }
 
 impl ProducerBatch {
@@ -75,6 +77,7 @@ impl ProducerBatch {
             ready_size: usize::MAX,
             last_error: None,
             ambiguous: false,
+            max_record_size: 0,
         }
     }
 
@@ -110,6 +113,7 @@ impl ProducerBatch {
             ready_size: parent.ready_size,
             last_error: parent.last_error.clone(),
             ambiguous: parent.ambiguous,
+            max_record_size: parent.max_record_size,
         }
     }
 
@@ -145,6 +149,7 @@ impl ProducerBatch {
             return Ok(None);
         }
         let relative_offset = self.builder.record_count();
+        self.max_record_size = self.max_record_size.max(size);
         self.builder
             .append_prepared(prepared, timestamp, key, value, headers)
             .map_err(|_| too_large(size))?;
@@ -193,6 +198,10 @@ impl ProducerBatch {
     /// Size of the records section before compression.
     pub(super) fn uncompressed_records_len(&self) -> usize {
         self.builder.uncompressed_records_len()
+    }
+    /// The largest record appended (its encoded size in the batch).
+    pub fn max_record_size(&self) -> usize {
+        self.max_record_size
     }
     /// The partition.
     pub fn topic_partition(&self) -> &TopicPartition {

@@ -20,6 +20,8 @@ struct PoolState {
     /// Callers currently blocked in `allocate`.
     waiters: usize,
     closed: bool,
+    /// Time callers spent blocked in `allocate` (the metrics' `bufferpool-wait-time-total`).
+    wait_ns: u64,
 }
 
 /// A byte budget of `buffer.memory`, handing out `Vec<u8>` buffers, with a free list of
@@ -52,6 +54,7 @@ impl BufferPool {
                 free: Vec::new(),
                 waiters: 0,
                 closed: false,
+                wait_ns: 0,
             }),
             cond: Condvar::new(),
         }
@@ -61,6 +64,13 @@ impl BufferPool {
     pub fn available_memory(&self) -> usize {
         let s = self.state.lock();
         s.non_pooled_available + s.free.len() * self.poolable_size
+    }
+    /// `buffer.memory`, the bytes not handed out, the callers blocked now, and the time
+    /// callers spent blocked so far (ns): the metrics' memory figures, under one lock.
+    pub fn figures(&self) -> (usize, usize, usize, u64) {
+        let s = self.state.lock();
+        let available = s.non_pooled_available + s.free.len() * self.poolable_size;
+        (self.total, available, s.waiters, s.wait_ns)
     }
     /// Callers currently blocked waiting for memory (the pool is exhausted when > 0).
     pub fn queued(&self) -> usize {
@@ -108,6 +118,7 @@ impl BufferPool {
                 return Ok(Vec::with_capacity(size));
             }
             s.waiters += 1;
+            let wait_start = Instant::now();
             let timed_out = match deadline {
                 Some(d) => self.cond.wait_until(&mut s, d).timed_out(),
                 None => {
@@ -116,6 +127,10 @@ impl BufferPool {
                 }
             };
             s.waiters -= 1;
+            let waited = wait_start.elapsed().as_nanos();
+            s.wait_ns = s
+                .wait_ns
+                .saturating_add(u64::try_from(waited).unwrap_or(u64::MAX));
             if timed_out && !s.closed {
                 let available = s.non_pooled_available + s.free.len() * self.poolable_size;
                 if available < size {

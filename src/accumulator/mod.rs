@@ -261,6 +261,11 @@ impl RecordAccumulator {
         }
     }
 
+    /// The buffer pool (its figures are read for the metrics).
+    pub fn pool(&self) -> &BufferPool {
+        &self.pool
+    }
+
     fn queue(&self, tp: &TopicPartition) -> Queue {
         if let Some(q) = self.queues.read().map.get(tp) {
             return q.clone();

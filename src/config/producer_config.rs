@@ -151,6 +151,8 @@ pub struct ProducerConfig {
     sasl: Option<SaslSettings>,
     tls: Option<TlsConnector>,
     partitioner: Option<Arc<dyn Partitioner>>,
+    metrics_num_samples: usize,
+    metrics_sample_window: Duration,
     /// What `values()` shows: every property that takes effect, after the rules.
     values: Vec<(&'static str, String)>,
 }
@@ -261,6 +263,8 @@ impl ProducerConfig {
             client_id: v.text("client.id").unwrap_or_default().to_string(),
             acks: Acks::from_name(v.text("acks").unwrap_or_default()),
             linger: v.ms("linger.ms"),
+            metrics_num_samples: v.size("metrics.num.samples")?,
+            metrics_sample_window: v.ms("metrics.sample.window.ms"),
             batch_size: v.size("batch.size")?,
             // Growing past batch.size is this client's own; a user who chose batch.size
             // without it gets Java's batches.
@@ -321,6 +325,15 @@ impl ProducerConfig {
     /// `linger.ms`.
     pub fn linger(&self) -> Duration {
         self.linger
+    }
+    /// `metrics.num.samples` (default 2): how many samples the windowed metrics (rates,
+    /// averages, maxima of [`Producer::metrics`](crate::Producer::metrics)) keep.
+    pub fn metrics_num_samples(&self) -> usize {
+        self.metrics_num_samples
+    }
+    /// `metrics.sample.window.ms` (default 30 s): the length of one sample.
+    pub fn metrics_sample_window(&self) -> Duration {
+        self.metrics_sample_window
     }
     /// `batch.size` in bytes as configured (may be 0: then every batch holds one record).
     pub fn batch_size(&self) -> usize {

@@ -124,7 +124,8 @@ use Range::{Any, Between};
 use Type::{Bool as BOOL, Class, Double as DOUBLE, Int, List, Long, Ms, Password, String as STR};
 
 // Reasons shared by several properties.
-const METRICS: &str = "this client has no metrics yet";
+const METRICS: &str =
+    "no JMX or metrics push in Rust: read Producer::metrics() (Java names), or its Prometheus text";
 const TRANSACTIONS: &str = "transactions are not supported yet (transactional.id is an error)";
 const KERBEROS: &str = "SASL/GSSAPI (Kerberos) is not supported";
 const OAUTH: &str = "SASL/OAUTHBEARER is not supported yet";
@@ -194,9 +195,9 @@ pub(crate) static PROPERTIES: &[Property] = &[
     // Metrics.
     p("enable.metrics.push", BOOL, B(true), Any, ignored(METRICS)),
     p("metric.reporters", List, T("org.apache.kafka.common.metrics.JmxReporter"), Any, ignored(METRICS)),
-    p("metrics.num.samples", Int, N(2), Between(1, I32), ignored(METRICS)),
-    p("metrics.recording.level", one_of(&["INFO", "DEBUG", "TRACE"]), T("INFO"), Any, ignored(METRICS)),
-    p("metrics.sample.window.ms", Ms, N(30_000), Between(0, MAX), ignored(METRICS)),
+    p("metrics.num.samples", Int, N(2), Between(1, I32), E),
+    p("metrics.recording.level", one_of(&["INFO", "DEBUG", "TRACE"]), T("INFO"), Any, ignored("every metric is recorded: the producer has no DEBUG-level metrics (Java's per-partition ones are not kept)")),
+    p("metrics.sample.window.ms", Ms, N(30_000), Between(0, MAX), E),
     // Transactions.
     p("transactional.id", STR, NONE, Any, unsupported("transactions are not supported yet")),
     p("transaction.timeout.ms", Ms, N(60_000), Between(i32::MIN as i64, I32), ignored(TRANSACTIONS)),

@@ -1079,7 +1079,7 @@ fn ignored_properties_set_are_warned_once_with_reasons() {
     let (c, lines) = logged(|| {
         cfg(&[
             ("partitioner.rack.aware", "true"),
-            ("metrics.num.samples", "3"),
+            ("metric.reporters", "x.Reporter"),
             ("partitioner.adaptive.partitioning.enable", "false"),
             ("linger.ms", "10"),
         ])
@@ -1094,7 +1094,7 @@ fn ignored_properties_set_are_warned_once_with_reasons() {
     );
     assert!(!w.contains("partitioner.adaptive"), "effective: {w}");
     assert!(
-        w.contains("metrics.num.samples (this client has no metrics yet)"),
+        w.contains("metric.reporters (no JMX or metrics push in Rust"),
         "{w}"
     );
     assert!(!w.contains("linger.ms"), "{w}");
@@ -1178,7 +1178,7 @@ fn values_follow_the_rules() {
     assert_eq!(get("bootstrap.servers"), Some("localhost:9092"));
     assert_eq!(get("acks"), Some("1"));
     // ignored properties are not shown as if they were in use
-    assert_eq!(get("metrics.num.samples"), None);
+    assert_eq!(get("metric.reporters"), None);
     // nor sasl.* / ssl.* under PLAINTEXT
     assert_eq!(get("sasl.mechanism"), None);
     assert_eq!(get("ssl.truststore.location"), None);

@@ -7,6 +7,7 @@
 
 use crate::error::{Delivery, Error};
 use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk, SendFuture};
+use crate::metrics::Metrics;
 use crate::partitioner::{
     choose_partition, random_non_negative, PartitionChoice, Partitioner, TopicLayout,
 };
@@ -488,5 +489,8 @@ impl<K, V> RecordProducer<K, V> for MockProducer<K, V> {
     }
     fn close(&self, timeout: Duration) {
         MockProducer::close(self, timeout)
+    }
+    fn metrics(&self) -> Metrics {
+        Metrics::default()
     }
 }

@@ -10,6 +10,7 @@
 //! - [`handshake`]: ApiVersions, then SASL ([`sasl`]), then ready: a pure state machine.
 //! - [`nodes`]: the pool the sender asks (connect, backoff, least loaded, send, poll).
 //! - [`tls`]: rustls sessions (cargo feature `rustls`).
+//! - [`traffic`]: requests, bytes, connects, closes and wait time, counted for the metrics.
 
 pub(crate) mod connection;
 pub(crate) mod handshake;
@@ -18,9 +19,11 @@ pub(crate) mod nodes;
 pub(crate) mod sasl;
 pub(crate) mod tcp;
 pub(crate) mod tls;
+pub(crate) mod traffic;
 pub(crate) mod transport;
 
 pub(crate) use connection::{FrameBody, WireParts};
 pub(crate) use nodes::{Event, NodePool, PoolConfig};
 pub(crate) use tcp::{SocketOptions, TcpTransport};
+pub(crate) use traffic::NetStats;
 pub(crate) use transport::{Transport, Waker};

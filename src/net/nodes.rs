@@ -30,6 +30,7 @@ use super::connection::{Connection, ConnectionError, FrameBody, WireParts};
 use super::handshake::{Failure, Handshake, Next, Outgoing};
 use super::link::{self, Link, LinkEvent};
 use super::sasl::SaslSettings;
+use super::traffic::NetStats;
 use super::transport::{Readiness, Stream, Transport};
 use crate::backoff::{ExponentialBackoff, Rng};
 use crate::protocol::versions::ApiVersionTable;
@@ -62,6 +63,8 @@ pub(crate) enum Event<C> {
         api_version: i16,
         body: Vec<u8>,
         ctx: C,
+        /// When the request was queued.
+        sent_at: Instant,
     },
     /// A request that expects no answer (Produce with acks=0) was written whole.
     Written(C),
@@ -178,6 +181,7 @@ pub(crate) struct NodePool<T: Transport, C> {
     /// Events produced outside `poll` (a connect that failed at once), handed out by the next.
     pending: Vec<Event<C>>,
     ready: Vec<Readiness>,
+    stats: NetStats,
 }
 
 impl<T: Transport, C: WireParts> NodePool<T, C> {
@@ -210,6 +214,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
             rng,
             pending: Vec::new(),
             ready: Vec::new(),
+            stats: NetStats::default(),
         }
     }
 
@@ -233,7 +238,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                     .is_some_and(|c| c.in_flight() == 0 && !c.has_pending_writes());
                 if id < 0 && idle {
                     if let Some(c) = n.conn.take() {
-                        drop(c.close());
+                        drop(closed(&mut self.stats, id, c));
                         n.handshake = None;
                         self.keys.retain(|_, v| *v != id);
                     }
@@ -246,7 +251,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                 Some(n) => {
                     if n.in_flight() == 0 {
                         if let Some(c) = n.conn.take() {
-                            drop(c.close());
+                            drop(closed(&mut self.stats, id, c));
                         }
                         self.keys.retain(|_, v| *v != id);
                         *n = Node::new(addr.clone());
@@ -319,6 +324,9 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         log::debug!("connecting to node {id} at {addr} ({target})");
         match self.transport.connect(&addr, target, key) {
             Ok((stream, connecting)) => {
+                if !connecting {
+                    self.stats.connections_created += 1;
+                }
                 let attempt = node.failed_connects.saturating_add(1);
                 let timeout = self.setup_timeout.backoff(attempt);
                 let (hs, first) = Handshake::start(self.cfg.sasl.clone());
@@ -478,10 +486,10 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
     /// Closes every connection; returns the contexts of every unanswered request.
     pub fn close_all(&mut self) -> Vec<C> {
         let mut out = Vec::new();
-        for node in self.nodes.values_mut() {
+        for (&id, node) in self.nodes.iter_mut() {
             node.handshake = None;
             if let Some(conn) = node.conn.take() {
-                out.extend(users(conn.close()));
+                out.extend(users(closed(&mut self.stats, id, conn)));
             }
         }
         self.keys.clear();
@@ -513,16 +521,40 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         }
         let mut ready = std::mem::take(&mut self.ready);
         ready.clear();
+        let before = self.transport.now();
         if let Err(e) = self.transport.wait(timeout, &mut ready) {
             log::warn!("readiness wait failed: {e}");
         }
         let now = self.transport.now();
+        let waited = now.saturating_duration_since(before).as_nanos();
+        self.stats.io_wait_ns += u64::try_from(waited).unwrap_or(u64::MAX);
         for r in &ready {
             self.on_ready(*r, now);
         }
         self.ready = ready;
         self.collect_written();
+        for (&id, node) in self.nodes.iter_mut() {
+            if let Some(conn) = node.conn.as_mut() {
+                let t = conn.take_traffic();
+                self.stats.nodes.entry(id).or_default().add(t);
+            }
+        }
         std::mem::take(&mut self.pending)
+    }
+
+    /// Traffic, connects, closes and wait time so far (counted up to the last poll).
+    pub fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    /// Open connections (set up or not).
+    pub fn connection_count(&self) -> usize {
+        self.nodes.values().filter(|n| n.conn.is_some()).count()
+    }
+
+    /// Requests sent and not answered yet, on every connection (setup requests included).
+    pub fn in_flight_count(&self) -> usize {
+        self.nodes.values().map(Node::in_flight).sum()
     }
 
     /// Closes connections past `request.timeout.ms`, their connect timeout, or idle for
@@ -591,7 +623,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
             return;
         };
         if let Some(conn) = node.conn.take() {
-            drop(conn.close());
+            drop(closed(&mut self.stats, id, conn));
             node.handshake = None;
             self.keys.retain(|_, v| *v != id);
             self.note(id, LinkEvent::IdleClosed);
@@ -621,6 +653,9 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         if r.writable && conn.is_connecting() {
             // The connect finished: succeeded (queued requests go out now) or failed.
             result = conn.finish_connect().map(|_| Vec::new());
+            if result.is_ok() {
+                self.stats.connections_created += 1;
+            }
         }
         if r.writable && result.is_ok() {
             result = conn.flush().map(|_| Vec::new());
@@ -644,6 +679,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                             api_version: resp.api_version,
                             body: resp.body,
                             ctx,
+                            sent_at: resp.sent_at,
                         }),
                     }
                 }
@@ -746,7 +782,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         let connecting = conn.is_connecting();
         node.handshake = None;
         self.keys.retain(|_, v| *v != id);
-        let unanswered = users(conn.close()).collect();
+        let unanswered = users(closed(&mut self.stats, id, conn)).collect();
         if connecting {
             node.failed_connects = node.failed_connects.saturating_add(1);
         }
@@ -792,6 +828,16 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         node.failures = node.failures.saturating_add(1);
         node.reconnect_at = Some(now + self.reconnect_backoff.backoff(node.failures));
     }
+}
+
+/// Closes `conn` (of node `id`), counting its last traffic and, if its connect had completed,
+/// the close; returns the contexts of its unanswered requests.
+fn closed<C, S: Stream>(stats: &mut NetStats, id: i32, mut conn: Connection<C, S>) -> Vec<C> {
+    stats.nodes.entry(id).or_default().add(conn.take_traffic());
+    if !conn.is_connecting() {
+        stats.connections_closed += 1;
+    }
+    conn.close()
 }
 
 fn users<C>(ctxs: Vec<Ctx<C>>) -> impl Iterator<Item = C> {

@@ -46,6 +46,7 @@ use crate::backoff::Rng;
 use crate::error::{Delivery, Error};
 use crate::future::BatchAck;
 use crate::metadata::{Cluster, Metadata};
+use crate::metrics::SharedMetrics;
 use crate::net::{Event, NodePool, PoolConfig, Transport, Waker, WireParts};
 use crate::partitioner::LoadStats;
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
@@ -85,6 +86,8 @@ pub(crate) struct Shared {
     pub metadata: Arc<Metadata>,
     /// Load statistics for adaptive partitioning: written here, read by the partitioner.
     pub load: Arc<LoadStats>,
+    /// The metrics: recorded here, read by `Producer::metrics`.
+    pub metrics: Arc<SharedMetrics>,
     pub waker: Waker,
     /// Cleared by `close`: stop taking work, send what is queued, then exit.
     pub running: AtomicBool,
@@ -231,6 +234,10 @@ impl<T: Transport> Sender<T> {
         for event in events {
             self.handle(event, now);
         }
+        let gauges = (self.pool.in_flight_count(), self.pool.connection_count());
+        let m = &self.shared.metrics;
+        let send_errors = m.send_errors();
+        m.lock().turn(self.pool.stats(), gauges, send_errors, now);
     }
 
     fn maybe_send_txn_request(&mut self, now: Instant, timeout: &mut Duration) {
@@ -282,7 +289,7 @@ impl<T: Transport> Sender<T> {
     fn send_produce_requests(&mut self, cluster: &Cluster, now: Instant, timeout: &mut Duration) {
         let acc = self.shared.accumulator.clone();
         for (b, err) in self.txn.idempotence().settle_sequences(&acc) {
-            b.done(Err(err));
+            self.fail(b, err, now);
         }
         let leaders = Leaders(cluster);
         let ready = acc.ready(&leaders, now);
@@ -329,6 +336,7 @@ impl<T: Transport> Sender<T> {
         // It cannot spin: the next turn waits normally unless it drains again.
         if !drained.is_empty() {
             *timeout = Duration::ZERO;
+            self.shared.metrics.lock().drained(&drained, now);
         }
         for (id, batches) in drained {
             self.send_produce(id, batches, cluster, now);
@@ -372,6 +380,7 @@ impl<T: Transport> Sender<T> {
 
     /// Batches that could not be sent at all: not written, and their sequences are free.
     fn refuse_unsent(&mut self, id: i32, batches: Vec<ProducerBatch>, reason: &str) {
+        let now = self.pool.now();
         for b in batches {
             let err = Error::Network {
                 broker: self.pool.addr(id).to_string(),
@@ -380,7 +389,7 @@ impl<T: Transport> Sender<T> {
             };
             let outcome = idempotence::Outcome::Failed { refused: true };
             self.txn.idempotence().on_outcome(&b, outcome);
-            b.done(Err(err));
+            self.fail(b, err, now);
         }
     }
 
@@ -391,6 +400,7 @@ impl<T: Transport> Sender<T> {
         // sequence bookkeeping, and its `done` is then ignored (a batch's final state is set
         // once). Without this, an answer could come up to request.timeout.ms late.
         let delivery_timeout = self.cfg.delivery_timeout;
+        let metrics = &self.shared.metrics;
         for ctx in self.pool.in_flight() {
             let RequestCtx::Produce(batches) = ctx else {
                 continue;
@@ -398,11 +408,15 @@ impl<T: Transport> Sender<T> {
             for b in batches.iter().filter(|b| !b.is_done()) {
                 let deadline = b.created() + delivery_timeout;
                 if now >= deadline {
-                    b.done(Err(Error::DeliveryTimeout {
+                    let answered = b.done(Err(Error::DeliveryTimeout {
                         elapsed: now.saturating_duration_since(b.created()),
                         delivery: Delivery::Unknown,
                         last_error: b.last_error().cloned(),
                     }));
+                    if answered {
+                        let topic = &b.topic_partition().topic;
+                        metrics.lock().failed(topic, b.record_count(), now);
+                    }
                 } else {
                     *timeout = (*timeout).min(deadline - now + Duration::from_millis(1));
                 }
@@ -421,7 +435,7 @@ impl<T: Transport> Sender<T> {
                 refused: !b.was_sent(),
             };
             self.txn.idempotence().on_outcome(&b, outcome);
-            b.done(Err(err));
+            self.fail(b, err, now);
         }
     }
 
@@ -444,6 +458,7 @@ impl<T: Transport> Sender<T> {
                 api_version,
                 body,
                 ctx,
+                sent_at,
             } => match ctx {
                 RequestCtx::Metadata => self.on_metadata(node, api_version, &body, now),
                 RequestCtx::Txn(TxnRequest::InitProducerId) => {
@@ -455,6 +470,8 @@ impl<T: Transport> Sender<T> {
                     }
                 }
                 RequestCtx::Produce(batches) => {
+                    let latency = now.saturating_duration_since(sent_at);
+                    self.shared.metrics.lock().latency(node, latency, now);
                     self.on_produce(node, api_version, &body, batches, now)
                 }
             },
@@ -478,7 +495,7 @@ impl<T: Transport> Sender<T> {
                     self.shared.metadata.auth_succeeded();
                 }
             }
-            Event::AuthFailed { broker, reason } => self.on_auth_failed(broker, reason),
+            Event::AuthFailed { broker, reason } => self.on_auth_failed(broker, reason, now),
             Event::Disconnected {
                 broker,
                 reason,
@@ -496,7 +513,10 @@ impl<T: Transport> Sender<T> {
     fn on_metadata(&mut self, node: i32, version: i16, body: &[u8], now: Instant) {
         self.metadata_in_flight = false;
         match MetadataResponse::decode(body, version) {
-            Ok(m) if m.error_code.is_ok() => self.shared.metadata.update(&m, now),
+            Ok(m) if m.error_code.is_ok() => {
+                self.shared.metadata.update(&m, now);
+                self.shared.metrics.lock().metadata_updated(now);
+            }
             Ok(m) => {
                 log::warn!("metadata from node {node}: {}", m.error_code);
                 self.shared.metadata.failed_update(now);
@@ -530,7 +550,7 @@ impl<T: Transport> Sender<T> {
     }
 
     /// Fails what waits (queued batches, callers waiting for metadata) with the failure.
-    fn on_auth_failed(&mut self, broker: String, reason: String) {
+    fn on_auth_failed(&mut self, broker: String, reason: String, now: Instant) {
         let err = Error::Authentication {
             broker,
             reason,
@@ -547,7 +567,7 @@ impl<T: Transport> Sender<T> {
             if let Error::Authentication { delivery: d, .. } = &mut e {
                 *d = delivery;
             }
-            b.done(Err(e));
+            self.fail(b, e, now);
         }
     }
 
@@ -612,20 +632,25 @@ impl<T: Transport> Sender<T> {
         match produce::decide(&mut b, err, self.txn.idempotence(), policy, forced, now) {
             Verdict::Retry(err) => {
                 log::debug!("retrying {} after {err}", b.topic_partition());
+                let topic = &b.topic_partition().topic;
+                self.shared
+                    .metrics
+                    .lock()
+                    .retried(topic, b.record_count(), now);
                 b.set_last_error(err.to_string());
                 self.shared.accumulator.reenqueue(b, now);
             }
             Verdict::Fail(err) => {
                 log::debug!("batch for {} failed: {err}", b.topic_partition());
-                b.done(Err(err));
+                self.fail(b, err, now);
             }
-            Verdict::Split(err) => self.split(b, err),
+            Verdict::Split(err) => self.split(b, err, now),
         }
     }
 
     /// Splits a batch the broker refused as too large (see `accumulator/split.rs`); if it
     /// cannot be, it fails with the broker's error.
-    fn split(&mut self, b: ProducerBatch, err: Error) {
+    fn split(&mut self, b: ProducerBatch, err: Error, now: Instant) {
         let (tp, records) = (b.topic_partition().clone(), b.record_count());
         match self.shared.accumulator.split_and_reenqueue(b) {
             Ok(n) => log::warn!("{tp}: {err}; its batch of {records} records split into {n}"),
@@ -640,8 +665,19 @@ impl<T: Transport> Sender<T> {
                 if let Error::Broker { delivery, .. } = &mut err {
                     *delivery = b.delivery_if_failed();
                 }
-                b.done(Err(err));
+                self.fail(b, err, now);
             }
+        }
+    }
+
+    /// Answers a batch with an error, counted in the metrics if this was its answer.
+    fn fail(&self, b: ProducerBatch, err: Error, now: Instant) {
+        if b.done(Err(err)) {
+            let topic = &b.topic_partition().topic;
+            self.shared
+                .metrics
+                .lock()
+                .failed(topic, b.record_count(), now);
         }
     }
 }

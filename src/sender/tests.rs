@@ -93,6 +93,10 @@ fn harness(o: Opts) -> Harness {
         accumulator,
         metadata,
         load: Arc::new(crate::partitioner::LoadStats::new(o.adaptive)),
+        metrics: Arc::new(crate::metrics::SharedMetrics::new(
+            crate::metrics::WindowConfig::DEFAULT,
+            net.now(),
+        )),
         waker: net.waker(),
         running: AtomicBool::new(true),
         force_close: AtomicBool::new(false),

@@ -23,6 +23,7 @@
 //! comes back exactly once: with its response, from [`Connection::take_sent_unanswered`] for
 //! requests that expect no response (acks=0), or from [`Connection::close`].
 
+use super::traffic::Traffic;
 use super::transport::{Interest, Stream};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::header::{RequestHeader, ResponseHeader};
@@ -149,6 +150,8 @@ pub(crate) struct Response<C> {
     pub api_version: i16,
     pub body: Vec<u8>,
     pub ctx: C,
+    /// When the request was queued (the request latency runs from here).
+    pub sent_at: Instant,
 }
 
 /// Largest response frame accepted. Metadata for very large clusters is the biggest response a
@@ -191,6 +194,10 @@ pub(crate) struct Connection<C, S: Stream> {
     /// A read error (or end of stream) met after complete responses were parsed in the same
     /// call: those are returned first, the error by the next [`Connection::read`].
     read_error: Option<ConnectionError>,
+    /// What went over the socket since the last [`Connection::take_traffic`].
+    traffic: Traffic,
+    /// Requests written whole that `traffic` already counted.
+    counted_requests: u64,
 }
 
 impl<C, S: Stream> Connection<C, S> {
@@ -222,6 +229,8 @@ impl<C, S: Stream> Connection<C, S> {
             in_flight: VecDeque::new(),
             unanswered: VecDeque::new(),
             read_error: None,
+            traffic: Traffic::default(),
+            counted_requests: 0,
         }
     }
 
@@ -309,6 +318,14 @@ impl<C, S: Stream> Connection<C, S> {
         Ok(correlation_id)
     }
 
+    /// Requests written whole and bytes written and read since the last call.
+    pub fn take_traffic(&mut self) -> Traffic {
+        let mut t = std::mem::take(&mut self.traffic);
+        t.requests = self.written_requests - self.counted_requests;
+        self.counted_requests = self.written_requests;
+        t
+    }
+
     /// Contexts of requests that expect no response and have been fully written.
     pub fn take_sent_unanswered(&mut self) -> Vec<C> {
         let mut out = Vec::new();
@@ -350,6 +367,7 @@ impl<C, S: Stream> Connection<C, S> {
             let err = match self.stream.read(&mut self.read_buf[self.read_end..]) {
                 Ok(Some(0)) => ConnectionError::Eof,
                 Ok(Some(n)) => {
+                    self.traffic.bytes_in += n as u64;
                     self.read_end += n;
                     self.last_activity = now;
                     self.parse(&mut responses)?;
@@ -414,6 +432,7 @@ impl<C, S: Stream> Connection<C, S> {
                 api_version,
                 body,
                 ctx: f.ctx,
+                sent_at: f.sent_at,
             });
         }
         if self.read_start == self.read_end {
@@ -505,7 +524,10 @@ impl<C: WireParts, S: Stream> Connection<C, S> {
                 |request, index| find_part(&self.in_flight, &self.unanswered, request, index),
             )?;
             match self.stream.write_vectored(&iov[..filled])? {
-                Some(n) => self.advance(n),
+                Some(n) => {
+                    self.traffic.bytes_out += n as u64;
+                    self.advance(n)
+                }
                 None => break,
             }
         }
