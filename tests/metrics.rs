@@ -123,3 +123,99 @@ fn errors_count_where_java_counts_them() {
     assert!(m.get("record-error-rate").unwrap() > 0.0);
     p.close(std::time::Duration::from_secs(10));
 }
+
+/// A Produce answer lost on the way back (swallowed by the fault proxy) makes the batch go
+/// out again after `request.timeout.ms`: its record counts once in record-retry-total, twice
+/// in record-send-total (Java counts every send of a batch), and the timed-out connection in
+/// connection-close-total.
+#[test]
+fn a_retry_forced_through_the_proxy_is_counted() {
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("metrics-retry");
+    support::create_topic(&bs, &topic, 1, 1, &[]);
+    let proxy = support::proxy::Proxy::start(&bs);
+    let p = producer(
+        &proxy.bootstrap(),
+        &[("linger.ms", "0"), ("request.timeout.ms", "1500")],
+    );
+    let send = |v: &str| {
+        p.send(ProducerRecord::with_value(&topic, v.to_string()))
+            .unwrap()
+            .get()
+            .unwrap()
+    };
+    let first = send("warm-up");
+    let before = p.metrics();
+    assert_eq!(before.get("record-retry-total"), Some(0.0));
+    let closes_before = before.get("connection-close-total").unwrap();
+    proxy.drop_produce_responses(1);
+    let retried = send("answer lost once");
+    assert_eq!(proxy.stats().responses_dropped, 1);
+    // Deduplicated by the broker: written once, right after the warm-up.
+    assert_eq!(retried.offset, first.offset + 1);
+    for i in 0..5 {
+        send(&format!("after {i}"));
+    }
+    let m = p.metrics();
+    assert_eq!(m.get("record-retry-total"), Some(1.0));
+    assert_eq!(m.topic("record-retry-total", &topic), Some(1.0));
+    assert_eq!(m.get("record-send-total"), Some(1.0 + 2.0 + 5.0));
+    assert_eq!(m.get("record-error-total"), Some(0.0));
+    assert!(m.get("connection-close-total").unwrap() > closes_before);
+    p.close(std::time::Duration::from_secs(10));
+}
+
+/// Records sent to a topic deleted after its metadata was cached are refused by the broker
+/// until `delivery.timeout.ms`: each counts as an error for its topic and producer-wide, and
+/// their retries count too.
+#[test]
+fn records_to_a_deleted_topic_count_as_errors_and_retries() {
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("metrics-deleted");
+    support::create_topic(&bs, &topic, 2, 1, &[]);
+    let p = producer(
+        &bs,
+        &[
+            ("linger.ms", "0"),
+            ("request.timeout.ms", "1000"),
+            ("delivery.timeout.ms", "3000"),
+            ("retry.backoff.ms", "50"),
+        ],
+    );
+    p.send(ProducerRecord::with_value(&topic, "before".to_string()))
+        .unwrap()
+        .get()
+        .unwrap();
+    support::kafka_tool(
+        &[
+            "topics",
+            "--bootstrap-server",
+            &bs,
+            "--delete",
+            "--topic",
+            &topic,
+        ],
+        None,
+    );
+    // Until the broker has dropped the partitions it may still take a write.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let futures: Vec<_> = (0..4)
+        .map(|i| {
+            let r = ProducerRecord::with_value(&topic, format!("after {i}")).with_partition(i % 2);
+            p.send(r)
+                .expect("queued: the topic is in the cached metadata")
+        })
+        .collect();
+    let failed = futures.into_iter().filter(|f| f.get().is_err()).count();
+    assert_eq!(failed, 4, "the topic was deleted: nothing may be written");
+    let m = p.metrics();
+    assert_eq!(m.topic("record-error-total", &topic), Some(4.0));
+    assert_eq!(m.get("record-error-total"), Some(4.0));
+    assert_eq!(m.sum(TOPIC, "record-error-total"), 4.0);
+    assert!(m.topic("record-retry-total", &topic).unwrap() >= 1.0);
+    assert_eq!(
+        m.sum(TOPIC, "record-retry-total"),
+        m.get("record-retry-total").unwrap()
+    );
+    p.close(std::time::Duration::from_secs(10));
+}
