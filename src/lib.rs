@@ -104,6 +104,8 @@ mod partitioner;
 mod producer;
 pub mod protocol;
 mod reachability;
+#[cfg(test)]
+mod readme_section;
 mod record;
 mod record_producer;
 mod send_cache;

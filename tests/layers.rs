@@ -76,6 +76,7 @@ const EDGES: &[(&str, &[&str])] = &[
             "net::tls",
             "net::sasl",
             "error",
+            "readme_section",
         ],
     ),
     (
@@ -93,7 +94,7 @@ const EDGES: &[(&str, &[&str])] = &[
         ],
     ),
     ("net", &["protocol", "backoff"]),
-    ("metrics", &["accumulator", "net"]),
+    ("metrics", &["accumulator", "net", "readme_section"]),
     (
         "accumulator",
         &[
@@ -110,6 +111,7 @@ const EDGES: &[(&str, &[&str])] = &[
         &["protocol", "record", "error", "hash", "reachability"],
     ),
     ("reachability", &[]),
+    ("readme_section", &[]),
     ("protocol::record_batch", &["compression"]),
     ("protocol", &[]),
     ("compression", &[]),

@@ -1188,28 +1188,8 @@ fn values_follow_the_rules() {
 /// table: `UPDATE_README=1 cargo test --lib readme_property_table`.
 #[test]
 fn readme_property_table_matches_the_code() {
-    const START: &str = "<!-- properties:start -->\n";
-    const END: &str = "<!-- properties:end -->";
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let readme = std::fs::read_to_string(path).unwrap();
     let want = super::readme::markdown_table();
-    let (Some(start), Some(end)) = (readme.find(START), readme.find(END)) else {
-        panic!("README.md has no {START:?} ... {END:?} markers");
-    };
-    let have = &readme[start + START.len()..end];
-    if have == want {
-        return;
-    }
-    if std::env::var_os("UPDATE_README").is_some() {
-        let updated = format!("{}{want}{}", &readme[..start + START.len()], &readme[end..]);
-        std::fs::write(path, updated).unwrap();
-        return;
-    }
-    panic!(
-        "README.md's property table differs from the code; run \
-         `UPDATE_README=1 cargo test --lib readme_property_table` to regenerate it. \
-         Expected:\n{want}"
-    );
+    crate::readme_section::check("properties", &want, "readme_property_table");
 }
 
 #[test]

@@ -265,26 +265,6 @@ fn a_full_snapshot_has_every_table_row_and_parses() {
 /// `UPDATE_README=1 cargo test --lib readme_metrics_table`.
 #[test]
 fn readme_metrics_table_matches_the_code() {
-    const START: &str = "<!-- metrics:start -->\n";
-    const END: &str = "<!-- metrics:end -->";
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let readme = std::fs::read_to_string(path).unwrap();
     let want = super::super::readme_table();
-    let (Some(start), Some(end)) = (readme.find(START), readme.find(END)) else {
-        panic!("README.md has no {START:?} ... {END:?} markers");
-    };
-    let have = &readme[start + START.len()..end];
-    if have == want {
-        return;
-    }
-    if std::env::var_os("UPDATE_README").is_some() {
-        let updated = format!("{}{want}{}", &readme[..start + START.len()], &readme[end..]);
-        std::fs::write(path, updated).unwrap();
-        return;
-    }
-    panic!(
-        "README.md's metrics table differs from the code; run \
-         `UPDATE_README=1 cargo test --lib readme_metrics_table` to regenerate it. \
-         Expected:\n{want}"
-    );
+    crate::readme_section::check("metrics", &want, "readme_metrics_table");
 }

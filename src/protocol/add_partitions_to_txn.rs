@@ -110,9 +110,12 @@ pub struct AddPartitionsToTxnResponse {
     pub topics: Vec<TopicErrors>,
 }
 
-/// Decodes `[]{name, []{partition, error}}` at flexibility `fx` (shared with TxnOffsetCommit).
-pub(crate) fn read_topic_errors(d: &mut Decoder<'_>, fx: bool) -> DecodeResult<Vec<TopicErrors>> {
-    read_array(d, fx, 2, |d| {
+/// Decodes a body of `throttle_time_ms` then `[]{name, []{partition, error}}` at flexibility
+/// `fx`: this response's shape, and TxnOffsetCommit's.
+pub(crate) fn decode_topic_errors(body: &[u8], fx: bool) -> DecodeResult<(i32, Vec<TopicErrors>)> {
+    let mut d = Decoder::new(body);
+    let throttle_time_ms = d.i32()?;
+    let topics = read_array(&mut d, fx, 2, |d| {
         let name = read_string(d, fx)?;
         let partitions = read_array(d, fx, 6, |d| {
             let p = PartitionError {
@@ -128,11 +131,21 @@ pub(crate) fn read_topic_errors(d: &mut Decoder<'_>, fx: bool) -> DecodeResult<V
             d.skip_tagged_fields()?;
         }
         Ok(TopicErrors { name, partitions })
-    })
+    })?;
+    if fx {
+        d.skip_tagged_fields()?;
+    }
+    Ok((throttle_time_ms, topics))
 }
 
-/// Encodes what [`read_topic_errors`] reads.
-pub(crate) fn put_topic_errors(buf: &mut Vec<u8>, topics: &[TopicErrors], fx: bool) {
+/// Encodes what [`decode_topic_errors`] reads.
+pub(crate) fn encode_topic_errors(
+    buf: &mut Vec<u8>,
+    throttle_time_ms: i32,
+    topics: &[TopicErrors],
+    fx: bool,
+) {
+    put_i32(buf, throttle_time_ms);
     put_array_len(buf, topics.len(), fx);
     for t in topics {
         put_string(buf, &t.name, fx);
@@ -148,19 +161,17 @@ pub(crate) fn put_topic_errors(buf: &mut Vec<u8>, topics: &[TopicErrors], fx: bo
             put_empty_tagged_fields(buf);
         }
     }
+    if fx {
+        put_empty_tagged_fields(buf);
+    }
 }
 
 impl AddPartitionsToTxnResponse {
     /// Decodes a body written at `version`.
     pub fn decode(body: &[u8], version: i16) -> DecodeResult<Self> {
         check_version(version, MIN_VERSION, MAX_VERSION)?;
-        let fx = version >= FIRST_FLEXIBLE_VERSION;
-        let mut d = Decoder::new(body);
-        let throttle_time_ms = d.i32()?;
-        let topics = read_topic_errors(&mut d, fx)?;
-        if fx {
-            d.skip_tagged_fields()?;
-        }
+        let (throttle_time_ms, topics) =
+            decode_topic_errors(body, version >= FIRST_FLEXIBLE_VERSION)?;
         Ok(AddPartitionsToTxnResponse {
             throttle_time_ms,
             topics,
@@ -170,11 +181,7 @@ impl AddPartitionsToTxnResponse {
     /// Appends the body at `version` (for tests and mock brokers).
     pub fn encode(&self, version: i16, buf: &mut Vec<u8>) {
         let fx = version >= FIRST_FLEXIBLE_VERSION;
-        put_i32(buf, self.throttle_time_ms);
-        put_topic_errors(buf, &self.topics, fx);
-        if fx {
-            put_empty_tagged_fields(buf);
-        }
+        encode_topic_errors(buf, self.throttle_time_ms, &self.topics, fx);
     }
 }
 

@@ -22,11 +22,11 @@
 
 pub use super::add_partitions_to_txn::{PartitionError, TopicErrors};
 
-use super::add_partitions_to_txn::{put_topic_errors, read_topic_errors};
+use super::add_partitions_to_txn::{decode_topic_errors, encode_topic_errors};
 use super::codec::check_version;
 use super::primitives::{
     put_array_len, put_empty_tagged_fields, put_i16, put_i32, put_i64, put_nullable_string,
-    put_string, DecodeResult, Decoder,
+    put_string, DecodeResult,
 };
 
 /// API key of TxnOffsetCommit.
@@ -134,13 +134,8 @@ impl TxnOffsetCommitResponse {
     /// Decodes a body written at `version`.
     pub fn decode(body: &[u8], version: i16) -> DecodeResult<Self> {
         check_version(version, MIN_VERSION, MAX_VERSION)?;
-        let fx = version >= FIRST_FLEXIBLE_VERSION;
-        let mut d = Decoder::new(body);
-        let throttle_time_ms = d.i32()?;
-        let topics = read_topic_errors(&mut d, fx)?;
-        if fx {
-            d.skip_tagged_fields()?;
-        }
+        let (throttle_time_ms, topics) =
+            decode_topic_errors(body, version >= FIRST_FLEXIBLE_VERSION)?;
         Ok(TxnOffsetCommitResponse {
             throttle_time_ms,
             topics,
@@ -150,11 +145,7 @@ impl TxnOffsetCommitResponse {
     /// Appends the body at `version` (for tests and mock brokers).
     pub fn encode(&self, version: i16, buf: &mut Vec<u8>) {
         let fx = version >= FIRST_FLEXIBLE_VERSION;
-        put_i32(buf, self.throttle_time_ms);
-        put_topic_errors(buf, &self.topics, fx);
-        if fx {
-            put_empty_tagged_fields(buf);
-        }
+        encode_topic_errors(buf, self.throttle_time_ms, &self.topics, fx);
     }
 }
 
