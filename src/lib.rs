@@ -42,6 +42,13 @@
 //! back). Closing or dropping the producer never loses a record silently: what cannot be sent
 //! in time is answered with [`Error::Closed`].
 //!
+//! # Metrics
+//!
+//! [`Producer::metrics`] is a snapshot with the Java producer's metric names, groups and tags
+//! (`producer-metrics:record-send-total`, per broker and per topic), windowed as Java computes
+//! rates; [`Metrics::to_java_text`] prints Java's `--print-metrics` layout and
+//! [`Metrics::to_prometheus`] the Prometheus text format, for a service's own endpoint.
+//!
 //! # Interceptors
 //!
 //! A [`ProducerInterceptor`] (Java's) sees every record before it is serialized and
