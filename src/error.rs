@@ -71,11 +71,12 @@ pub enum Error {
     /// names the brokers that failed during the wait and the last connection error:
     ///
     /// ```text
-    /// topic "events" not present in metadata after 3s (max.block.ms); could not connect to
-    /// 127.0.0.1:9099 (last error: 127.0.0.1:9099: Connection refused (os error 111))
+    /// topic "events" not present in metadata after 3s (max.block.ms; 0 metadata answers in
+    /// that time); could not connect to 127.0.0.1:9099 (last error: 127.0.0.1:9099: Connection
+    /// refused (os error 111))
     /// ```
     #[error(
-        "topic {topic:?} not present in metadata after {waited:?} (max.block.ms){}",
+        "topic {topic:?} not present in metadata after {waited:?} (max.block.ms; {refreshes} metadata answers in that time){}",
         unreached_suffix(unreachable_brokers, last_connection_error.as_deref())
     )]
     MetadataTimeout {
@@ -88,6 +89,10 @@ pub enum Error {
         unreachable_brokers: Vec<String>,
         /// The most recent of those failures, as `host:port: reason`.
         last_connection_error: Option<Arc<str>>,
+        /// Metadata answers received during the wait: some, and the topic was not in them (it
+        /// does not exist, or is not yet known to the broker asked); none, and no broker
+        /// answered in time.
+        refreshes: u64,
     },
     /// `buffer.memory` stayed full for `max.block.ms`.
     #[error(

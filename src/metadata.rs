@@ -298,6 +298,7 @@ impl Metadata {
                     waited: now - started,
                     unreachable_brokers: unreached.brokers,
                     last_connection_error: unreached.last_error,
+                    refreshes: inner.version - first_version,
                 });
             }
             let version = inner.version;

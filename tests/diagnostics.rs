@@ -71,8 +71,10 @@ fn assert_names_unreachable(err: &Error, dead: &str) {
         Error::MetadataTimeout {
             unreachable_brokers,
             last_connection_error,
+            refreshes,
             ..
         } => {
+            assert_eq!(*refreshes, 0, "nothing listens: {err}");
             assert_eq!(unreachable_brokers, &[dead.to_string()], "{err}");
             let last = last_connection_error.as_deref().unwrap_or_default();
             assert!(

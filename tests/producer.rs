@@ -333,6 +333,7 @@ fn unknown_topic_fails_within_max_block_naming_the_topic() {
         Error::MetadataTimeout {
             topic: t,
             unreachable_brokers,
+            refreshes,
             ..
         } => {
             assert_eq!(t, &topic);
@@ -340,6 +341,7 @@ fn unknown_topic_fails_within_max_block_naming_the_topic() {
                 unreachable_brokers.is_empty(),
                 "the broker answered: {unreachable_brokers:?}"
             );
+            assert!(*refreshes >= 1, "the broker answered: {err}");
         }
         e => panic!("expected a metadata timeout, got {e:?}"),
     }
