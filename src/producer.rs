@@ -99,6 +99,22 @@ pub struct ProducerBuilder<K, V, KS = DefaultSerializer, VS = DefaultSerializer>
 
 impl<K, V, KS, VS> ProducerBuilder<K, V, KS, VS> {
     /// Uses these key and value serializers instead of [`DefaultSerializer`].
+    ///
+    /// ```no_run
+    /// use kafka_sync::{DefaultSerializer, Error, Producer, ProducerConfig};
+    ///
+    /// // Values written as comma-separated numbers.
+    /// let csv = |_topic: &str, v: &Vec<u32>, out: &mut Vec<u8>| -> Result<(), Error> {
+    ///     let text: Vec<String> = v.iter().map(u32::to_string).collect();
+    ///     out.extend_from_slice(text.join(",").as_bytes());
+    ///     Ok(())
+    /// };
+    /// let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?;
+    /// let producer: Producer<String, Vec<u32>> = Producer::builder(config)
+    ///     .serializers(DefaultSerializer, csv)
+    ///     .build()?;
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn serializers<KS2, VS2>(
         self,
         key_serializer: KS2,

@@ -44,6 +44,19 @@ impl MetricName {
         self.tags.iter().map(|(k, v)| (*k, v.as_str()))
     }
     /// One tag's value.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// let sent = m.iter().find(|x| x.name.name() == "record-send-total").unwrap();
+    /// assert_eq!(sent.name.group(), "producer-metrics");
+    /// assert_eq!(sent.name.tag("client-id"), Some("app"));
+    /// assert_eq!(sent.name.tags().count(), 1);
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
@@ -90,6 +103,18 @@ pub struct Metrics {
 
 impl Metrics {
     /// Every metric, sorted by group, name and tags.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// assert!(m.iter().any(|x| x.name.name() == "buffer-available-bytes"));
+    /// assert_eq!(m.iter().count(), m.len());
+    /// assert!(!m.is_empty());
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = &Metric> {
         self.metrics.iter()
     }
@@ -105,23 +130,68 @@ impl Metrics {
     }
 
     /// A producer-wide metric (group `producer-metrics`) by name.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// assert_eq!(m.get("record-send-total"), Some(0.0));
+    /// assert_eq!(m.get("buffer-total-bytes"), Some(33_554_432.0)); // buffer.memory
+    /// assert_eq!(m.get("no-such-metric"), None);
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn get(&self, name: &str) -> Option<f64> {
         self.find(Scope::Producer.group(), name, None)
     }
 
     /// A per-topic metric (group `producer-topic-metrics`), e.g. `("byte-total", "events")`.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// // A topic appears once the producer has sent to it.
+    /// assert_eq!(m.topic("byte-total", "events"), None);
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn topic(&self, name: &str, topic: &str) -> Option<f64> {
         self.find(Scope::Topic.group(), name, Some(("topic", topic)))
     }
 
     /// A per-broker metric (group `producer-node-metrics`) by broker id (`-1`, `-2`, ... for
     /// the bootstrap addresses), e.g. `("request-total", 1)`.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// // A broker appears once the producer has talked to it.
+    /// assert_eq!(m.node("request-total", 1), None);
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn node(&self, name: &str, node_id: i32) -> Option<f64> {
         let tag = format!("node-{node_id}");
         self.find(Scope::Node.group(), name, Some(("node-id", &tag)))
     }
 
     /// The metric of this group and name whose tags include all of `tags`.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// let count = m.get_tagged("kafka-metrics-count", "count", &[("client-id", "app")]);
+    /// assert_eq!(count, Some(m.len() as f64));
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn get_tagged(&self, group: &str, name: &str, tags: &[(&str, &str)]) -> Option<f64> {
         self.metrics
             .iter()
@@ -134,6 +204,18 @@ impl Metrics {
     }
 
     /// The value of `name` summed over every topic (or every broker, with the node group).
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// // Per-topic figures add up to the producer-wide ones.
+    /// let per_topic = m.sum("producer-topic-metrics", "record-send-total");
+    /// assert_eq!(Some(per_topic), m.get("record-send-total"));
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn sum(&self, group: &str, name: &str) -> f64 {
         self.metrics
             .iter()
@@ -149,6 +231,18 @@ impl Metrics {
 
     /// Java's `--print-metrics` layout (`ToolsUtils.printMetrics`): a blank line, a header,
     /// then one `group:name:{tags} : value` line per metric, sorted, the name column padded.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// let text = m.to_java_text();
+    /// assert!(text.contains("producer-metrics:record-send-total:{client-id=app}"));
+    /// assert!(text.lines().any(|l| l.ends_with(" : 0.000")));
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn to_java_text(&self) -> String {
         text::java(self)
     }
@@ -158,6 +252,18 @@ impl Metrics {
     /// `kafka_producer_topic_<name>` for the per-broker and per-topic groups) with `-` as `_`,
     /// tags as labels (`client_id`, `node_id`, `topic`). Serve it with the content type
     /// `text/plain; version=0.0.4`.
+    ///
+    /// ```
+    /// # use kafka_sync::{Producer, ProducerConfig};
+    /// # // No broker needed: a snapshot exists from the start (nothing listens on port 1).
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:1").client_id("app").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// let m = producer.metrics();
+    /// let text = m.to_prometheus();
+    /// assert!(text.contains("# TYPE kafka_producer_record_send_total counter\n"));
+    /// assert!(text.contains("kafka_producer_record_send_total{client_id=\"app\"} 0\n"));
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn to_prometheus(&self) -> String {
         text::prometheus(self)
     }

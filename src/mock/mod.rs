@@ -173,6 +173,20 @@ impl<K, V> MockProducer<K, V> {
     /// `true` (the default): every record is answered at once with success. `false`: records
     /// wait for [`complete_next`](Self::complete_next), [`error_next`](Self::error_next),
     /// [`flush`](Self::flush) or [`close`](Self::close).
+    /// ```
+    /// use kafka_sync::{MockProducer, ProducerRecord, RecordProducer};
+    /// let mock: MockProducer<(), String> = MockProducer::new().with_auto_complete(false);
+    /// let a = mock.send(ProducerRecord::with_value("t", "a".to_string()))?;
+    /// let b = mock.send(ProducerRecord::with_value("t", "b".to_string()))?;
+    /// assert!(!mock.flushed() && !a.is_done());
+    /// assert!(mock.complete_next());
+    /// assert_eq!(a.get()?.offset, 0);
+    /// mock.flush(); // answers the rest
+    /// assert!(mock.flushed());
+    /// assert_eq!(b.get()?.offset, 1);
+    /// assert!(!mock.complete_next(), "nothing left");
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn with_auto_complete(mut self, auto_complete: bool) -> Self {
         self.auto_complete = auto_complete;
         self
@@ -212,6 +226,14 @@ impl<K, V> MockProducer<K, V> {
 
     /// The records sent (and not refused by `send`), in the order sent, since the mock was
     /// made or last [`clear`](Self::clear)ed.
+    /// ```
+    /// use kafka_sync::{MockProducer, ProducerRecord, RecordProducer};
+    /// let mock: MockProducer<String, String> = MockProducer::new();
+    /// mock.send(ProducerRecord::new("t", Some("k".to_string()), Some("v".to_string())))?;
+    /// let sent = mock.history();
+    /// assert_eq!((sent[0].topic.as_str(), sent[0].key.as_deref()), ("t", Some("k")));
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn history(&self) -> Vec<ProducerRecord<K, V>>
     where
         K: Clone,
@@ -319,6 +341,18 @@ impl<K, V> MockProducer<K, V> {
     /// Closes the mock: later sends fail with [`Error::Closed`]; records still waiting are
     /// answered with [`Error::Closed`] ([`Delivery::Unknown`]). The timeout is not used (the
     /// mock has nothing to wait for).
+    ///
+    /// ```
+    /// use kafka_sync::{Delivery, Error, MockProducer, ProducerRecord, RecordProducer};
+    /// use std::time::Duration;
+    /// let mock: MockProducer<(), String> = MockProducer::new().with_auto_complete(false);
+    /// let f = mock.send(ProducerRecord::with_value("t", "v".to_string()))?;
+    /// mock.close(Duration::ZERO);
+    /// assert!(mock.is_closed());
+    /// assert!(matches!(f.get(), Err(Error::Closed { delivery: Delivery::Unknown })));
+    /// assert!(mock.send(ProducerRecord::with_value("t", "late".to_string())).is_err());
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
     pub fn close(&self, timeout: Duration) {
         let _ = timeout;
         let pending = {
