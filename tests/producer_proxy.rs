@@ -596,3 +596,43 @@ impl log::Log for StderrLog {
     }
     fn flush(&self) {}
 }
+
+/// A Metadata answer lost with its connection, then one swallowed (the client times out), are
+/// asked again: the first record still lands once. (Also checks the proxy's
+/// `fail_answers_of`, which the transaction tests use for EndTxn.)
+#[test]
+fn lost_and_swallowed_metadata_answers_are_asked_again() {
+    use support::proxy::AnswerFault;
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("proxy-metadata-lost");
+    support::create_topic(&bs, &topic, 1, 1, &[]);
+    let proxy = Proxy::start(&bs);
+    let metadata = kafka_sync::protocol::metadata::API_KEY;
+    proxy.fail_answers_of(metadata, 1, AnswerFault::Reset);
+    let p = producer(
+        &proxy.bootstrap(),
+        &[("request.timeout.ms", "1500"), ("linger.ms", "0")],
+    );
+    let md = send(&p, &topic, None, "after a reset".into())
+        .get_timeout(Duration::from_secs(20))
+        .expect("delivered after the reset");
+    assert_eq!(proxy.stats().answers_failed.get(&metadata), Some(&1));
+    // A topic this producer has not asked about yet needs a fresh Metadata answer.
+    let other = support::unique_topic("proxy-metadata-swallowed");
+    support::create_topic(&bs, &other, 1, 1, &[]);
+    proxy.fail_answers_of(metadata, 1, AnswerFault::Swallow);
+    let started = Instant::now();
+    let md2 = send(&p, &other, None, "after a timeout".into())
+        .get_timeout(Duration::from_secs(20))
+        .expect("delivered after the timeout");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "the swallowed answer was waited for: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(proxy.stats().answers_failed.get(&metadata), Some(&2));
+    assert_eq!((md.offset, md2.offset), (0, 0));
+    let read = support::consume(&bs, &topic, 1, 20_000);
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].value, "after a reset");
+}

@@ -117,6 +117,8 @@ pub struct Stats {
     pub connections: u64,
     /// Connections closed by [`Proxy::reset_all`].
     pub resets: u64,
+    /// Answers of other APIs failed by [`Proxy::fail_answers_of`], by api key.
+    pub answers_failed: HashMap<i16, u64>,
     /// Metadata responses whose brokers were rewritten to the proxy.
     pub metadata_rewritten: u64,
     /// Metadata responses that could not be decoded (passed through unchanged).
@@ -163,10 +165,21 @@ struct Conn {
     responses_stalled: bool,
 }
 
+/// What [`Proxy::fail_answers_of`] does to an answer it catches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerFault {
+    /// Swallow it; the connection's later answers stall too, so the client times out.
+    Swallow,
+    /// Close the connection instead of passing it on: the client loses it with the request.
+    Reset,
+}
+
 #[derive(Default)]
 struct State {
     blackhole: usize,
     drop_responses: usize,
+    /// Answers of other APIs to fail: api key -> (how many more, how).
+    fail_answers: HashMap<i16, (usize, AnswerFault)>,
     delay: Duration,
     stats: Stats,
     conns: HashMap<u64, Conn>,
@@ -238,6 +251,7 @@ impl Proxy {
         let mut st = self.inner.lock();
         st.blackhole = 0;
         st.drop_responses = 0;
+        st.fail_answers.clear();
         st.delay = Duration::ZERO;
     }
 
@@ -250,6 +264,13 @@ impl Proxy {
     /// Forwards the next `n` Produce requests and swallows their responses.
     pub fn drop_produce_responses(&self, n: usize) {
         self.inner.lock().drop_responses = n;
+    }
+
+    /// Forwards the next `n` requests with this api key (not Produce: see
+    /// [`Proxy::drop_produce_responses`]) and fails their answers: the broker acted on them,
+    /// the client never hears. For an EndTxn whose answer never came, say.
+    pub fn fail_answers_of(&self, api_key: i16, n: usize, fault: AnswerFault) {
+        self.inner.lock().fail_answers.insert(api_key, (n, fault));
     }
 
     /// Delays every client request by `d` before forwarding it.
@@ -566,6 +587,24 @@ fn broker_to_client(id: u64, mut server: TcpStream, mut client: TcpStream, inner
             let mut swallow = conn.responses_stalled;
             if swallow {
                 st.stats.responses_stalled += 1;
+            }
+            if let Some(p) = pending.as_ref().filter(|p| p.api_key != produce::API_KEY) {
+                if let Some((left, fault)) = st.fail_answers.get_mut(&p.api_key) {
+                    if *left > 0 && !swallow {
+                        *left -= 1;
+                        *st.stats.answers_failed.entry(p.api_key).or_default() += 1;
+                        match fault {
+                            AnswerFault::Swallow => {
+                                conn.responses_stalled = true;
+                                swallow = true;
+                            }
+                            AnswerFault::Reset => {
+                                inner.changed.notify_all();
+                                break;
+                            }
+                        }
+                    }
+                }
             }
             if let Some(p) = &pending {
                 if p.api_key == produce::API_KEY {
