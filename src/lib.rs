@@ -124,7 +124,7 @@ pub use config::{
     Acks, BrokerAddress, ClientDnsLookup, CompressionType, ProducerConfig, ProducerConfigBuilder,
     SaslMechanism, SecurityProtocol,
 };
-pub use error::{Delivery, Error, Result};
+pub use error::{Delivery, Error, Result, TransactionErrorKind};
 pub use future::{Callback, SendFuture};
 pub use interceptor::{Acknowledgement, InterceptorError, ProducerInterceptor};
 pub use metrics::{Metric, MetricKind, MetricName, Metrics};

@@ -4,7 +4,7 @@
 use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::backoff::Rng;
 use crate::config::ProducerConfig;
-use crate::error::{Delivery, Error};
+use crate::error::{Delivery, Error, TransactionErrorKind};
 use crate::future::{Callback, SendFuture};
 use crate::interceptor::{
     acknowledging, Acknowledge, Acknowledgement, Interceptors, ProducerInterceptor,
@@ -19,7 +19,7 @@ use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
 use crate::record::{PartitionInfo, ProducerRecord, RecordMetadata, TopicPartition};
 use crate::record_producer::RecordProducer;
 use crate::send_cache::{next_producer_id, SendCache};
-use crate::sender::{Sender, SenderConfig, Shared};
+use crate::sender::{Sender, SenderConfig, Shared, TxnCore, TxnOp, TxnShared};
 use crate::serializer::{as_serialization, DefaultSerializer, Serializer};
 use crate::topic::validate_topic;
 use parking_lot::Mutex;
@@ -233,6 +233,13 @@ impl<K, V> Producer<K, V> {
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
             saturated: AtomicBool::new(false),
+            txn: config.transactional_id().map(|id| {
+                Arc::new(TxnShared::new(TxnCore::new(
+                    Arc::from(id),
+                    config.transaction_timeout(),
+                    config.retry_backoff(),
+                )))
+            }),
         });
         let bootstrap: Vec<String> = config
             .bootstrap_servers()
@@ -531,6 +538,13 @@ impl<K, V> Producer<K, V> {
                     partition,
                 })
             });
+            if let Some(txn) = &shared.txn {
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition,
+                };
+                txn.lock().check_send(&tp)?;
+            }
             let callback = match acks {
                 None => callback,
                 Some(acks) => Some(acknowledging(
@@ -572,6 +586,101 @@ impl<K, V> Producer<K, V> {
         shared.accumulator.begin_flush();
         shared.wake();
         shared.accumulator.await_flush_completion(Duration::MAX);
+    }
+
+    /// The transaction state, or the error for a producer without `transactional.id`.
+    fn txn(&self) -> Result<&TxnShared, Error> {
+        self.inner.shared.txn.as_deref().ok_or_else(|| {
+            Error::transaction(
+                TransactionErrorKind::InvalidState,
+                "transactional.id is not set: this producer has no transactions",
+            )
+        })
+    }
+
+    /// Starts `op` (`start`, under the transaction lock), wakes the sender, runs `then`
+    /// (without the lock) and waits up to `deadline` for the result.
+    fn run_txn_op(
+        &self,
+        op: TxnOp,
+        deadline: Instant,
+        start: impl FnOnce(&mut TxnCore) -> Result<(), Error>,
+        then: impl FnOnce(),
+    ) -> Result<(), Error> {
+        let txn = self.txn()?;
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed {
+                delivery: Delivery::NotWritten,
+            });
+        }
+        start(&mut txn.lock())?;
+        self.inner.shared.wake();
+        then();
+        txn.wait(op, deadline)
+    }
+
+    /// Gets the producer id of `transactional.id` from its transaction coordinator, and ends
+    /// what an earlier instance with the same id left open (its transaction is aborted; that
+    /// instance is fenced: its next transaction call or write fails with a fatal error). Call
+    /// once, before the first [`begin_transaction`](Self::begin_transaction).
+    ///
+    /// Bounded by `max.block.ms`: if it runs out, the error is
+    /// [`TransactionErrorKind::TimedOut`] and the initialization goes on; calling this again
+    /// waits for it. Other errors: [`TransactionErrorKind::InvalidState`] (no
+    /// `transactional.id`, or called twice), [`TransactionErrorKind::Fatal`].
+    ///
+    /// ```no_run
+    /// use kafka_sync::{Producer, ProducerConfig, ProducerRecord};
+    ///
+    /// let config = ProducerConfig::builder()
+    ///     .bootstrap_servers("127.0.0.1:9092")
+    ///     .transactional_id("orders-relay-1")
+    ///     .build()?;
+    /// let producer: Producer<String, String> = Producer::new(config)?;
+    /// producer.init_transactions()?;
+    /// producer.begin_transaction()?;
+    /// producer.send(ProducerRecord::new("orders", None, Some("created".to_string())))?;
+    /// producer.send(ProducerRecord::new("audit", None, Some("order created".to_string())))?;
+    /// producer.commit_transaction()?; // both records, or (after an abort) neither
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    pub fn init_transactions(&self) -> Result<(), Error> {
+        let deadline = Instant::now() + self.inner.config.max_block();
+        self.run_txn_op(TxnOp::Init, deadline, TxnCore::init, || {})
+    }
+
+    /// Opens a transaction: records sent from now until the commit or abort belong to it.
+    /// Local, as in Java (nothing is sent until the first record). Sending outside a
+    /// transaction is refused ([`TransactionErrorKind::InvalidState`]).
+    pub fn begin_transaction(&self) -> Result<(), Error> {
+        self.txn()?.lock().begin()
+    }
+
+    /// Commits the transaction: flushes (every record sent in it gets its answer), then asks
+    /// the coordinator to commit. When it returns `Ok`, every record of the transaction is
+    /// visible to `read_committed` readers, or none would have been (a record failed: the
+    /// error is [`TransactionErrorKind::Abortable`]; call
+    /// [`abort_transaction`](Self::abort_transaction)). Fenced by a newer instance, the error
+    /// is [`TransactionErrorKind::Fatal`]. Bounded by `max.block.ms` as
+    /// [`init_transactions`](Self::init_transactions) is.
+    pub fn commit_transaction(&self) -> Result<(), Error> {
+        let deadline = Instant::now() + self.inner.config.max_block();
+        self.run_txn_op(TxnOp::Commit, deadline, TxnCore::commit, || {
+            // Lingering batches go at once; wait for every answer (Java flushes too).
+            let acc = &self.inner.shared.accumulator;
+            acc.begin_flush();
+            self.inner.shared.wake();
+            acc.await_flush_completion(deadline.saturating_duration_since(Instant::now()));
+        })
+    }
+
+    /// Aborts the transaction: records not yet sent are answered at once with an
+    /// [`TransactionErrorKind::Abortable`] error, the coordinator is asked to abort, and
+    /// none of the transaction's records is ever visible to `read_committed` readers. Call
+    /// it after an abortable error; then begin a new transaction. Bounded by `max.block.ms`.
+    pub fn abort_transaction(&self) -> Result<(), Error> {
+        let deadline = Instant::now() + self.inner.config.max_block();
+        self.run_txn_op(TxnOp::Abort, deadline, TxnCore::abort, || {})
     }
 
     /// The partitions of `topic`, waiting up to `max.block.ms` for its metadata.
@@ -635,6 +744,18 @@ impl<K, V> RecordProducer<K, V> for Producer<K, V> {
     }
     fn metrics(&self) -> Metrics {
         Producer::metrics(self)
+    }
+    fn init_transactions(&self) -> Result<(), Error> {
+        Producer::init_transactions(self)
+    }
+    fn begin_transaction(&self) -> Result<(), Error> {
+        Producer::begin_transaction(self)
+    }
+    fn commit_transaction(&self) -> Result<(), Error> {
+        Producer::commit_transaction(self)
+    }
+    fn abort_transaction(&self) -> Result<(), Error> {
+        Producer::abort_transaction(self)
     }
 }
 
@@ -740,6 +861,7 @@ mod tests {
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
             saturated: AtomicBool::new(false),
+            txn: None,
         };
         let tp = TopicPartition::new("t", 0);
         let now = Instant::now();

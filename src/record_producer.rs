@@ -18,8 +18,8 @@ use std::time::Duration;
 /// [`send_with_callback`](Self::send_with_callback) takes a boxed [`Callback`]; `Producer`'s
 /// own method of that name also takes any closure.
 ///
-/// The transaction calls (Java's `initTransactions`, `beginTransaction`, ...) join this
-/// trait when the producer has them.
+/// The transaction calls are Java's `initTransactions`, `beginTransaction`,
+/// `commitTransaction` and `abortTransaction` (the real producer needs `transactional.id`).
 ///
 /// ```
 /// use kafka_sync::{MockProducer, ProducerRecord, RecordProducer, Result};
@@ -64,4 +64,16 @@ pub trait RecordProducer<K, V> {
     /// A snapshot of the producer's metrics ([`Producer::metrics`](crate::Producer::metrics));
     /// empty from a [`MockProducer`](crate::MockProducer), as Java's mock's is.
     fn metrics(&self) -> Metrics;
+
+    /// Initializes transactions ([`Producer::init_transactions`](crate::Producer::init_transactions)).
+    fn init_transactions(&self) -> Result<(), Error>;
+
+    /// Opens a transaction ([`Producer::begin_transaction`](crate::Producer::begin_transaction)).
+    fn begin_transaction(&self) -> Result<(), Error>;
+
+    /// Commits it ([`Producer::commit_transaction`](crate::Producer::commit_transaction)).
+    fn commit_transaction(&self) -> Result<(), Error>;
+
+    /// Aborts it ([`Producer::abort_transaction`](crate::Producer::abort_transaction)).
+    fn abort_transaction(&self) -> Result<(), Error>;
 }

@@ -5,7 +5,7 @@
 //! [`BatchCompletion`] per record, set exactly once, so futures and callbacks behave as the
 //! real producer's do.
 
-use crate::error::{Delivery, Error};
+use crate::error::{Delivery, Error, TransactionErrorKind};
 use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk, SendFuture};
 use crate::metrics::Metrics;
 use crate::partitioner::{
@@ -92,6 +92,20 @@ struct State<K, V> {
     sticky: HashMap<String, i32>,
     closed: bool,
     next_id: u64,
+    txn: MockTxn,
+    /// Records sent in the open transaction: they join the history at commit.
+    uncommitted: Vec<ProducerRecord<K, V>>,
+}
+
+/// Transaction tracking, as Java's `MockProducer` has it.
+#[derive(Default)]
+struct MockTxn {
+    initialized: bool,
+    in_flight: bool,
+    committed: bool,
+    aborted: bool,
+    fenced: bool,
+    commits: u64,
 }
 
 /// A record sent and not yet answered.
@@ -166,6 +180,8 @@ impl<K, V> MockProducer<K, V> {
                 sticky: HashMap::new(),
                 closed: false,
                 next_id: 0,
+                txn: MockTxn::default(),
+                uncommitted: Vec::new(),
             }),
         }
     }
@@ -272,6 +288,104 @@ impl<K, V> MockProducer<K, V> {
     /// Whether no record waits for its answer (Java's `flushed()`).
     pub fn flushed(&self) -> bool {
         self.state.lock().pending.is_empty()
+    }
+
+    /// `init_transactions` (Java's `MockProducer.initTransactions`): transactions on. Errors:
+    /// called twice ([`TransactionErrorKind::InvalidState`]), fenced
+    /// ([`fence_producer`](Self::fence_producer): [`TransactionErrorKind::Fatal`]).
+    ///
+    /// While a transaction is open, records sent go to the history only when it commits
+    /// (answered at once as usual); an abort drops them from it. As the real producer does,
+    /// once transactions are on a send outside a transaction is refused.
+    ///
+    /// ```
+    /// use kafka_sync::{MockProducer, ProducerRecord, RecordProducer};
+    /// let mock: MockProducer<String, String> = MockProducer::new();
+    /// mock.init_transactions()?;
+    /// mock.begin_transaction()?;
+    /// mock.send(ProducerRecord::with_value("t", "a".to_string()))?;
+    /// mock.abort_transaction()?;
+    /// mock.begin_transaction()?;
+    /// mock.send(ProducerRecord::with_value("t", "b".to_string()))?;
+    /// assert!(mock.history().is_empty(), "not committed yet");
+    /// mock.commit_transaction()?;
+    /// assert_eq!(mock.history()[0].value.as_deref(), Some("b"));
+    /// assert!(mock.transaction_committed());
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    pub fn init_transactions(&self) -> Result<(), Error> {
+        let mut s = self.state.lock();
+        s.txn_check(false)?;
+        if s.txn.initialized {
+            return Err(invalid("init_transactions was already called"));
+        }
+        s.txn.initialized = true;
+        Ok(())
+    }
+
+    /// `begin_transaction`.
+    pub fn begin_transaction(&self) -> Result<(), Error> {
+        let mut s = self.state.lock();
+        s.txn_check(true)?;
+        if s.txn.in_flight {
+            return Err(invalid("a transaction is already open"));
+        }
+        s.txn.in_flight = true;
+        s.txn.committed = false;
+        s.txn.aborted = false;
+        Ok(())
+    }
+
+    /// `commit_transaction`: answers every waiting record ([`flush`](Self::flush)), then the
+    /// transaction's records join the [`history`](Self::history) (Java's mock keeps only
+    /// committed records there while a transaction is open).
+    pub fn commit_transaction(&self) -> Result<(), Error> {
+        self.state.lock().txn_open()?;
+        self.flush();
+        let mut s = self.state.lock();
+        let records = std::mem::take(&mut s.uncommitted);
+        s.history.extend(records);
+        s.txn.in_flight = false;
+        s.txn.committed = true;
+        s.txn.commits += 1;
+        Ok(())
+    }
+
+    /// `abort_transaction`: answers every waiting record ([`flush`](Self::flush)), then drops
+    /// the transaction's records from the history.
+    pub fn abort_transaction(&self) -> Result<(), Error> {
+        self.state.lock().txn_open()?;
+        self.flush();
+        let mut s = self.state.lock();
+        s.uncommitted.clear();
+        s.txn.in_flight = false;
+        s.txn.aborted = true;
+        Ok(())
+    }
+
+    /// Makes every later transaction call and send fail as fenced (Java's `fenceProducer`).
+    pub fn fence_producer(&self) {
+        self.state.lock().txn.fenced = true;
+    }
+    /// Whether `init_transactions` was called.
+    pub fn transaction_initialized(&self) -> bool {
+        self.state.lock().txn.initialized
+    }
+    /// Whether a transaction is open.
+    pub fn transaction_in_flight(&self) -> bool {
+        self.state.lock().txn.in_flight
+    }
+    /// Whether the last transaction committed.
+    pub fn transaction_committed(&self) -> bool {
+        self.state.lock().txn.committed
+    }
+    /// Whether the last transaction aborted.
+    pub fn transaction_aborted(&self) -> bool {
+        self.state.lock().txn.aborted
+    }
+    /// Transactions committed so far.
+    pub fn commit_count(&self) -> u64 {
+        self.state.lock().txn.commits
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -400,6 +514,9 @@ impl<K, V> MockProducer<K, V> {
         if s.closed {
             return Err(closed());
         }
+        if s.txn.initialized || s.txn.fenced {
+            s.txn_open()?;
+        }
         let partition = match choice {
             PartitionChoice::Fixed(p) => p,
             PartitionChoice::Sticky => {
@@ -426,7 +543,11 @@ impl<K, V> MockProducer<K, V> {
             debug_assert!(late.is_none());
         }
         let future = SendFuture::new(completion.clone(), thunk);
-        s.history.push(record);
+        if s.txn.in_flight {
+            s.uncommitted.push(record);
+        } else {
+            s.history.push(record);
+        }
         let pending = Pending { completion, offset };
         if self.auto_complete {
             drop(s);
@@ -436,6 +557,40 @@ impl<K, V> MockProducer<K, V> {
         }
         Ok(future)
     }
+}
+
+impl<K, V> State<K, V> {
+    /// Not fenced, not closed; initialized if `initialized`.
+    fn txn_check(&self, initialized: bool) -> Result<(), Error> {
+        if self.txn.fenced {
+            return Err(Error::transaction(
+                TransactionErrorKind::Fatal,
+                "producer fenced (MockProducer::fence_producer)",
+            ));
+        }
+        if self.closed {
+            return Err(Error::Closed {
+                delivery: Delivery::NotWritten,
+            });
+        }
+        if initialized && !self.txn.initialized {
+            return Err(invalid("init_transactions has not been called"));
+        }
+        Ok(())
+    }
+    fn txn_open(&self) -> Result<(), Error> {
+        self.txn_check(true)?;
+        if !self.txn.in_flight {
+            return Err(invalid(
+                "no transaction is open: call begin_transaction first",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(reason: &str) -> Error {
+    Error::transaction(TransactionErrorKind::InvalidState, reason)
 }
 
 fn serialize<'a, T>(
@@ -492,5 +647,17 @@ impl<K, V> RecordProducer<K, V> for MockProducer<K, V> {
     }
     fn metrics(&self) -> Metrics {
         Metrics::default()
+    }
+    fn init_transactions(&self) -> Result<(), Error> {
+        MockProducer::init_transactions(self)
+    }
+    fn begin_transaction(&self) -> Result<(), Error> {
+        MockProducer::begin_transaction(self)
+    }
+    fn commit_transaction(&self) -> Result<(), Error> {
+        MockProducer::commit_transaction(self)
+    }
+    fn abort_transaction(&self) -> Result<(), Error> {
+        MockProducer::abort_transaction(self)
     }
 }
