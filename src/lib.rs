@@ -131,6 +131,9 @@ pub use metrics::{Metric, MetricKind, MetricName, Metrics};
 pub use mock::MockProducer;
 pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
 pub use producer::{Producer, ProducerBuilder};
-pub use record::{Header, PartitionInfo, ProducerRecord, RecordMetadata, TopicPartition};
+pub use record::{
+    ConsumerGroupMetadata, Header, OffsetAndMetadata, PartitionInfo, ProducerRecord,
+    RecordMetadata, TopicPartition,
+};
 pub use record_producer::RecordProducer;
 pub use serializer::{DefaultSerializer, Serializer};

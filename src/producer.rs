@@ -16,7 +16,10 @@ use crate::partitioner::{
     choose_partition, BuiltInPartitioners, LoadStats, PartitionChoice, TopicLayout,
 };
 use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
-use crate::record::{PartitionInfo, ProducerRecord, RecordMetadata, TopicPartition};
+use crate::record::{
+    ConsumerGroupMetadata, OffsetAndMetadata, PartitionInfo, ProducerRecord, RecordMetadata,
+    TopicPartition,
+};
 use crate::record_producer::RecordProducer;
 use crate::send_cache::{next_producer_id, SendCache};
 use crate::sender::{Sender, SenderConfig, Shared, TxnCore, TxnOp, TxnShared};
@@ -24,6 +27,7 @@ use crate::serializer::{as_serialization, DefaultSerializer, Serializer};
 use crate::topic::validate_topic;
 use parking_lot::Mutex;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -674,6 +678,53 @@ impl<K, V> Producer<K, V> {
         })
     }
 
+    /// Commits a consumer group's offsets as part of the transaction (Java's
+    /// `sendOffsetsToTransaction`): they become the group's committed offsets if and only if
+    /// the transaction commits. The consume-transform-produce loop: read, send the results,
+    /// send the offsets read up to, commit. Nothing to do for no offsets.
+    ///
+    /// Protocol v1: AddOffsetsToTxn to the transaction coordinator, then TxnOffsetCommit to
+    /// the group's coordinator; protocol v2: TxnOffsetCommit alone. Bounded by
+    /// `max.block.ms`; errors as for [`commit_transaction`](Self::commit_transaction)
+    /// (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`, `FENCED_INSTANCE_ID`: abortable).
+    ///
+    /// ```no_run
+    /// use kafka_sync::{ConsumerGroupMetadata, OffsetAndMetadata, Producer, ProducerConfig, TopicPartition};
+    /// use std::collections::HashMap;
+    ///
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").transactional_id("tx").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// # producer.init_transactions()?;
+    /// producer.begin_transaction()?;
+    /// // ... send what records 0..42 of "input" partition 0 produced ...
+    /// let offsets = HashMap::from([(TopicPartition::new("input", 0), OffsetAndMetadata::new(42))]);
+    /// producer.send_offsets_to_transaction(&offsets, &ConsumerGroupMetadata::new("enricher"))?;
+    /// producer.commit_transaction()?;
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    pub fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut list: Vec<(TopicPartition, OffsetAndMetadata)> = offsets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        list.sort_by(|a, b| (&a.0.topic, a.0.partition).cmp(&(&b.0.topic, b.0.partition)));
+        let deadline = Instant::now() + self.inner.config.max_block();
+        let group = group.clone();
+        self.run_txn_op(
+            TxnOp::SendOffsets,
+            deadline,
+            |core| core.send_offsets(list, group),
+            || {},
+        )
+    }
+
     /// Aborts the transaction: records not yet sent are answered at once with an
     /// [`TransactionErrorKind::Abortable`] error, the coordinator is asked to abort, and
     /// none of the transaction's records is ever visible to `read_committed` readers. Call
@@ -756,6 +807,13 @@ impl<K, V> RecordProducer<K, V> for Producer<K, V> {
     }
     fn abort_transaction(&self) -> Result<(), Error> {
         Producer::abort_transaction(self)
+    }
+    fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        Producer::send_offsets_to_transaction(self, offsets, group)
     }
 }
 

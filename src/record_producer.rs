@@ -5,7 +5,10 @@
 use crate::error::Error;
 use crate::future::{Callback, SendFuture};
 use crate::metrics::Metrics;
-use crate::record::{PartitionInfo, ProducerRecord};
+use crate::record::{
+    ConsumerGroupMetadata, OffsetAndMetadata, PartitionInfo, ProducerRecord, TopicPartition,
+};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// What a producer does for the code that sends (Java's `Producer` interface; our struct of
@@ -76,4 +79,12 @@ pub trait RecordProducer<K, V> {
 
     /// Aborts it ([`Producer::abort_transaction`](crate::Producer::abort_transaction)).
     fn abort_transaction(&self) -> Result<(), Error>;
+
+    /// Commits a group's offsets with the transaction
+    /// ([`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction)).
+    fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error>;
 }

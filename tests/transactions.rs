@@ -5,8 +5,11 @@
 
 mod support;
 
-use kafka_sync::{Error, Producer, ProducerConfig, ProducerRecord, TransactionErrorKind};
-use std::collections::BTreeSet;
+use kafka_sync::{
+    ConsumerGroupMetadata, Error, OffsetAndMetadata, Producer, ProducerConfig, ProducerRecord,
+    TopicPartition, TransactionErrorKind,
+};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,6 +59,7 @@ fn transactions_are_all_or_nothing_on_older_brokers() {
     support::each_compat_broker(|b| {
         all_or_nothing(&b.bootstrap, &b.data_dir, Protocol::V1);
         fences(&b.bootstrap);
+        offsets_with_the_transaction(&b.bootstrap);
     });
 }
 
@@ -254,4 +258,83 @@ fn fences(bs: &str) {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(read, want);
+}
+
+/// The group's committed offset of `topic`-0, as Kafka's consumer-groups tool shows it.
+fn group_offset(bs: &str, group: &str, topic: &str) -> Option<i64> {
+    let out = support::kafka_tool(
+        &[
+            "java-class",
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            "--bootstrap-server",
+            bs,
+            "--describe",
+            "--group",
+            group,
+        ],
+        None,
+    );
+    out.lines().find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        (cols.len() > 3 && cols[0] == group && cols[1] == topic && cols[2] == "0")
+            .then(|| cols[3].parse().ok())
+            .flatten()
+    })
+}
+
+#[test]
+fn offsets_sent_to_a_transaction_are_committed_only_with_it() {
+    let bs = support::bootstrap();
+    offsets_with_the_transaction(&bs);
+}
+
+fn offsets_with_the_transaction(bs: &str) {
+    let (input, output) = (
+        support::unique_topic("txn-in"),
+        support::unique_topic("txn-out"),
+    );
+    support::create_topic(bs, &input, 1, 1, &[]);
+    support::create_topic(bs, &output, 1, 1, &[]);
+    let group = ConsumerGroupMetadata::new(support::unique_topic("txn-group"));
+    let p = producer(bs, &support::unique_topic("txid-offsets"));
+    p.init_transactions().unwrap();
+    let at = |offset: i64| {
+        HashMap::from([(
+            TopicPartition::new(&*input, 0),
+            OffsetAndMetadata::new(offset),
+        )])
+    };
+
+    let outside = p.send_offsets_to_transaction(&at(1), &group).unwrap_err();
+    assert_eq!(
+        kind(&outside),
+        Some(TransactionErrorKind::InvalidState),
+        "{outside}"
+    );
+
+    p.begin_transaction().unwrap();
+    p.send(record(&output, 0, "out-1".into())).unwrap();
+    p.send_offsets_to_transaction(&at(7), &group).unwrap();
+    p.commit_transaction().unwrap();
+    assert_eq!(group_offset(bs, &group.group_id, &input), Some(7));
+
+    p.begin_transaction().unwrap();
+    p.send(record(&output, 0, "out-2".into())).unwrap();
+    p.send_offsets_to_transaction(&at(9), &group).unwrap();
+    assert_eq!(
+        group_offset(bs, &group.group_id, &input),
+        Some(7),
+        "not before the commit"
+    );
+    p.abort_transaction().unwrap();
+    assert_eq!(
+        group_offset(bs, &group.group_id, &input),
+        Some(7),
+        "not after the abort"
+    );
+
+    p.begin_transaction().unwrap();
+    p.send_offsets_to_transaction(&at(11), &group).unwrap();
+    p.commit_transaction().unwrap();
+    assert_eq!(group_offset(bs, &group.group_id, &input), Some(11));
 }

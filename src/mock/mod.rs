@@ -11,7 +11,9 @@ use crate::metrics::Metrics;
 use crate::partitioner::{
     choose_partition, random_non_negative, PartitionChoice, Partitioner, TopicLayout,
 };
-use crate::record::{PartitionInfo, ProducerRecord, TopicPartition};
+use crate::record::{
+    ConsumerGroupMetadata, OffsetAndMetadata, PartitionInfo, ProducerRecord, TopicPartition,
+};
 use crate::record_producer::RecordProducer;
 use crate::serializer::{as_serialization, DefaultSerializer, Serializer};
 use crate::topic::validate_topic;
@@ -95,7 +97,13 @@ struct State<K, V> {
     txn: MockTxn,
     /// Records sent in the open transaction: they join the history at commit.
     uncommitted: Vec<ProducerRecord<K, V>>,
+    /// Offsets sent in the open transaction, and those of committed ones.
+    uncommitted_offsets: Vec<GroupOffsets>,
+    committed_offsets: Vec<GroupOffsets>,
 }
+
+/// A group id and the offsets one `send_offsets_to_transaction` gave for it.
+pub type GroupOffsets = (String, HashMap<TopicPartition, OffsetAndMetadata>);
 
 /// Transaction tracking, as Java's `MockProducer` has it.
 #[derive(Default)]
@@ -182,6 +190,8 @@ impl<K, V> MockProducer<K, V> {
                 next_id: 0,
                 txn: MockTxn::default(),
                 uncommitted: Vec::new(),
+                uncommitted_offsets: Vec::new(),
+                committed_offsets: Vec::new(),
             }),
         }
     }
@@ -345,6 +355,8 @@ impl<K, V> MockProducer<K, V> {
         let mut s = self.state.lock();
         let records = std::mem::take(&mut s.uncommitted);
         s.history.extend(records);
+        let offsets = std::mem::take(&mut s.uncommitted_offsets);
+        s.committed_offsets.extend(offsets);
         s.txn.in_flight = false;
         s.txn.committed = true;
         s.txn.commits += 1;
@@ -358,9 +370,32 @@ impl<K, V> MockProducer<K, V> {
         self.flush();
         let mut s = self.state.lock();
         s.uncommitted.clear();
+        s.uncommitted_offsets.clear();
         s.txn.in_flight = false;
         s.txn.aborted = true;
         Ok(())
+    }
+
+    /// `send_offsets_to_transaction`: the offsets are kept with the open transaction and join
+    /// [`consumer_group_offsets`](Self::consumer_group_offsets) when it commits.
+    pub fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        let mut s = self.state.lock();
+        s.txn_open()?;
+        if !offsets.is_empty() {
+            s.uncommitted_offsets
+                .push((group.group_id.clone(), offsets.clone()));
+        }
+        Ok(())
+    }
+
+    /// The offsets of committed transactions, one entry per `send_offsets_to_transaction`
+    /// (Java's `consumerGroupOffsetsHistory`).
+    pub fn consumer_group_offsets(&self) -> Vec<GroupOffsets> {
+        self.state.lock().committed_offsets.clone()
     }
 
     /// Makes every later transaction call and send fail as fenced (Java's `fenceProducer`).
@@ -659,5 +694,12 @@ impl<K, V> RecordProducer<K, V> for MockProducer<K, V> {
     }
     fn abort_transaction(&self) -> Result<(), Error> {
         MockProducer::abort_transaction(self)
+    }
+    fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        MockProducer::send_offsets_to_transaction(self, offsets, group)
     }
 }

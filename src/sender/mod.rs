@@ -39,7 +39,6 @@ mod scripted;
 mod tests;
 mod transactions;
 mod txn_io;
-#[allow(dead_code)] // the group APIs join with send_offsets_to_transaction
 mod txn_state;
 
 use crate::accumulator::{LeaderLookup, ProducerBatch, RecordAccumulator};

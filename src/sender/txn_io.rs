@@ -1,13 +1,15 @@
 //! The loop's I/O for a transactional producer: sends what the transaction state machine
 //! ([`TxnCore::poll`](super::transactions::TxnCore::poll)) asks for, to the coordinator it
 //! found, and hands the answers back. The decisions are the state machine's; this file only
-//! builds requests, picks the node and applies the effects (the producer id and epoch, the
-//! coordinator's address, batches answered on abort).
+//! builds requests, picks the node (the transaction's coordinator, or for TxnOffsetCommit the
+//! group's) and applies the effects (the producer id and epoch, the coordinators' addresses,
+//! batches answered on abort).
 
 use super::transactions::{Action, TxnRequest};
 use super::txn_state::TxnApi;
 use super::{RequestCtx, Sender};
 use crate::net::Transport;
+use crate::protocol::add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 use crate::protocol::add_partitions_to_txn::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, TxnTopic,
 };
@@ -16,9 +18,12 @@ use crate::protocol::find_coordinator::{
     CoordinatorType, FindCoordinatorRequest, FindCoordinatorResponse,
 };
 use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+use crate::protocol::txn_offset_commit::{
+    TxnOffset, TxnOffsetCommitRequest, TxnOffsetCommitResponse, TxnOffsetTopic,
+};
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::{produce, Request};
-use crate::record::TopicPartition;
+use crate::record::{OffsetAndMetadata, TopicPartition};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -70,7 +75,16 @@ impl<T: Transport> Sender<T> {
             return;
         };
         let target = match action {
-            Action::FindCoordinator => self.pool.least_loaded(now),
+            Action::FindCoordinator | Action::FindGroupCoordinator => self.pool.least_loaded(now),
+            Action::TxnOffsetCommit => core.group_coordinator().filter(|&c| {
+                let ready = self.pool.ensure_connected(c, now) && self.pool.can_send(c);
+                if !ready {
+                    if let Some(d) = self.pool.next_reconnect(now) {
+                        *timeout = (*timeout).min(d.max(Duration::from_millis(1)));
+                    }
+                }
+                ready
+            }),
             _ => core.coordinator().filter(|&c| {
                 let ready = self.pool.ensure_connected(c, now) && self.pool.can_send(c);
                 if !ready {
@@ -103,6 +117,55 @@ impl<T: Transport> Sender<T> {
                 self.pool
                     .send(node, &req, 1, ctx, now)
                     .map_err(|e| e.to_string())
+            }
+            Action::FindGroupCoordinator => {
+                let group = core.pending_offsets().map_or("", |p| &p.group.group_id);
+                let req = FindCoordinatorRequest {
+                    key: group,
+                    key_type: CoordinatorType::Group,
+                };
+                self.pool
+                    .send(node, &req, 0, ctx, now)
+                    .map_err(|e| e.to_string())
+            }
+            Action::AddOffsets => {
+                let group = core.pending_offsets().map_or("", |p| &p.group.group_id);
+                let req = AddOffsetsToTxnRequest {
+                    transactional_id: &id,
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    group_id: group,
+                };
+                self.pool
+                    .send(node, &req, 0, ctx, now)
+                    .map_err(|e| e.to_string())
+            }
+            Action::TxnOffsetCommit => {
+                let Some(p) = core.pending_offsets() else {
+                    return;
+                };
+                let by_topic = offsets_by_topic(&p.offsets);
+                let topics: Vec<TxnOffsetTopic<'_>> = by_topic
+                    .iter()
+                    .map(|(name, partitions)| TxnOffsetTopic { name, partitions })
+                    .collect();
+                let req = TxnOffsetCommitRequest {
+                    transactional_id: &id,
+                    group_id: &p.group.group_id,
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    generation_id: p.group.generation_id,
+                    member_id: &p.group.member_id,
+                    group_instance_id: p.group.group_instance_id.as_deref(),
+                    topics: &topics,
+                };
+                // Java: v5 for transactions v2, below it for v1.
+                let (min, max) = if core.is_v2() {
+                    (TXN_OFFSET_COMMIT_V2, TxnOffsetCommitRequest::MAX_VERSION)
+                } else {
+                    (0, TXN_OFFSET_COMMIT_V2 - 1)
+                };
+                self.send_capped(node, &req, min, max, ctx, now)
             }
             Action::InitProducerId => {
                 let req = InitProducerIdRequest::new(Some(&id), core.timeout_ms());
@@ -214,7 +277,18 @@ impl<T: Transport> Sender<T> {
                     self.txn.idempotence().set_producer(pid, epoch);
                 }
             }
-            other => log::warn!("unexpected answer to {other:?}"),
+            TxnApi::FindGroupCoordinator => {
+                let resp = FindCoordinatorResponse::decode(body, version);
+                if let Some((node, addr)) = core.on_find_group_coordinator(resp, now) {
+                    self.pool.sync(&HashMap::from([(node, addr)]));
+                }
+            }
+            TxnApi::AddOffsets => {
+                core.on_add_offsets(AddOffsetsToTxnResponse::decode(body, version), now)
+            }
+            TxnApi::TxnOffsetCommit => {
+                core.on_txn_offset_commit(TxnOffsetCommitResponse::decode(body, version), now)
+            }
         }
         drop(core);
         txn.notify();
@@ -235,6 +309,29 @@ impl<T: Transport> Sender<T> {
             txn.notify();
         }
     }
+}
+
+/// The first TxnOffsetCommit version of transactions protocol v2.
+const TXN_OFFSET_COMMIT_V2: i16 = 5;
+
+/// Offsets grouped by topic, in order.
+fn offsets_by_topic(
+    offsets: &[(TopicPartition, OffsetAndMetadata)],
+) -> Vec<(&str, Vec<TxnOffset<'_>>)> {
+    let mut out: Vec<(&str, Vec<TxnOffset<'_>>)> = Vec::new();
+    for (tp, o) in offsets {
+        let offset = TxnOffset {
+            partition_index: tp.partition,
+            committed_offset: o.offset,
+            committed_leader_epoch: o.leader_epoch.unwrap_or(-1),
+            committed_metadata: o.metadata.as_deref(),
+        };
+        match out.iter_mut().find(|(t, _)| *t == &*tp.topic) {
+            Some((_, v)) => v.push(offset),
+            None => out.push((&tp.topic, vec![offset])),
+        }
+    }
+    out
 }
 
 /// Partitions grouped by topic, in order.

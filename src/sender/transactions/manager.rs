@@ -15,12 +15,15 @@
 
 use super::super::txn_state::{classify, TxnApi, TxnState, Verdict};
 use crate::error::{Error, TransactionErrorKind as Kind};
+use crate::protocol::add_offsets_to_txn::AddOffsetsToTxnResponse;
 use crate::protocol::add_partitions_to_txn::AddPartitionsToTxnResponse;
 use crate::protocol::end_txn::EndTxnResponse;
 use crate::protocol::find_coordinator::FindCoordinatorResponse;
 use crate::protocol::init_producer_id::InitProducerIdResponse;
+use crate::protocol::txn_offset_commit::TxnOffsetCommitResponse;
 use crate::protocol::{DecodeError, ErrorCode};
 use crate::record::TopicPartition;
+use crate::record::{ConsumerGroupMetadata, OffsetAndMetadata};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +34,16 @@ pub(crate) enum Op {
     Init,
     Commit,
     Abort,
+    SendOffsets,
+}
+
+/// The offsets of `send_offsets_to_transaction` on their way.
+#[derive(Debug)]
+pub(crate) struct PendingOffsets {
+    pub group: ConsumerGroupMetadata,
+    pub offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
+    /// AddOffsetsToTxn done (protocol v1), or not needed (v2).
+    added: bool,
 }
 
 /// A request the manager wants sent.
@@ -44,6 +57,12 @@ pub(crate) enum Action {
     AddPartitions(Vec<TopicPartition>),
     /// To the coordinator.
     EndTxn { commit: bool },
+    /// To the coordinator (protocol v1): the group's offsets join the transaction.
+    AddOffsets,
+    /// FindCoordinator(group) to any ready broker.
+    FindGroupCoordinator,
+    /// To the group's coordinator.
+    TxnOffsetCommit,
 }
 
 impl Action {
@@ -54,6 +73,9 @@ impl Action {
             Action::InitProducerId => TxnApi::InitProducerId,
             Action::AddPartitions(_) => TxnApi::AddPartitions,
             Action::EndTxn { .. } => TxnApi::EndTxn,
+            Action::AddOffsets => TxnApi::AddOffsets,
+            Action::FindGroupCoordinator => TxnApi::FindGroupCoordinator,
+            Action::TxnOffsetCommit => TxnApi::TxnOffsetCommit,
         }
     }
 }
@@ -74,6 +96,10 @@ pub(crate) struct TxnCore {
     /// The caller's operation under way, and its result once known.
     op: Option<(Op, Option<Result<(), Error>>)>,
     coordinator: Option<i32>,
+    /// The coordinator of `last_group`.
+    group_coordinator: Option<i32>,
+    last_group: Option<String>,
+    offsets: Option<PendingOffsets>,
     in_flight: Option<TxnApi>,
     retry_at: Option<Instant>,
     /// Partitions sent to in this transaction and not yet asked for (v1).
@@ -98,6 +124,9 @@ impl TxnCore {
             last_error: None,
             op: None,
             coordinator: None,
+            group_coordinator: None,
+            last_group: None,
+            offsets: None,
             in_flight: None,
             retry_at: None,
             new_partitions: BTreeSet::new(),
@@ -120,6 +149,12 @@ impl TxnCore {
     }
     pub fn coordinator(&self) -> Option<i32> {
         self.coordinator
+    }
+    pub fn group_coordinator(&self) -> Option<i32> {
+        self.group_coordinator
+    }
+    pub fn pending_offsets(&self) -> Option<&PendingOffsets> {
+        self.offsets.as_ref()
     }
     #[cfg(test)]
     pub fn state(&self) -> TxnState {
@@ -187,6 +222,38 @@ impl TxnCore {
         // Their batches were never drained (v1 holds them until added): aborted unsent.
         self.new_partitions.clear();
         self.op = Some((Op::Abort, None));
+        Ok(())
+    }
+
+    /// `send_offsets_to_transaction`: the group's offsets commit with the transaction.
+    pub fn send_offsets(
+        &mut self,
+        offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
+        group: ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        if self.rejoins(Op::SendOffsets)? {
+            return Ok(());
+        }
+        self.no_op_under_way("send_offsets_to_transaction")?;
+        self.fail_if_error()?;
+        if self.state != TxnState::InTransaction {
+            return Err(invalid(format!(
+                "cannot call send_offsets_to_transaction in state {:?}: call begin_transaction \
+                 first",
+                self.state
+            )));
+        }
+        if self.last_group.as_deref() != Some(group.group_id.as_str()) {
+            // Another group than last time: look its coordinator up.
+            self.group_coordinator = None;
+            self.last_group = Some(group.group_id.clone());
+        }
+        self.offsets = Some(PendingOffsets {
+            group,
+            offsets,
+            added: self.v2,
+        });
+        self.op = Some((Op::SendOffsets, None));
         Ok(())
     }
 
@@ -275,8 +342,16 @@ impl TxnCore {
             }
             self.retry_at = None;
         }
+        let offsets = self.offsets.as_ref().map(|p| p.added);
         let action = match self.state {
             TxnState::Initializing => Action::InitProducerId,
+            TxnState::InTransaction if offsets == Some(false) => Action::AddOffsets,
+            TxnState::InTransaction if offsets == Some(true) => {
+                if self.group_coordinator.is_none() {
+                    return Some(Action::FindGroupCoordinator);
+                }
+                return Some(Action::TxnOffsetCommit);
+            }
             TxnState::InTransaction | TxnState::Committing if !self.new_partitions.is_empty() => {
                 Action::AddPartitions(self.new_partitions.iter().cloned().collect())
             }
@@ -317,7 +392,11 @@ impl TxnCore {
         }
         self.new_partitions
             .extend(self.pending_partitions.drain(..));
-        self.coordinator = None;
+        match api {
+            TxnApi::TxnOffsetCommit => self.group_coordinator = None,
+            TxnApi::FindGroupCoordinator => {}
+            _ => self.coordinator = None,
+        }
         self.retry_at = Some(now + self.retry_backoff);
     }
 
@@ -352,6 +431,74 @@ impl TxnCore {
                 self.apply(TxnApi::FindTxnCoordinator, v, now);
                 None
             }
+        }
+    }
+
+    /// The FindCoordinator(group) answer; returns the group's coordinator found.
+    pub fn on_find_group_coordinator(
+        &mut self,
+        resp: Result<FindCoordinatorResponse, DecodeError>,
+        now: Instant,
+    ) -> Option<(i32, String)> {
+        self.in_flight = None;
+        let c = self.decoded(resp, now)?.coordinators.into_iter().next()?;
+        match classify(TxnApi::FindGroupCoordinator, c.error_code) {
+            Verdict::Done => {
+                self.group_coordinator = Some(c.node_id);
+                Some((c.node_id, format!("{}:{}", c.host, c.port)))
+            }
+            v => {
+                self.apply(TxnApi::FindGroupCoordinator, v, now);
+                None
+            }
+        }
+    }
+
+    /// The AddOffsetsToTxn answer.
+    pub fn on_add_offsets(
+        &mut self,
+        resp: Result<AddOffsetsToTxnResponse, DecodeError>,
+        now: Instant,
+    ) {
+        self.in_flight = None;
+        let Some(r) = self.decoded(resp, now) else {
+            return;
+        };
+        match classify(TxnApi::AddOffsets, r.error_code) {
+            Verdict::Done => {
+                self.started = true;
+                if let Some(p) = &mut self.offsets {
+                    p.added = true;
+                }
+            }
+            v => self.apply(TxnApi::AddOffsets, v, now),
+        }
+    }
+
+    /// The TxnOffsetCommit answer.
+    pub fn on_txn_offset_commit(
+        &mut self,
+        resp: Result<TxnOffsetCommitResponse, DecodeError>,
+        now: Instant,
+    ) {
+        self.in_flight = None;
+        let Some(r) = self.decoded(resp, now) else {
+            return;
+        };
+        let worst = r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| classify(TxnApi::TxnOffsetCommit, p.error_code))
+            .max_by_key(|&v| rank(v))
+            .unwrap_or(Verdict::Done);
+        match worst {
+            Verdict::Done => {
+                self.started = true;
+                self.offsets = None;
+                self.finish(Ok(()));
+            }
+            v => self.apply(TxnApi::TxnOffsetCommit, v, now),
         }
     }
 
@@ -536,8 +683,12 @@ impl TxnCore {
         match v {
             Verdict::Done => {}
             Verdict::Retry => self.retry_at = Some(now + self.retry_backoff),
-            Verdict::Refind { .. } => {
-                self.coordinator = None;
+            Verdict::Refind { group } => {
+                if group {
+                    self.group_coordinator = None;
+                } else {
+                    self.coordinator = None;
+                }
                 self.retry_at = Some(now + self.retry_backoff);
             }
             Verdict::Abortable(code) | Verdict::AbortableIfBumpable(code) => {
@@ -558,6 +709,7 @@ impl TxnCore {
         }
         log::warn!("transactional.id {}: {reason}", self.id);
         self.state = TxnState::AbortableError;
+        self.offsets = None;
         let err = Error::transaction(Kind::Abortable, reason);
         self.last_error = Some(err.clone());
         self.finish(Err(err));
@@ -576,6 +728,7 @@ impl TxnCore {
         };
         log::error!("{reason}");
         self.state = TxnState::FatalError;
+        self.offsets = None;
         let err = Error::transaction(Kind::Fatal, reason);
         self.last_error = Some(err.clone());
         self.finish(Err(err));

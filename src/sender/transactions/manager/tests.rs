@@ -3,6 +3,7 @@
 use super::*;
 use crate::protocol::add_partitions_to_txn::{PartitionError, TopicErrors};
 use crate::protocol::find_coordinator::Coordinator;
+use crate::record::{ConsumerGroupMetadata, OffsetAndMetadata};
 
 const BACKOFF: Duration = Duration::from_millis(100);
 
@@ -331,4 +332,89 @@ fn close_answers_a_waiting_call() {
         c.take_result(Op::Init),
         Some(Err(Error::Closed { .. }))
     ));
+}
+
+fn offset_answer(code: ErrorCode) -> Result<TxnOffsetCommitResponse, DecodeError> {
+    Ok(TxnOffsetCommitResponse {
+        throttle_time_ms: 0,
+        topics: vec![TopicErrors {
+            name: "in".into(),
+            partitions: vec![PartitionError {
+                partition_index: 0,
+                error_code: code,
+            }],
+        }],
+    })
+}
+
+fn offsets() -> Vec<(TopicPartition, OffsetAndMetadata)> {
+    vec![(TopicPartition::new("in", 0), OffsetAndMetadata::new(42))]
+}
+
+#[test]
+fn offsets_join_through_add_offsets_then_the_group_coordinator_under_v1() {
+    let now = Instant::now();
+    let mut c = ready(now);
+    let group = ConsumerGroupMetadata::new("g");
+    assert_eq!(
+        kind(c.send_offsets(offsets(), group.clone())),
+        INVALID,
+        "outside a transaction"
+    );
+    c.begin().unwrap();
+    c.send_offsets(offsets(), group.clone()).unwrap();
+    assert_eq!(
+        kind(c.commit()),
+        INVALID,
+        "while the offsets are on their way"
+    );
+    assert_eq!(next(&mut c, now, true), Some(Action::AddOffsets));
+    c.on_add_offsets(
+        Ok(AddOffsetsToTxnResponse {
+            throttle_time_ms: 0,
+            error_code: ErrorCode::NONE,
+        }),
+        now,
+    );
+    assert_eq!(next(&mut c, now, true), Some(Action::FindGroupCoordinator));
+    assert_eq!(
+        c.on_find_group_coordinator(found(2), now),
+        Some((2, "h:9092".into()))
+    );
+    assert_eq!(next(&mut c, now, true), Some(Action::TxnOffsetCommit));
+    // The group coordinator moved (REQUEST_TIMED_OUT counts): looked up again, not the
+    // transaction's.
+    c.on_txn_offset_commit(offset_answer(ErrorCode::REQUEST_TIMED_OUT), now);
+    assert_eq!((c.coordinator(), c.group_coordinator()), (Some(1), None));
+    let later = now + BACKOFF;
+    assert_eq!(
+        next(&mut c, later, true),
+        Some(Action::FindGroupCoordinator)
+    );
+    c.on_find_group_coordinator(found(2), later);
+    assert_eq!(next(&mut c, later, true), Some(Action::TxnOffsetCommit));
+    c.on_txn_offset_commit(offset_answer(ErrorCode::NONE), later);
+    assert!(matches!(c.take_result(Op::SendOffsets), Some(Ok(()))));
+    c.commit().unwrap();
+    assert_eq!(
+        next(&mut c, later, true),
+        Some(Action::EndTxn { commit: true }),
+        "the offsets started the transaction"
+    );
+}
+
+#[test]
+fn a_fenced_member_makes_the_offsets_abortable_and_v2_skips_add_offsets() {
+    let now = Instant::now();
+    let mut c = ready(now);
+    c.set_v2(true);
+    c.begin().unwrap();
+    c.send_offsets(offsets(), ConsumerGroupMetadata::new("g"))
+        .unwrap();
+    assert_eq!(next(&mut c, now, true), Some(Action::FindGroupCoordinator));
+    c.on_find_group_coordinator(found(2), now);
+    assert_eq!(next(&mut c, now, true), Some(Action::TxnOffsetCommit));
+    c.on_txn_offset_commit(offset_answer(ErrorCode::ILLEGAL_GENERATION), now);
+    assert_eq!(kind(c.take_result(Op::SendOffsets).unwrap()), ABORTABLE);
+    assert_eq!(kind(c.commit()), ABORTABLE);
 }
