@@ -306,6 +306,11 @@ impl Idempotence {
         cause: ErrorCode,
         absent: Option<&ProducerBatch>,
     ) {
+        if self.transactional {
+            // The coordinator owns the epoch: the transaction's abort bumps it.
+            log::info!("{tp}: {cause}; its sequences restart with the next transaction's epoch");
+            return;
+        }
         let entry = self.bumps.entry(tp.clone()).or_insert(Bump {
             cause,
             absent_from: None,
@@ -543,9 +548,28 @@ impl Idempotence {
     /// - INVALID_PRODUCER_EPOCH, PRODUCER_FENCED: the broker knows a newer epoch of this id
     ///   (a non-transactional producer cannot be fenced by another one, so its state is off):
     ///   the batch fails, and the partition waits for a new producer id.
+    ///
+    /// A transactional producer's epoch belongs to its coordinator: it is never bumped here.
+    /// An unexplained OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID and the fencing errors
+    /// fail the batch (the transaction becomes abortable; its abort gets a new epoch, see the
+    /// transaction manager), as Java's `TransactionManager.handleFailedBatch` does.
     pub fn classify_error(&mut self, b: &mut ProducerBatch, code: ErrorCode) -> Option<bool> {
         if !self.enabled || !b.has_sequence() {
             return None;
+        }
+        if self.transactional {
+            return match code {
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER if self.gap_explained(b) => {
+                    b.proven_not_written();
+                    Some(true)
+                }
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID => {
+                    b.proven_not_written();
+                    Some(false)
+                }
+                ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => Some(false),
+                _ => None,
+            };
         }
         let tp = b.topic_partition().clone();
         match code {

@@ -168,9 +168,17 @@ impl<T: Transport> Sender<T> {
                 self.send_capped(node, &req, min, max, ctx, now)
             }
             Action::InitProducerId => {
-                let req = InitProducerIdRequest::new(Some(&id), core.timeout_ms());
+                let mut req = InitProducerIdRequest::new(Some(&id), core.timeout_ms());
+                // After init, a re-initialization bumps the current id's epoch (KIP-360,
+                // InitProducerId v3+).
+                let min = if pid >= 0 {
+                    (req.producer_id, req.producer_epoch) = (pid, epoch);
+                    3
+                } else {
+                    0
+                };
                 self.pool
-                    .send(node, &req, 0, ctx, now)
+                    .send(node, &req, min, ctx, now)
                     .map_err(|e| e.to_string())
             }
             Action::AddPartitions(tps) => {

@@ -194,3 +194,22 @@ fn fencing_is_fatal_for_the_transaction_and_its_records() {
     assert!(h.txn().lock().abort().unwrap_err().is_fatal());
     assert_eq!(h.requests(0), 0, "nothing was produced");
 }
+
+#[test]
+fn a_sequence_error_is_not_bumped_locally_and_the_abort_gets_a_new_epoch() {
+    let mut h = transactional();
+    h.txn_op(TxnOp::Init, TxnCore::init).unwrap();
+    h.txn().lock().begin().unwrap();
+    h.fault(0, &[Fault::Refuse(ErrorCode::UNKNOWN_PRODUCER_ID)]);
+    let f = h.send_in_txn(0).unwrap();
+    let err = h.txn_op(TxnOp::Commit, TxnCore::commit).unwrap_err();
+    assert!(err.is_abortable(), "{err}");
+    assert!(f.try_get().unwrap().is_err());
+    h.txn_op(TxnOp::Abort, TxnCore::abort).expect("abort");
+    assert_eq!(h.requests(22), 2, "the abort re-initialized (a new epoch)");
+    h.txn().lock().begin().unwrap();
+    let f = h.send_in_txn(0).unwrap();
+    h.answered(std::slice::from_ref(&f));
+    f.try_get().unwrap().expect("written under the new epoch");
+    h.txn_op(TxnOp::Commit, TxnCore::commit).expect("commit");
+}

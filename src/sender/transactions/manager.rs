@@ -112,6 +112,11 @@ pub(crate) struct TxnCore {
     started: bool,
     producer: (i64, i16),
     v2: bool,
+    /// A batch failed on its sequence or producer id (OUT_OF_ORDER_SEQUENCE_NUMBER,
+    /// UNKNOWN_PRODUCER_ID): under protocol v1 the abort ends with InitProducerId for the
+    /// current id and epoch, which bumps the epoch so sequences restart (KIP-360). Under v2
+    /// every EndTxn bumps it anyway.
+    bump_after_abort: bool,
 }
 
 impl TxnCore {
@@ -135,6 +140,7 @@ impl TxnCore {
             started: false,
             producer: (-1, -1),
             v2: false,
+            bump_after_abort: false,
         }
     }
 
@@ -512,6 +518,7 @@ impl TxnCore {
         let r = self.decoded(resp, now)?;
         match classify(TxnApi::InitProducerId, r.error_code) {
             Verdict::Done => {
+                self.bump_after_abort = false;
                 self.producer = (r.producer_id, r.producer_epoch);
                 log::info!(
                     "transactional.id {}: producer id {} epoch {}",
@@ -588,6 +595,18 @@ impl TxnCore {
                 if let Some(p) = bumped {
                     self.producer = p;
                 }
+                if self.state == TxnState::Aborting && self.bump_after_abort && !self.v2 {
+                    // The abort's result waits for the new epoch.
+                    log::info!(
+                        "transactional.id {}: aborted after a sequence error; bumping the epoch",
+                        self.id
+                    );
+                    self.added.clear();
+                    self.started = false;
+                    self.state = TxnState::Initializing;
+                    return None;
+                }
+                self.bump_after_abort = false;
                 self.complete_transaction();
                 bumped
             }
@@ -601,11 +620,18 @@ impl TxnCore {
     /// A batch of the transaction failed for good: the transaction cannot commit (fencing:
     /// the producer is finished).
     pub fn batch_failed(&mut self, tp: &TopicPartition, err: &Error) {
+        // Its sequences may be out of step with the broker's (refused on them, or perhaps
+        // written): the next transaction needs a new epoch.
+        self.bump_after_abort |= err.delivery() == crate::error::Delivery::Unknown
+            || matches!(err, Error::Broker { code, .. }
+                if *code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+                    || *code == ErrorCode::UNKNOWN_PRODUCER_ID);
         if !matches!(self.state, TxnState::InTransaction | TxnState::Committing) {
             return;
         }
         let fenced = matches!(err, Error::Broker { code, .. }
             if *code == ErrorCode::PRODUCER_FENCED || *code == ErrorCode::INVALID_PRODUCER_EPOCH);
+
         if fenced {
             self.fatal(ErrorCode::PRODUCER_FENCED);
         } else {

@@ -418,3 +418,47 @@ fn a_fenced_member_makes_the_offsets_abortable_and_v2_skips_add_offsets() {
     assert_eq!(kind(c.take_result(Op::SendOffsets).unwrap()), ABORTABLE);
     assert_eq!(kind(c.commit()), ABORTABLE);
 }
+
+#[test]
+fn under_v1_an_abort_after_a_sequence_error_bumps_the_epoch_before_it_returns() {
+    let now = Instant::now();
+    let mut c = ready(now);
+    c.begin().unwrap();
+    c.check_send(&tp(0)).unwrap();
+    next(&mut c, now, false).unwrap();
+    c.on_add_partitions(added(&[(0, ErrorCode::NONE)]), now);
+    let err = Error::Broker {
+        code: ErrorCode::UNKNOWN_PRODUCER_ID,
+        message: None,
+        delivery: crate::error::Delivery::NotWritten,
+    };
+    c.batch_failed(&tp(0), &err);
+    c.abort().unwrap();
+    assert_eq!(
+        next(&mut c, now, true),
+        Some(Action::EndTxn { commit: false })
+    );
+    assert_eq!(c.on_end_txn(end_answer(ErrorCode::NONE, -1, -1), now), None);
+    assert!(
+        c.take_result(Op::Abort).is_none(),
+        "waits for the new epoch"
+    );
+    assert_eq!(next(&mut c, now, true), Some(Action::InitProducerId));
+    let bumped = Ok(InitProducerIdResponse {
+        throttle_time_ms: 0,
+        error_code: ErrorCode::NONE,
+        producer_id: 7,
+        producer_epoch: 4,
+    });
+    assert_eq!(c.on_init_producer_id(bumped, now), Some((7, 4)));
+    assert!(matches!(c.take_result(Op::Abort), Some(Ok(()))));
+    c.begin().unwrap();
+    // The next abort (nothing failed) needs no bump.
+    c.check_send(&tp(0)).unwrap();
+    next(&mut c, now, false).unwrap();
+    c.on_add_partitions(added(&[(0, ErrorCode::NONE)]), now);
+    c.abort().unwrap();
+    next(&mut c, now, true).unwrap();
+    c.on_end_txn(end_answer(ErrorCode::NONE, -1, -1), now);
+    assert!(matches!(c.take_result(Op::Abort), Some(Ok(()))));
+}
