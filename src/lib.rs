@@ -42,6 +42,16 @@
 //! back). Closing or dropping the producer never loses a record silently: what cannot be sent
 //! in time is answered with [`Error::Closed`].
 //!
+//! # Transactions
+//!
+//! With `transactional.id`, [`Producer::init_transactions`], [`Producer::begin_transaction`],
+//! [`Producer::commit_transaction`] and [`Producer::abort_transaction`] make records (and,
+//! with [`Producer::send_offsets_to_transaction`], a consumer group's offsets) visible to
+//! `read_committed` readers all together or never, as Java's. Their errors say what to do:
+//! [`Error::is_abortable`] (abort, start again) or [`Error::is_fatal`] (fenced by a newer
+//! instance: close); see [`TransactionErrorKind`]. On Kafka 4.x brokers (finalized
+//! `transaction.version` 2) transactions protocol v2 (KIP-890), v1 elsewhere.
+//!
 //! # Metrics
 //!
 //! [`Producer::metrics`] is a snapshot with the Java producer's metric names, groups and tags
