@@ -338,3 +338,30 @@ fn offsets_with_the_transaction(bs: &str) {
     p.commit_transaction().unwrap();
     assert_eq!(group_offset(bs, &group.group_id, &input), Some(11));
 }
+
+#[test]
+fn a_record_the_broker_refuses_makes_the_commit_fail_abortably_and_the_abort_recovers() {
+    let bs = support::bootstrap();
+    let topic = support::unique_topic("txn-refused");
+    support::create_topic(&bs, &topic, 1, 1, &["--config", "max.message.bytes=1000"]);
+    let p = producer(&bs, &support::unique_topic("txid-refused"));
+    p.init_transactions().unwrap();
+
+    p.begin_transaction().unwrap();
+    let small = p.send(record(&topic, 0, "kept-out".into())).unwrap();
+    let large = p.send(record(&topic, 0, "x".repeat(5000))).unwrap();
+    let err = p.commit_transaction().unwrap_err();
+    assert!(err.is_abortable(), "{err}");
+    assert!(large.get().is_err(), "refused: MESSAGE_TOO_LARGE");
+    let _ = small.get();
+    let again = p.send(record(&topic, 0, "late".into())).unwrap_err();
+    assert!(again.is_abortable(), "{again}");
+    p.abort_transaction().expect("abort");
+
+    p.begin_transaction().unwrap();
+    p.send(record(&topic, 0, "after".into())).unwrap();
+    p.commit_transaction()
+        .expect("the next transaction commits");
+    let read = values(&bs, &topic, 1, "read_committed");
+    assert_eq!(read, BTreeSet::from(["after".to_string()]));
+}
