@@ -365,3 +365,27 @@ fn a_record_the_broker_refuses_makes_the_commit_fail_abortably_and_the_abort_rec
     let read = values(&bs, &topic, 1, "read_committed");
     assert_eq!(read, BTreeSet::from(["after".to_string()]));
 }
+
+#[test]
+fn init_transactions_bounded_by_max_block_times_out_and_can_be_called_again() {
+    // Nothing listens on port 1: no coordinator can be found.
+    let config = ProducerConfig::builder()
+        .bootstrap_servers("127.0.0.1:1")
+        .transactional_id("txid-unreachable")
+        .max_block(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let p: Producer<String, String> = Producer::new(config).unwrap();
+    for _ in 0..2 {
+        let err = p.init_transactions().unwrap_err();
+        assert_eq!(kind(&err), Some(TransactionErrorKind::TimedOut), "{err}");
+        assert!(err.is_retriable() && !err.is_fatal() && !err.is_abortable());
+    }
+    let begin = p.begin_transaction().unwrap_err();
+    assert_eq!(
+        kind(&begin),
+        Some(TransactionErrorKind::InvalidState),
+        "{begin}"
+    );
+    p.close(Duration::ZERO);
+}
