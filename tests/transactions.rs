@@ -50,6 +50,11 @@ fn a_committed_transaction_over_three_partitions_of_two_topics_is_read_whole_and
 ) {
     let bs = support::bootstrap();
     // Kafka 4.x finalizes transaction.version 2 (KIP-890): every EndTxn bumps the epoch.
+    assert_eq!(
+        protocol_of(&bs),
+        Protocol::V2,
+        "Kafka 4.4 has transactions v2"
+    );
     all_or_nothing(&bs, &single_data_dir(&bs), Protocol::V2);
 }
 
@@ -57,7 +62,13 @@ fn a_committed_transaction_over_three_partitions_of_two_topics_is_read_whole_and
 #[test]
 fn transactions_are_all_or_nothing_on_older_brokers() {
     support::each_compat_broker(|b| {
-        all_or_nothing(&b.bootstrap, &b.data_dir, Protocol::V1);
+        // Kafka 2.x predates the feature (and ZooKeeper mode has no DescribeFeatures to ask).
+        let protocol = if b.major_minor() < (3, 0) {
+            Protocol::V1
+        } else {
+            protocol_of(&b.bootstrap)
+        };
+        all_or_nothing(&b.bootstrap, &b.data_dir, protocol);
         fences(&b.bootstrap);
         offsets_with_the_transaction(&b.bootstrap);
     });
@@ -67,6 +78,33 @@ fn transactions_are_all_or_nothing_on_older_brokers() {
 enum Protocol {
     V1,
     V2,
+}
+
+/// The transactions protocol the cluster's finalized `transaction.version` gives (Kafka's
+/// feature tool): v2 from level 2.
+fn protocol_of(bs: &str) -> Protocol {
+    let out = support::kafka_tool(
+        &[
+            "java-class",
+            "org.apache.kafka.tools.FeatureCommand",
+            "--bootstrap-server",
+            bs,
+            "describe",
+        ],
+        None,
+    );
+    let level = out
+        .lines()
+        .find(|l| l.contains("Feature: transaction.version"))
+        .and_then(|l| l.split("FinalizedVersionLevel:").nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<i32>().ok())
+        .unwrap_or(0);
+    if level >= 2 {
+        Protocol::V2
+    } else {
+        Protocol::V1
+    }
 }
 
 /// The single-node broker's data directory: `KAFKA_DATA_DIR`, else `scripts/kafka`'s for
