@@ -18,6 +18,28 @@ pub enum Delivery {
     Unknown,
 }
 
+/// What a transaction error leaves the application to do ([`Error::Transaction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionErrorKind {
+    /// The current transaction cannot commit (a record of it failed, the coordinator refused
+    /// it): call `abort_transaction`, then start again with a new transaction. Records of an
+    /// aborted transaction are never seen by `read_committed` readers.
+    Abortable,
+    /// The producer can do no more transactions: fenced by a newer producer with the same
+    /// `transactional.id`, not authorized, a broker without transactions. Close it; create a
+    /// new one only if no other instance is meant to own the transactional id.
+    Fatal,
+    /// The call is not allowed in the producer's state (a send outside a transaction,
+    /// `begin_transaction` twice, `commit_transaction` without one, a call before
+    /// `init_transactions`, a call while another is under way): a bug in the calling code.
+    /// Nothing changed.
+    InvalidState,
+    /// `max.block.ms` ran out before the call completed. The operation goes on: call the same
+    /// method again to wait for its result.
+    TimedOut,
+}
+
 /// Errors of this crate.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -176,6 +198,33 @@ pub enum Error {
     /// A fatal producer state (for example the idempotent producer id was fenced).
     #[error("fatal producer error: {0}")]
     Fatal(Arc<str>),
+    /// A transaction call failed, or a record was answered with its transaction's failure
+    /// (`transactional.id` producers). [`kind`](TransactionErrorKind) says what to do next:
+    /// see [`Error::is_abortable`] and [`Error::is_fatal`].
+    ///
+    /// ```no_run
+    /// # use kafka_sync::{Producer, ProducerConfig, ProducerRecord, Error};
+    /// # let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").transactional_id("tx-1").build()?;
+    /// # let producer: Producer<String, String> = Producer::new(config)?;
+    /// producer.init_transactions()?;
+    /// producer.begin_transaction()?;
+    /// producer.send(ProducerRecord::new("t", None, Some("v".to_string())))?;
+    /// match producer.commit_transaction() {
+    ///     Ok(()) => {}
+    ///     // The records are not visible to read_committed readers: abort, then retry them.
+    ///     Err(e) if e.is_abortable() => producer.abort_transaction()?,
+    ///     // Fenced by a newer instance, not authorized...: this producer is finished.
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[error("transaction error ({kind:?}): {reason}")]
+    Transaction {
+        /// What the application should do.
+        kind: TransactionErrorKind,
+        /// What happened, naming the broker's error code when there is one.
+        reason: Arc<str>,
+    },
     /// `get_timeout` ran out before the answer came. The record is still in flight: this is
     /// not its final answer.
     #[error("timed out waiting for the record's result")]
@@ -203,6 +252,8 @@ impl Error {
             | Error::Network { delivery, .. }
             | Error::Closed { delivery } => *delivery,
             Error::Fatal(_) | Error::WaitTimeout => Delivery::Unknown,
+            // A record of an aborted transaction is never visible to read_committed readers.
+            Error::Transaction { .. } => Delivery::NotWritten,
             // Config, Serialization, InvalidTopic, RecordTooLarge, UnknownPartition,
             // MetadataTimeout, BufferExhausted, Startup: nothing was sent.
             _ => Delivery::NotWritten,
@@ -217,7 +268,37 @@ impl Error {
             | Error::MetadataTimeout { .. }
             | Error::BufferExhausted { .. }
             | Error::WaitTimeout => true,
+            Error::Transaction { kind, .. } => *kind == TransactionErrorKind::TimedOut,
             _ => false,
+        }
+    }
+    /// Whether this error leaves the current transaction abortable: call `abort_transaction`
+    /// and go on with a new transaction ([`TransactionErrorKind::Abortable`]).
+    pub fn is_abortable(&self) -> bool {
+        matches!(
+            self,
+            Error::Transaction {
+                kind: TransactionErrorKind::Abortable,
+                ..
+            }
+        )
+    }
+    /// Whether the producer is finished: only `close` is left ([`Error::Fatal`],
+    /// [`TransactionErrorKind::Fatal`]).
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Error::Fatal(_)
+                | Error::Transaction {
+                    kind: TransactionErrorKind::Fatal,
+                    ..
+                }
+        )
+    }
+    pub(crate) fn transaction(kind: TransactionErrorKind, reason: impl Into<String>) -> Self {
+        Error::Transaction {
+            kind,
+            reason: Arc::from(reason.into()),
         }
     }
     pub(crate) fn startup(context: &'static str, source: std::io::Error) -> Self {

@@ -126,6 +126,9 @@ impl IncompleteBatches {
         m.remove(&id);
         self.cond.notify_all();
     }
+    pub(crate) fn has_any(&self) -> bool {
+        !self.map.lock().is_empty()
+    }
     pub(crate) fn snapshot(&self) -> Vec<Arc<BatchCompletion>> {
         self.map.lock().values().cloned().collect()
     }

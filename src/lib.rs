@@ -42,6 +42,16 @@
 //! back). Closing or dropping the producer never loses a record silently: what cannot be sent
 //! in time is answered with [`Error::Closed`].
 //!
+//! # Transactions
+//!
+//! With `transactional.id`, [`Producer::init_transactions`], [`Producer::begin_transaction`],
+//! [`Producer::commit_transaction`] and [`Producer::abort_transaction`] make records (and,
+//! with [`Producer::send_offsets_to_transaction`], a consumer group's offsets) visible to
+//! `read_committed` readers all together or never, as Java's. Their errors say what to do:
+//! [`Error::is_abortable`] (abort, start again) or [`Error::is_fatal`] (fenced by a newer
+//! instance: close); see [`TransactionErrorKind`]. On Kafka 4.x brokers (finalized
+//! `transaction.version` 2) transactions protocol v2 (KIP-890), v1 elsewhere.
+//!
 //! # Metrics
 //!
 //! [`Producer::metrics`] is a snapshot with the Java producer's metric names, groups and tags
@@ -124,13 +134,16 @@ pub use config::{
     Acks, BrokerAddress, ClientDnsLookup, CompressionType, ProducerConfig, ProducerConfigBuilder,
     SaslMechanism, SecurityProtocol,
 };
-pub use error::{Delivery, Error, Result};
+pub use error::{Delivery, Error, Result, TransactionErrorKind};
 pub use future::{Callback, SendFuture};
 pub use interceptor::{Acknowledgement, InterceptorError, ProducerInterceptor};
 pub use metrics::{Metric, MetricKind, MetricName, Metrics};
 pub use mock::MockProducer;
 pub use partitioner::{murmur2, partition_for_key, to_positive, Partitioner, TopicLayout};
 pub use producer::{Producer, ProducerBuilder};
-pub use record::{Header, PartitionInfo, ProducerRecord, RecordMetadata, TopicPartition};
+pub use record::{
+    ConsumerGroupMetadata, Header, OffsetAndMetadata, PartitionInfo, ProducerRecord,
+    RecordMetadata, TopicPartition,
+};
 pub use record_producer::RecordProducer;
 pub use serializer::{DefaultSerializer, Serializer};

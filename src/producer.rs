@@ -16,18 +16,24 @@ use crate::partitioner::{
     choose_partition, BuiltInPartitioners, LoadStats, PartitionChoice, TopicLayout,
 };
 use crate::protocol::record_batch::{record_size_upper_bound, BATCH_HEADER_LEN};
-use crate::record::{PartitionInfo, ProducerRecord, RecordMetadata, TopicPartition};
+use crate::record::{
+    ConsumerGroupMetadata, OffsetAndMetadata, PartitionInfo, ProducerRecord, RecordMetadata,
+    TopicPartition,
+};
 use crate::record_producer::RecordProducer;
 use crate::send_cache::{next_producer_id, SendCache};
-use crate::sender::{Sender, SenderConfig, Shared};
+use crate::sender::{Sender, SenderConfig, Shared, TxnCore, TxnShared};
 use crate::serializer::{as_serialization, DefaultSerializer, Serializer};
 use crate::topic::validate_topic;
 use parking_lot::Mutex;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+mod transactions;
 
 thread_local! {
     /// What `send` keeps between records on this thread (scratch buffers, topics, clock).
@@ -249,6 +255,13 @@ impl<K, V> Producer<K, V> {
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
             saturated: AtomicBool::new(false),
+            txn: config.transactional_id().map(|id| {
+                Arc::new(TxnShared::new(TxnCore::new(
+                    Arc::from(id),
+                    config.transaction_timeout(),
+                    config.retry_backoff(),
+                )))
+            }),
         });
         let bootstrap: Vec<String> = config
             .bootstrap_servers()
@@ -547,6 +560,13 @@ impl<K, V> Producer<K, V> {
                     partition,
                 })
             });
+            if let Some(txn) = &shared.txn {
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition,
+                };
+                txn.lock().check_send(&tp)?;
+            }
             let callback = match acks {
                 None => callback,
                 Some(acks) => Some(acknowledging(
@@ -652,6 +672,25 @@ impl<K, V> RecordProducer<K, V> for Producer<K, V> {
     fn metrics(&self) -> Metrics {
         Producer::metrics(self)
     }
+    fn init_transactions(&self) -> Result<(), Error> {
+        Producer::init_transactions(self)
+    }
+    fn begin_transaction(&self) -> Result<(), Error> {
+        Producer::begin_transaction(self)
+    }
+    fn commit_transaction(&self) -> Result<(), Error> {
+        Producer::commit_transaction(self)
+    }
+    fn abort_transaction(&self) -> Result<(), Error> {
+        Producer::abort_transaction(self)
+    }
+    fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        Producer::send_offsets_to_transaction(self, offsets, group)
+    }
 }
 
 impl Inner {
@@ -756,6 +795,7 @@ mod tests {
             running: AtomicBool::new(true),
             force_close: AtomicBool::new(false),
             saturated: AtomicBool::new(false),
+            txn: None,
         };
         let tp = TopicPartition::new("t", 0);
         let now = Instant::now();

@@ -136,3 +136,55 @@ pub struct PartitionInfo {
     /// Broker ids of the in-sync replicas.
     pub in_sync_replicas: Vec<i32>,
 }
+
+/// A consumer's group membership, for
+/// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction)
+/// (Java's `ConsumerGroupMetadata`): the group coordinator fences a commit from a member that
+/// left the group or an older generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerGroupMetadata {
+    /// The group id.
+    pub group_id: String,
+    /// The group's generation (-1: not a member, as a consumer without group management).
+    pub generation_id: i32,
+    /// The member id ("" when not a member).
+    pub member_id: String,
+    /// The static member's `group.instance.id`, if any.
+    pub group_instance_id: Option<String>,
+}
+
+impl ConsumerGroupMetadata {
+    /// A group without membership details (generation -1, no member id), as Java's
+    /// `new ConsumerGroupMetadata(groupId)`.
+    pub fn new(group_id: impl Into<String>) -> Self {
+        ConsumerGroupMetadata {
+            group_id: group_id.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}
+
+/// The offset to commit for a partition (Java's `OffsetAndMetadata`): the next record the
+/// group will read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetAndMetadata {
+    /// The offset (of the next record to consume).
+    pub offset: i64,
+    /// Metadata stored with it, if any.
+    pub metadata: Option<String>,
+    /// The leader epoch of the last consumed record, if known.
+    pub leader_epoch: Option<i32>,
+}
+
+impl OffsetAndMetadata {
+    /// An offset without metadata or leader epoch.
+    pub fn new(offset: i64) -> Self {
+        OffsetAndMetadata {
+            offset,
+            metadata: None,
+            leader_epoch: None,
+        }
+    }
+}

@@ -5,7 +5,10 @@
 use crate::error::Error;
 use crate::future::{Callback, SendFuture};
 use crate::metrics::Metrics;
-use crate::record::{PartitionInfo, ProducerRecord};
+use crate::record::{
+    ConsumerGroupMetadata, OffsetAndMetadata, PartitionInfo, ProducerRecord, TopicPartition,
+};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// What a producer does for the code that sends (Java's `Producer` interface; our struct of
@@ -18,8 +21,8 @@ use std::time::Duration;
 /// [`send_with_callback`](Self::send_with_callback) takes a boxed [`Callback`]; `Producer`'s
 /// own method of that name also takes any closure.
 ///
-/// The transaction calls (Java's `initTransactions`, `beginTransaction`, ...) join this
-/// trait when the producer has them.
+/// The transaction calls are Java's `initTransactions`, `beginTransaction`,
+/// `commitTransaction` and `abortTransaction` (the real producer needs `transactional.id`).
 ///
 /// ```
 /// use kafka_sync::{MockProducer, ProducerRecord, RecordProducer, Result};
@@ -64,4 +67,24 @@ pub trait RecordProducer<K, V> {
     /// A snapshot of the producer's metrics ([`Producer::metrics`](crate::Producer::metrics));
     /// empty from a [`MockProducer`](crate::MockProducer), as Java's mock's is.
     fn metrics(&self) -> Metrics;
+
+    /// Initializes transactions ([`Producer::init_transactions`](crate::Producer::init_transactions)).
+    fn init_transactions(&self) -> Result<(), Error>;
+
+    /// Opens a transaction ([`Producer::begin_transaction`](crate::Producer::begin_transaction)).
+    fn begin_transaction(&self) -> Result<(), Error>;
+
+    /// Commits it ([`Producer::commit_transaction`](crate::Producer::commit_transaction)).
+    fn commit_transaction(&self) -> Result<(), Error>;
+
+    /// Aborts it ([`Producer::abort_transaction`](crate::Producer::abort_transaction)).
+    fn abort_transaction(&self) -> Result<(), Error>;
+
+    /// Commits a group's offsets with the transaction
+    /// ([`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction)).
+    fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error>;
 }

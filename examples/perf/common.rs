@@ -176,7 +176,7 @@ fn parse_args(args: Vec<String>) -> Result<Parsed, String> {
             "--threads" => threads = number(&name, &value("THREADS")?)?,
             "--transactional-id" | "--transaction-duration-ms" => {
                 return Err(format!(
-                    "{name}: transactions are not supported by kafka-sync yet"
+                    "{name}: not supported by the comparison tools (examples/perf has it)"
                 ))
             }
             other => return Err(format!("unrecognized argument: {other}")),

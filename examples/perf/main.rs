@@ -41,7 +41,11 @@
 //! flush and the totals line, before the close). Not in the Java tool: `--metrics-interval-ms MS`
 //! reads `metrics()` every MS ms during the run, as a monitoring agent would, so what reading
 //! costs can be measured.
-//! Transactions (`--transactional-id`, `--transaction-duration-ms`) are not supported.
+//! Transactions as Java's tool: `--transactional-id ID` (or `transactional.id` in the
+//! properties) and `--transaction-duration-ms MS` (default 3000 with an id; alone it makes the
+//! id `performance-producer-<random>`) wrap the records in transactions, each committed once
+//! it is MS old (checked after each send) and the last one at the end. With `--threads` above
+//! 1 they are refused (one producer has one transaction at a time).
 //!
 //! Exit status: 0 when every record was written, 1 when any failed (each failure is printed on
 //! standard error; unlike Java, whose tool exits 0 regardless), 2 for bad usage.
@@ -55,7 +59,47 @@ use std::time::{Duration, Instant};
 
 include!("common.rs");
 
-fn build_config(o: &Options) -> Result<ProducerConfig, String> {
+/// `--transactional-id` and `--transaction-duration-ms`, taken out of the arguments (the
+/// parser shared with the comparison tools refuses them).
+#[derive(Debug, Default)]
+struct TxnArgs {
+    id: Option<String>,
+    duration_ms: Option<u64>,
+}
+
+fn take_txn_args(args: Vec<String>) -> Result<(Vec<String>, TxnArgs), String> {
+    let mut rest = Vec::new();
+    let mut t = TxnArgs::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if name != "--transactional-id" && name != "--transaction-duration-ms" {
+            rest.push(arg);
+            continue;
+        }
+        let value = inline
+            .or_else(|| it.next())
+            .ok_or_else(|| format!("argument {name}: expected a value"))?;
+        if name == "--transactional-id" {
+            t.id = Some(value);
+        } else {
+            match value.trim().parse::<i64>() {
+                Ok(ms) if ms > 0 => t.duration_ms = Some(ms as u64),
+                Ok(_) => return Err("--transaction-duration-ms should be greater than zero".into()),
+                Err(_) => return Err(format!("{name}: not a valid number: {value:?}")),
+            }
+        }
+    }
+    Ok((rest, t))
+}
+
+/// Java's `ProducerPerformance.DEFAULT_TRANSACTION_DURATION_MS`.
+const DEFAULT_TRANSACTION_DURATION_MS: u64 = 3000;
+
+fn build_config(o: &Options, txn: &TxnArgs) -> Result<ProducerConfig, String> {
     // Unknown names are logged and skipped, as Java's tool passes them to KafkaProducer.
     let mut builder = ProducerConfig::builder()
         .client_id("perf-producer-client")
@@ -72,17 +116,36 @@ fn build_config(o: &Options) -> Result<ProducerConfig, String> {
     if let Some(bs) = &o.bootstrap {
         builder = builder.bootstrap_servers(bs.clone());
     }
+    if let Some(id) = &txn.id {
+        builder = builder.transactional_id(id.clone());
+    } else if txn.duration_ms.is_some() {
+        let config = builder.clone().build().map_err(|e| e.to_string())?;
+        if config.transactional_id().is_none() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let id = format!("performance-producer-{:x}-{}", nanos, std::process::id());
+            builder = builder.transactional_id(id);
+        }
+    }
     builder.build().map_err(|e| e.to_string())
 }
 
-fn run(o: Options) -> ExitCode {
-    let config = match build_config(&o) {
+fn run(o: Options, txn: TxnArgs) -> ExitCode {
+    let config = match build_config(&o, &txn) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("perf: {e}");
             return ExitCode::from(2);
         }
     };
+    let transaction_duration = config
+        .transactional_id()
+        .map(|_| Duration::from_millis(txn.duration_ms.unwrap_or(DEFAULT_TRANSACTION_DURATION_MS)));
+    if transaction_duration.is_some() && o.threads > 1 {
+        eprintln!("perf: transactions need --threads 1 (one producer, one transaction at a time)");
+        return ExitCode::from(2);
+    }
     let producer: Producer<Vec<u8>, std::sync::Arc<[u8]>> = match Producer::new(config) {
         Ok(p) => p,
         Err(e) => {
@@ -98,8 +161,19 @@ fn run(o: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if transaction_duration.is_some() {
+        if let Err(e) = producer.init_transactions() {
+            eprintln!("perf: init_transactions failed: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let stats = AllStats::leak_new(&o);
     static FAILED: AtomicU64 = AtomicU64::new(0);
+    // A failed commit (or begin) is counted as one failure and printed.
+    let txn_failed = |what: &str, e: kafka_sync::Error| {
+        FAILED.fetch_add(1, Ordering::Relaxed);
+        eprintln!("perf: {what} failed: {e}");
+    };
 
     // The reader stops as soon as the callers are done (the sender side is dropped), so the
     // run's elapsed time does not include its last interval.
@@ -119,7 +193,16 @@ fn run(o: Options) -> ExitCode {
         }
         run_callers(&o, &file_payloads, |mut caller| {
             let first = caller.records.start;
+            // As Java's tool: begin before the first record of a transaction, commit after the
+            // send that finds it `--transaction-duration-ms` old, and the last one at the end.
+            let mut open_since: Option<Instant> = None;
             for i in caller.records.clone() {
+                if let (Some(_), None) = (transaction_duration, open_since) {
+                    if let Err(e) = producer.begin_transaction() {
+                        return txn_failed("begin_transaction", e);
+                    }
+                    open_since = Some(Instant::now());
+                }
                 let (key, payload) = caller.source.next_shared(i);
                 let bytes = payload.len();
                 let record = ProducerRecord::new(o.topic.as_str(), key, Some(payload));
@@ -140,8 +223,21 @@ fn run(o: Options) -> ExitCode {
                     FAILED.fetch_add(1, Ordering::Relaxed);
                     eprintln!("perf: send failed: {e}");
                 }
+                if let (Some(d), Some(t)) = (transaction_duration, open_since) {
+                    if t.elapsed() >= d {
+                        open_since = None;
+                        if let Err(e) = producer.commit_transaction() {
+                            return txn_failed("commit_transaction", e);
+                        }
+                    }
+                }
                 if caller.throttler.should_throttle(i - first, send_start_ms) {
                     caller.throttler.throttle();
+                }
+            }
+            if open_since.is_some() {
+                if let Err(e) = producer.commit_transaction() {
+                    txn_failed("commit_transaction", e);
                 }
             }
         });
@@ -185,8 +281,15 @@ fn main() -> ExitCode {
         .unwrap_or(log::LevelFilter::Warn);
     let _ = log::set_logger(&StderrLog);
     log::set_max_level(level);
-    match parse_args(std::env::args().skip(1).collect()) {
-        Ok(Parsed::Run(o)) => run(o),
+    let (args, txn) = match take_txn_args(std::env::args().skip(1).collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("perf: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match parse_args(args) {
+        Ok(Parsed::Run(o)) => run(o, txn),
         Ok(Parsed::Help) => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -241,6 +344,25 @@ mod tests {
         assert_eq!(seen, (0..10).collect::<Vec<u64>>());
         assert!(parse_args(args("0")).is_err());
         assert!(parse_args(args("11")).is_err());
+    }
+
+    #[test]
+    fn transaction_arguments_are_taken_out_for_the_shared_parser() {
+        let args: Vec<String> = [
+            "--topic",
+            "t",
+            "--transactional-id",
+            "tx",
+            "--transaction-duration-ms=100",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (rest, t) = take_txn_args(args).unwrap();
+        assert_eq!(rest, ["--topic", "t"]);
+        assert_eq!((t.id.as_deref(), t.duration_ms), (Some("tx"), Some(100)));
+        let zero = vec!["--transaction-duration-ms".to_string(), "0".to_string()];
+        assert!(take_txn_args(zero).is_err());
     }
 
     const JAVA_26: [i32; 10] = [24, 16, 7, 7, 13, 4, 1, 18, 4, 15];

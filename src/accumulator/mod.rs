@@ -727,6 +727,29 @@ impl RecordAccumulator {
         out
     }
 
+    /// Removes and returns the queued batches never drained (not retries, not those in
+    /// flight), for the caller to fail: a transaction aborts what it has not sent (Java's
+    /// `abortUndrainedBatches`).
+    pub fn take_undrained(&self) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        for (_, queue) in self.listed_partitions() {
+            let mut q = queue.batches.lock();
+            if !q.iter().any(|b| b.drained_at().is_none()) {
+                continue;
+            }
+            let (undrained, kept): (VecDeque<_>, VecDeque<_>) =
+                q.drain(..).partition(|b| b.drained_at().is_none());
+            *q = kept;
+            out.extend(undrained);
+        }
+        out
+    }
+
+    /// Whether any batch is still without its answer (queued or in flight).
+    pub fn has_incomplete(&self) -> bool {
+        self.incomplete.has_any()
+    }
+
     /// Removes and returns every queued batch (not those in flight), for the caller to fail:
     /// used when authentication fails, so records do not wait for `delivery.timeout.ms`.
     pub fn take_queued(&self) -> Vec<ProducerBatch> {

@@ -70,8 +70,6 @@ trait AccumulatorTestExt {
     fn estimated_compression_ratio(&self, topic: &str) -> f32;
     /// Returns a batch's memory to the pool (dropping a batch does the same).
     fn deallocate(&self, batch: ProducerBatch);
-    /// Whether any batch (queued or in flight) has no answer yet.
-    fn has_incomplete(&self) -> bool;
 }
 
 impl AccumulatorTestExt for RecordAccumulator {
@@ -99,9 +97,6 @@ impl AccumulatorTestExt for RecordAccumulator {
     }
     fn deallocate(&self, batch: ProducerBatch) {
         drop(batch);
-    }
-    fn has_incomplete(&self) -> bool {
-        !self.incomplete.snapshot().is_empty()
     }
 }
 

@@ -167,6 +167,16 @@ impl ProducerConfigBuilder {
     pub fn enable_idempotence(self, enable: bool) -> Self {
         self.set("enable.idempotence", enable.to_string())
     }
+    /// `transactional.id`: makes the producer transactional (and idempotent); see
+    /// [`Producer::init_transactions`](crate::Producer::init_transactions).
+    pub fn transactional_id(self, id: impl Into<String>) -> Self {
+        self.set("transactional.id", id.into())
+    }
+    /// `transaction.timeout.ms` (default 60000): how long the coordinator lets a transaction
+    /// stay open before it aborts it.
+    pub fn transaction_timeout(self, timeout: Duration) -> Self {
+        self.set("transaction.timeout.ms", timeout.as_millis().to_string())
+    }
     /// `compression.type` (default [`CompressionType::None`]).
     pub fn compression(self, c: CompressionType) -> Self {
         self.set("compression.type", c.name())

@@ -58,6 +58,8 @@ use std::time::Duration;
 /// - `delivery.timeout.ms` must be at least `linger.ms + request.timeout.ms`. If it was set
 ///   explicitly this is an error; if it is the default, it is raised to that sum (with a
 ///   warning), as Java does.
+/// - `transactional.id` needs idempotence: with `enable.idempotence=false` (or idempotence
+///   turned off by `acks`/`retries`) it is an error naming `enable.idempotence`, as in Java.
 /// - Idempotence (`enable.idempotence`, default `true`) needs `acks=all`, `retries > 0` and
 ///   `max.in.flight.requests.per.connection <= 5`. If idempotence was set to `true`
 ///   explicitly, a conflicting setting is an error naming it; if it is only the default, it is
@@ -97,7 +99,7 @@ use std::time::Duration;
 /// default, valid values and status). Each one either takes effect, or is accepted and
 /// ignored with a stated reason (type and range are still checked, and building a
 /// configuration that sets one to anything but its default logs one warning listing them), or
-/// is an error when set, saying why: `transactional.id`, a non-empty `interceptor.classes` or
+/// is an error when set, saying why: a non-empty `interceptor.classes` or
 /// `config.providers`, and `partitioner.class` (set a Rust [`Partitioner`] with
 /// [`ProducerConfigBuilder::partitioner`] instead). Values this build cannot honour are errors
 /// too: a `compression.type` whose cargo feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by
@@ -110,12 +112,14 @@ use std::time::Duration;
 /// `compression.lz4.level` and `compression.zstd.level` (validated and kept, see
 /// [`ProducerConfig::compression_level`], but the pure-Rust encoders have one level each; only
 /// `compression.gzip.level` changes the output), `partitioner.rack.aware`, metrics,
-/// transaction and `metadata.recovery.*` settings, and the Java-specific `ssl.*` and `sasl.*`
+/// `transaction.two.phase.commit.enable` and `metadata.recovery.*` settings, and the Java-specific `ssl.*` and `sasl.*`
 /// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER).
 #[derive(Clone)]
 pub struct ProducerConfig {
     bootstrap_servers: Vec<BrokerAddress>,
     client_id: String,
+    transactional_id: Option<Arc<str>>,
+    transaction_timeout: Duration,
     acks: Acks,
     linger: Duration,
     batch_size: usize,
@@ -261,6 +265,8 @@ impl ProducerConfig {
         Ok(ProducerConfig {
             bootstrap_servers,
             client_id: v.text("client.id").unwrap_or_default().to_string(),
+            transactional_id: v.text("transactional.id").map(Arc::from),
+            transaction_timeout: v.ms("transaction.timeout.ms"),
             acks: Acks::from_name(v.text("acks").unwrap_or_default()),
             linger: v.ms("linger.ms"),
             metrics_num_samples: v.size("metrics.num.samples")?,
@@ -317,6 +323,14 @@ impl ProducerConfig {
     /// `client.id`, or the generated `producer-N`.
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+    /// `transactional.id`, if set: the producer is transactional.
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.transactional_id.as_deref()
+    }
+    /// `transaction.timeout.ms` (default 60 s).
+    pub fn transaction_timeout(&self) -> Duration {
+        self.transaction_timeout
     }
     /// `acks`.
     pub fn acks(&self) -> Acks {

@@ -126,7 +126,6 @@ use Type::{Bool as BOOL, Class, Double as DOUBLE, Int, List, Long, Ms, Password,
 // Reasons shared by several properties.
 const METRICS: &str =
     "no JMX or metrics push in Rust: read Producer::metrics() (Java names), or its Prometheus text";
-const TRANSACTIONS: &str = "transactions are not supported yet (transactional.id is an error)";
 const KERBEROS: &str = "SASL/GSSAPI (Kerberos) is not supported";
 const OAUTH: &str = "SASL/OAUTHBEARER is not supported yet";
 const LOGIN: &str = "Java login classes do not apply: credentials come from sasl.jaas.config";
@@ -199,9 +198,9 @@ pub(crate) static PROPERTIES: &[Property] = &[
     p("metrics.recording.level", one_of(&["INFO", "DEBUG", "TRACE"]), T("INFO"), Any, ignored("every metric is recorded: the producer has no DEBUG-level metrics (Java's per-partition ones are not kept)")),
     p("metrics.sample.window.ms", Ms, N(30_000), Between(0, MAX), E),
     // Transactions.
-    p("transactional.id", STR, NONE, Any, unsupported("transactions are not supported yet")),
-    p("transaction.timeout.ms", Ms, N(60_000), Between(i32::MIN as i64, I32), ignored(TRANSACTIONS)),
-    p("transaction.two.phase.commit.enable", BOOL, B(false), Any, ignored(TRANSACTIONS)),
+    p("transactional.id", STR, NONE, Any, E),
+    p("transaction.timeout.ms", Ms, N(60_000), Between(i32::MIN as i64, I32), E),
+    p("transaction.two.phase.commit.enable", BOOL, B(false), Any, ignored("two-phase commit with an external coordinator (KIP-939) is not implemented")),
     // Security.
     p("security.protocol", one_of_any_case(&["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]), T("PLAINTEXT"), Any, E),
     p("security.providers", STR, NONE, Any, ignored("Java security providers do not apply")),

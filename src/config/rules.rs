@@ -14,6 +14,7 @@ pub(crate) fn apply(v: &mut Resolved) -> Result<(), Error> {
     delivery_timeout_covers_linger_and_request(v)?;
     backoff_caps(v);
     idempotence(v)?;
+    transactions_need_idempotence(v)?;
     client_id(v);
     canonical_dns_lookup(v);
     Ok(())
@@ -134,6 +135,23 @@ fn idempotence(v: &mut Resolved) -> Result<(), Error> {
         v.set(ENABLE, Value::Bool(false));
     }
     Ok(())
+}
+
+/// A `transactional.id` needs idempotence (Java checks it after the idempotence rules, which
+/// may have turned it off): explicitly disabled, or turned off by a conflicting setting, it is
+/// an error.
+fn transactions_need_idempotence(v: &Resolved) -> Result<(), Error> {
+    if v.text("transactional.id") == Some("") {
+        return Err(Error::config("transactional.id", "must not be empty"));
+    }
+    if v.text("transactional.id").is_none() || v.bool("enable.idempotence") {
+        return Ok(());
+    }
+    Err(Error::config(
+        "enable.idempotence",
+        "cannot set a transactional.id without also enabling idempotence (it is false, or \
+         acks/retries turned it off)",
+    ))
 }
 
 /// An empty `client.id` becomes `producer-N`, as Java does.

@@ -859,10 +859,32 @@ fn typed_sasl_setters_round_trip_any_password() {
 }
 
 #[test]
-fn transactions_not_supported_yet() {
-    let (p, r) = err(&[("transactional.id", "tx-1")]);
+fn a_transactional_id_implies_idempotence_and_refuses_it_off() {
+    let c = cfg(&[("transactional.id", "tx-1")]).unwrap();
+    assert_eq!(c.transactional_id(), Some("tx-1"));
+    assert!(c.idempotence_enabled());
+    assert_eq!(c.transaction_timeout(), Duration::from_secs(60));
+    let c = cfg(&[
+        ("transactional.id", "tx-1"),
+        ("transaction.timeout.ms", "5000"),
+    ])
+    .unwrap();
+    assert_eq!(c.transaction_timeout(), Duration::from_secs(5));
+    assert_eq!(cfg(&[]).unwrap().transactional_id(), None);
+    // Explicitly off, or turned off by acks (Java checks after the idempotence rules).
+    for props in [
+        [
+            ("transactional.id", "tx-1"),
+            ("enable.idempotence", "false"),
+        ],
+        [("transactional.id", "tx-1"), ("acks", "1")],
+    ] {
+        let (p, r) = err(&props);
+        assert_eq!(p, "enable.idempotence", "{props:?}");
+        assert!(r.contains("transactional.id"), "{r}");
+    }
+    let (p, _) = err(&[("transactional.id", "")]);
     assert_eq!(p, "transactional.id");
-    assert!(r.contains("not supported yet"), "{r}");
 }
 
 #[test]

@@ -5,13 +5,15 @@
 //! [`BatchCompletion`] per record, set exactly once, so futures and callbacks behave as the
 //! real producer's do.
 
-use crate::error::{Delivery, Error};
+use crate::error::{Delivery, Error, TransactionErrorKind};
 use crate::future::{BatchAck, BatchCompletion, Callback, RecordThunk, SendFuture};
 use crate::metrics::Metrics;
 use crate::partitioner::{
     choose_partition, random_non_negative, PartitionChoice, Partitioner, TopicLayout,
 };
-use crate::record::{PartitionInfo, ProducerRecord, TopicPartition};
+use crate::record::{
+    ConsumerGroupMetadata, OffsetAndMetadata, PartitionInfo, ProducerRecord, TopicPartition,
+};
 use crate::record_producer::RecordProducer;
 use crate::serializer::{as_serialization, DefaultSerializer, Serializer};
 use crate::topic::validate_topic;
@@ -92,6 +94,26 @@ struct State<K, V> {
     sticky: HashMap<String, i32>,
     closed: bool,
     next_id: u64,
+    txn: MockTxn,
+    /// Records sent in the open transaction: they join the history at commit.
+    uncommitted: Vec<ProducerRecord<K, V>>,
+    /// Offsets sent in the open transaction, and those of committed ones.
+    uncommitted_offsets: Vec<GroupOffsets>,
+    committed_offsets: Vec<GroupOffsets>,
+}
+
+/// A group id and the offsets one `send_offsets_to_transaction` gave for it.
+pub type GroupOffsets = (String, HashMap<TopicPartition, OffsetAndMetadata>);
+
+/// Transaction tracking, as Java's `MockProducer` has it.
+#[derive(Default)]
+struct MockTxn {
+    initialized: bool,
+    in_flight: bool,
+    committed: bool,
+    aborted: bool,
+    fenced: bool,
+    commits: u64,
 }
 
 /// A record sent and not yet answered.
@@ -166,6 +188,10 @@ impl<K, V> MockProducer<K, V> {
                 sticky: HashMap::new(),
                 closed: false,
                 next_id: 0,
+                txn: MockTxn::default(),
+                uncommitted: Vec::new(),
+                uncommitted_offsets: Vec::new(),
+                committed_offsets: Vec::new(),
             }),
         }
     }
@@ -294,6 +320,129 @@ impl<K, V> MockProducer<K, V> {
     /// Whether no record waits for its answer (Java's `flushed()`).
     pub fn flushed(&self) -> bool {
         self.state.lock().pending.is_empty()
+    }
+
+    /// `init_transactions` (Java's `MockProducer.initTransactions`): transactions on. Errors:
+    /// called twice ([`TransactionErrorKind::InvalidState`]), fenced
+    /// ([`fence_producer`](Self::fence_producer): [`TransactionErrorKind::Fatal`]).
+    ///
+    /// While a transaction is open, records sent go to the history only when it commits
+    /// (answered at once as usual); an abort drops them from it. As the real producer does,
+    /// once transactions are on a send outside a transaction is refused.
+    ///
+    /// ```
+    /// use kafka_sync::{MockProducer, ProducerRecord, RecordProducer};
+    /// let mock: MockProducer<String, String> = MockProducer::new();
+    /// mock.init_transactions()?;
+    /// mock.begin_transaction()?;
+    /// mock.send(ProducerRecord::with_value("t", "a".to_string()))?;
+    /// mock.abort_transaction()?;
+    /// mock.begin_transaction()?;
+    /// mock.send(ProducerRecord::with_value("t", "b".to_string()))?;
+    /// assert!(mock.history().is_empty(), "not committed yet");
+    /// mock.commit_transaction()?;
+    /// assert_eq!(mock.history()[0].value.as_deref(), Some("b"));
+    /// assert!(mock.transaction_committed());
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    pub fn init_transactions(&self) -> Result<(), Error> {
+        let mut s = self.state.lock();
+        s.txn_check(false)?;
+        if s.txn.initialized {
+            return Err(invalid("init_transactions was already called"));
+        }
+        s.txn.initialized = true;
+        Ok(())
+    }
+
+    /// `begin_transaction`.
+    pub fn begin_transaction(&self) -> Result<(), Error> {
+        let mut s = self.state.lock();
+        s.txn_check(true)?;
+        if s.txn.in_flight {
+            return Err(invalid("a transaction is already open"));
+        }
+        s.txn.in_flight = true;
+        s.txn.committed = false;
+        s.txn.aborted = false;
+        Ok(())
+    }
+
+    /// `commit_transaction`: answers every waiting record ([`flush`](Self::flush)), then the
+    /// transaction's records join the [`history`](Self::history) (Java's mock keeps only
+    /// committed records there while a transaction is open).
+    pub fn commit_transaction(&self) -> Result<(), Error> {
+        self.state.lock().txn_open()?;
+        self.flush();
+        let mut s = self.state.lock();
+        let records = std::mem::take(&mut s.uncommitted);
+        s.history.extend(records);
+        let offsets = std::mem::take(&mut s.uncommitted_offsets);
+        s.committed_offsets.extend(offsets);
+        s.txn.in_flight = false;
+        s.txn.committed = true;
+        s.txn.commits += 1;
+        Ok(())
+    }
+
+    /// `abort_transaction`: answers every waiting record ([`flush`](Self::flush)), then drops
+    /// the transaction's records from the history.
+    pub fn abort_transaction(&self) -> Result<(), Error> {
+        self.state.lock().txn_open()?;
+        self.flush();
+        let mut s = self.state.lock();
+        s.uncommitted.clear();
+        s.uncommitted_offsets.clear();
+        s.txn.in_flight = false;
+        s.txn.aborted = true;
+        Ok(())
+    }
+
+    /// `send_offsets_to_transaction`: the offsets are kept with the open transaction and join
+    /// [`consumer_group_offsets`](Self::consumer_group_offsets) when it commits.
+    pub fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        let mut s = self.state.lock();
+        s.txn_open()?;
+        if !offsets.is_empty() {
+            s.uncommitted_offsets
+                .push((group.group_id.clone(), offsets.clone()));
+        }
+        Ok(())
+    }
+
+    /// The offsets of committed transactions, one entry per `send_offsets_to_transaction`
+    /// (Java's `consumerGroupOffsetsHistory`).
+    pub fn consumer_group_offsets(&self) -> Vec<GroupOffsets> {
+        self.state.lock().committed_offsets.clone()
+    }
+
+    /// Makes every later transaction call and send fail as fenced (Java's `fenceProducer`).
+    pub fn fence_producer(&self) {
+        self.state.lock().txn.fenced = true;
+    }
+    /// Whether `init_transactions` was called.
+    pub fn transaction_initialized(&self) -> bool {
+        self.state.lock().txn.initialized
+    }
+    /// Whether a transaction is open.
+    pub fn transaction_in_flight(&self) -> bool {
+        self.state.lock().txn.in_flight
+    }
+    /// Whether the last transaction committed.
+    pub fn transaction_committed(&self) -> bool {
+        self.state.lock().txn.committed
+    }
+    /// Whether the last transaction aborted.
+    pub fn transaction_aborted(&self) -> bool {
+        self.state.lock().txn.aborted
+    }
+    /// Transactions committed so far.
+    pub fn commit_count(&self) -> u64 {
+        self.state.lock().txn.commits
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -434,6 +583,9 @@ impl<K, V> MockProducer<K, V> {
         if s.closed {
             return Err(closed());
         }
+        if s.txn.initialized || s.txn.fenced {
+            s.txn_open()?;
+        }
         let partition = match choice {
             PartitionChoice::Fixed(p) => p,
             PartitionChoice::Sticky => {
@@ -460,7 +612,11 @@ impl<K, V> MockProducer<K, V> {
             debug_assert!(late.is_none());
         }
         let future = SendFuture::new(completion.clone(), thunk);
-        s.history.push(record);
+        if s.txn.in_flight {
+            s.uncommitted.push(record);
+        } else {
+            s.history.push(record);
+        }
         let pending = Pending { completion, offset };
         if self.auto_complete {
             drop(s);
@@ -470,6 +626,40 @@ impl<K, V> MockProducer<K, V> {
         }
         Ok(future)
     }
+}
+
+impl<K, V> State<K, V> {
+    /// Not fenced, not closed; initialized if `initialized`.
+    fn txn_check(&self, initialized: bool) -> Result<(), Error> {
+        if self.txn.fenced {
+            return Err(Error::transaction(
+                TransactionErrorKind::Fatal,
+                "producer fenced (MockProducer::fence_producer)",
+            ));
+        }
+        if self.closed {
+            return Err(Error::Closed {
+                delivery: Delivery::NotWritten,
+            });
+        }
+        if initialized && !self.txn.initialized {
+            return Err(invalid("init_transactions has not been called"));
+        }
+        Ok(())
+    }
+    fn txn_open(&self) -> Result<(), Error> {
+        self.txn_check(true)?;
+        if !self.txn.in_flight {
+            return Err(invalid(
+                "no transaction is open: call begin_transaction first",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(reason: &str) -> Error {
+    Error::transaction(TransactionErrorKind::InvalidState, reason)
 }
 
 fn serialize<'a, T>(
@@ -526,5 +716,24 @@ impl<K, V> RecordProducer<K, V> for MockProducer<K, V> {
     }
     fn metrics(&self) -> Metrics {
         Metrics::default()
+    }
+    fn init_transactions(&self) -> Result<(), Error> {
+        MockProducer::init_transactions(self)
+    }
+    fn begin_transaction(&self) -> Result<(), Error> {
+        MockProducer::begin_transaction(self)
+    }
+    fn commit_transaction(&self) -> Result<(), Error> {
+        MockProducer::commit_transaction(self)
+    }
+    fn abort_transaction(&self) -> Result<(), Error> {
+        MockProducer::abort_transaction(self)
+    }
+    fn send_offsets_to_transaction(
+        &self,
+        offsets: &HashMap<TopicPartition, OffsetAndMetadata>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        MockProducer::send_offsets_to_transaction(self, offsets, group)
     }
 }

@@ -344,3 +344,59 @@ fn through_the_trait_object() {
     RecordProducer::close(&mock, Duration::ZERO);
     assert!(mock.is_closed());
 }
+
+#[test]
+fn transactions_are_tracked_as_javas_mock_tracks_them() {
+    let mock: MockProducer<String, String> = MockProducer::new();
+    let kind = |r: Result<(), Error>| match r {
+        Err(Error::Transaction { kind, .. }) => kind,
+        other => panic!("expected a transaction error, got {other:?}"),
+    };
+    assert_eq!(
+        kind(mock.begin_transaction()),
+        TransactionErrorKind::InvalidState
+    );
+    // Before init_transactions the mock is not transactional: sends go to the history.
+    mock.send(keyless("t", "plain")).unwrap();
+    mock.init_transactions().unwrap();
+    assert!(mock.transaction_initialized());
+    assert_eq!(
+        kind(mock.init_transactions()),
+        TransactionErrorKind::InvalidState
+    );
+    assert!(
+        mock.send(keyless("t", "outside")).is_err(),
+        "outside a transaction"
+    );
+    assert_eq!(
+        kind(mock.commit_transaction()),
+        TransactionErrorKind::InvalidState
+    );
+
+    let group = ConsumerGroupMetadata::new("g");
+    let offsets = HashMap::from([(TopicPartition::new("in", 0), OffsetAndMetadata::new(5))]);
+    mock.begin_transaction().unwrap();
+    assert!(mock.transaction_in_flight());
+    mock.send(keyless("t", "aborted")).unwrap();
+    mock.send_offsets_to_transaction(&offsets, &group).unwrap();
+    mock.abort_transaction().unwrap();
+    assert!(mock.transaction_aborted() && !mock.transaction_in_flight());
+
+    mock.begin_transaction().unwrap();
+    mock.send(keyless("t", "committed")).unwrap();
+    mock.send_offsets_to_transaction(&offsets, &group).unwrap();
+    assert_eq!(mock.history().len(), 1, "not before the commit");
+    mock.commit_transaction().unwrap();
+    let values: Vec<_> = mock.history().into_iter().filter_map(|r| r.value).collect();
+    assert_eq!(values, ["plain", "committed"]);
+    assert_eq!(
+        mock.consumer_group_offsets(),
+        vec![("g".to_string(), offsets)]
+    );
+    assert_eq!(mock.commit_count(), 1);
+
+    mock.fence_producer();
+    let fenced = mock.begin_transaction().unwrap_err();
+    assert!(fenced.is_fatal(), "{fenced}");
+    assert!(mock.send(keyless("t", "x")).unwrap_err().is_fatal());
+}

@@ -48,6 +48,9 @@ pub const MAX_VERSION: i16 = 13;
 pub const FIRST_FLEXIBLE_VERSION: i16 = 9;
 /// First version identifying topics by id instead of name.
 pub const FIRST_TOPIC_ID_VERSION: i16 = 13;
+/// First version under which a transaction's partitions join with their first Produce
+/// (transactions protocol v2, KIP-890); a v1 transactional producer stays below it.
+pub const FIRST_TRANSACTIONS_V2_VERSION: i16 = 12;
 
 /// One partition's data in a produce request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,6 +21,8 @@ use super::produce;
 pub struct ApiVersionTable {
     /// Sorted by api key, one entry per key.
     ranges: Vec<ApiVersionRange>,
+    /// Finalized feature levels (name, max level), from ApiVersions v3+.
+    finalized: Vec<(String, i16)>,
 }
 
 impl ApiVersionTable {
@@ -33,12 +35,29 @@ impl ApiVersionTable {
             .collect();
         v.sort_by_key(|r| r.api_key); // stable: the first of duplicates stays first
         v.dedup_by_key(|r| r.api_key);
-        ApiVersionTable { ranges: v }
+        ApiVersionTable {
+            ranges: v,
+            finalized: Vec::new(),
+        }
     }
 
-    /// Builds the table from an ApiVersions response (its `api_keys`).
+    /// Builds the table from an ApiVersions response (its `api_keys` and finalized features).
     pub fn from_response(response: &ApiVersionsResponse) -> Self {
-        Self::new(response.api_keys.iter().copied())
+        let mut t = Self::new(response.api_keys.iter().copied());
+        t.finalized = response
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.clone(), f.max_version_level))
+            .collect();
+        t
+    }
+
+    /// The finalized (cluster-wide) level of a feature, e.g. `transaction.version`.
+    pub fn finalized(&self, name: &str) -> Option<i16> {
+        self.finalized
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, level)| level)
     }
 
     /// The broker's advertised range for `api_key`.

@@ -70,6 +70,8 @@ pub(crate) struct Idempotence {
     /// The next bump takes a new producer id (InitProducerId) instead of the next epoch:
     /// INVALID_PRODUCER_EPOCH or PRODUCER_FENCED answered a batch of the current id/epoch.
     new_id_needed: bool,
+    /// Batches are marked transactional (a `transactional.id` producer).
+    transactional: bool,
 }
 
 /// Why a partition waits for a new epoch, and what the broker proved about its batches.
@@ -172,7 +174,7 @@ impl DrainHook for Idempotence {
                     ..PartitionSeq::default()
                 };
             }
-            batch.set_producer_state(current.0, current.1, p.next_sequence, false);
+            batch.set_producer_state(current.0, current.1, p.next_sequence, self.transactional);
             p.next_sequence = p.next_sequence.wrapping_add(batch.record_count()) & i32::MAX;
         }
         p.in_flight.push(batch.base_sequence());
@@ -190,6 +192,11 @@ impl Idempotence {
             max_in_flight: max_in_flight.max(1),
             ..Default::default()
         }
+    }
+
+    /// Batches are marked transactional from now on.
+    pub fn set_transactional(&mut self) {
+        self.transactional = true;
     }
 
     /// Whether a producer id must be obtained before anything is drained.
@@ -299,6 +306,11 @@ impl Idempotence {
         cause: ErrorCode,
         absent: Option<&ProducerBatch>,
     ) {
+        if self.transactional {
+            // The coordinator owns the epoch: the transaction's abort bumps it.
+            log::info!("{tp}: {cause}; its sequences restart with the next transaction's epoch");
+            return;
+        }
         let entry = self.bumps.entry(tp.clone()).or_insert(Bump {
             cause,
             absent_from: None,
@@ -478,6 +490,7 @@ impl Idempotence {
     /// consecutive sequences from the hole on, and the partition's next sequence follows them.
     fn close_sequence_holes(&mut self, acc: &RecordAccumulator) {
         let mut bump = Vec::new();
+        let transactional = self.transactional;
         for tp in &self.attention {
             let Some(p) = self.partitions.get_mut(tp) else {
                 continue;
@@ -505,7 +518,7 @@ impl Idempotence {
                 }
                 if b.base_sequence() > hole {
                     let (pid, epoch) = (b.producer_id(), b.producer_epoch());
-                    b.set_producer_state(pid, epoch, next, false);
+                    b.set_producer_state(pid, epoch, next, transactional);
                     next = next.wrapping_add(b.record_count()) & i32::MAX;
                 }
                 let s = b.base_sequence();
@@ -535,9 +548,28 @@ impl Idempotence {
     /// - INVALID_PRODUCER_EPOCH, PRODUCER_FENCED: the broker knows a newer epoch of this id
     ///   (a non-transactional producer cannot be fenced by another one, so its state is off):
     ///   the batch fails, and the partition waits for a new producer id.
+    ///
+    /// A transactional producer's epoch belongs to its coordinator: it is never bumped here.
+    /// An unexplained OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID and the fencing errors
+    /// fail the batch (the transaction becomes abortable; its abort gets a new epoch, see the
+    /// transaction manager), as Java's `TransactionManager.handleFailedBatch` does.
     pub fn classify_error(&mut self, b: &mut ProducerBatch, code: ErrorCode) -> Option<bool> {
         if !self.enabled || !b.has_sequence() {
             return None;
+        }
+        if self.transactional {
+            return match code {
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER if self.gap_explained(b) => {
+                    b.proven_not_written();
+                    Some(true)
+                }
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID => {
+                    b.proven_not_written();
+                    Some(false)
+                }
+                ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => Some(false),
+                _ => None,
+            };
         }
         let tp = b.topic_partition().clone();
         match code {

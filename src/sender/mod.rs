@@ -38,7 +38,7 @@ mod scripted;
 #[cfg(test)]
 mod tests;
 mod transactions;
-#[allow(dead_code)] // groundwork of issue 10: the transaction manager will drive it
+mod txn_io;
 mod txn_state;
 
 use crate::accumulator::{LeaderLookup, ProducerBatch, RecordAccumulator};
@@ -59,6 +59,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub(crate) use transactions::{Op as TxnOp, TxnCore, TxnShared};
 use transactions::{TransactionManager, TxnRequest};
 
 /// Settings the sender needs (from the producer config).
@@ -100,6 +101,8 @@ pub(crate) struct Shared {
     /// batch under backlog). A caller that reads a stale `true` appended before the sender's
     /// next look at the queues (the store that clears it comes first), so nothing is missed.
     pub saturated: AtomicBool,
+    /// A transactional producer's transaction state (`transactional.id`).
+    pub txn: Option<Arc<TxnShared>>,
 }
 
 impl Shared {
@@ -157,7 +160,10 @@ impl<T: Transport> Sender<T> {
     pub fn new(cfg: SenderConfig, shared: Arc<Shared>, transport: T, rng: Rng) -> Self {
         let pool = NodePool::new(transport, cfg.pool.clone(), &cfg.bootstrap, rng);
         let max_in_flight = cfg.pool.max_in_flight;
-        let txn = TransactionManager::new(cfg.idempotence, max_in_flight, cfg.retry_backoff);
+        let mut txn = TransactionManager::new(cfg.idempotence, max_in_flight, cfg.retry_backoff);
+        if let Some(t) = &shared.txn {
+            txn = txn.with_transactions(t.clone());
+        }
         let load_tracker = adaptive::LoadTracker::new(cfg.availability_timeout);
         Sender {
             cfg,
@@ -197,6 +203,7 @@ impl<T: Transport> Sender<T> {
         self.shared
             .accumulator
             .abort_incomplete_batches(|_, delivery| Error::Closed { delivery });
+        self.close_transactions();
         log::debug!("sender thread stopped");
     }
 
@@ -213,6 +220,7 @@ impl<T: Transport> Sender<T> {
         let cluster = self.shared.metadata.cluster();
         self.pool.sync(&cluster.brokers);
         self.maybe_send_txn_request(now, &mut timeout);
+        self.transaction_turn(now, &mut timeout);
         self.maybe_update_metadata(now, &mut timeout);
         self.send_produce_requests(&cluster, now, &mut timeout);
         let shared = &self.shared;
@@ -327,7 +335,7 @@ impl<T: Transport> Sender<T> {
             return;
         }
         let max = self.cfg.max_request_size;
-        let drained = acc.drain_with(&leaders, &sendable, max, now, self.txn.idempotence());
+        let drained = acc.drain_with(&leaders, &sendable, max, now, &mut self.txn.drain_hook());
         // A drain takes at most one batch per partition. When it took something, more may be
         // sendable right away (several batches queued for a partition, room left in flight):
         // turn again without waiting, as Java's Sender polls with a zero timeout when nodes
@@ -350,15 +358,18 @@ impl<T: Transport> Sender<T> {
         cluster: &Cluster,
         now: Instant,
     ) {
+        let transactional = self.txn.transactional_id();
+        let v2 = self.txn.is_v2();
         let version = self
             .pool
             .versions(id)
-            .and_then(|v| produce::version(v, &batches, cluster));
+            .and_then(|v| produce::version(v, &batches, cluster, transactional.is_some(), v2));
         let Some(version) = version else {
             let reason = "the broker supports no Produce version >= 3 (Kafka 0.11+ is required)";
             return self.refuse_unsent(id, batches, reason);
         };
         let (acks, timeout) = (self.cfg.acks, self.cfg.pool.request_timeout);
+        let id_for_request = transactional.clone();
         let ctx = RequestCtx::Produce(batches);
         let sent = self.pool.send_with(
             id,
@@ -369,7 +380,8 @@ impl<T: Transport> Sender<T> {
             now,
             |ctx, buf| {
                 if let RequestCtx::Produce(batches) = ctx {
-                    produce::encode(batches, cluster, acks, timeout, version, buf);
+                    let txn_id = id_for_request.as_deref();
+                    produce::encode(batches, cluster, txn_id, acks, timeout, version, buf);
                 }
             },
         );
@@ -416,6 +428,12 @@ impl<T: Transport> Sender<T> {
                     if answered {
                         let topic = &b.topic_partition().topic;
                         metrics.lock().failed(topic, b.record_count(), now);
+                        let err = Error::DeliveryTimeout {
+                            elapsed: delivery_timeout,
+                            delivery: Delivery::Unknown,
+                            last_error: None,
+                        };
+                        self.txn.batch_failed(b.topic_partition(), &err);
                     }
                 } else {
                     *timeout = (*timeout).min(deadline - now + Duration::from_millis(1));
@@ -461,6 +479,9 @@ impl<T: Transport> Sender<T> {
                 sent_at,
             } => match ctx {
                 RequestCtx::Metadata => self.on_metadata(node, api_version, &body, now),
+                RequestCtx::Txn(TxnRequest::Transactional(api)) => {
+                    self.on_txn_answer(api, api_version, &body, now)
+                }
                 RequestCtx::Txn(TxnRequest::InitProducerId) => {
                     let resp = InitProducerIdResponse::decode(&body, api_version);
                     if let Some(fatal) = self.txn.on_init_producer_id(resp, now) {
@@ -535,6 +556,7 @@ impl<T: Transport> Sender<T> {
                 self.metadata_in_flight = false;
                 self.shared.metadata.failed_update(now);
             }
+            RequestCtx::Txn(TxnRequest::Transactional(api)) => self.on_txn_unanswered(api, now),
             RequestCtx::Txn(req) => self.txn.failed(req, now),
             RequestCtx::Produce(batches) => {
                 for b in batches {
@@ -672,6 +694,7 @@ impl<T: Transport> Sender<T> {
 
     /// Answers a batch with an error, counted in the metrics if this was its answer.
     fn fail(&self, b: ProducerBatch, err: Error, now: Instant) {
+        self.txn.batch_failed(b.topic_partition(), &err);
         if b.done(Err(err)) {
             let topic = &b.topic_partition().topic;
             self.shared

@@ -19,13 +19,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The Produce version for these batches: the highest both sides speak, but below v13 (topics
-/// named by id) unless every topic's id is known. `None`: the broker speaks no Produce >= v3.
+/// named by id) unless every topic's id is known. A transactional producer under transactions
+/// protocol v1 stays below v12 (which lets partitions join a transaction implicitly; Java's
+/// `ProduceRequest` builder for v1 stops at v11 too); under v2 it needs v12 or later.
+/// `None`: the broker speaks no Produce >= v3 (or none a v2 transaction can use).
 pub(crate) fn version(
     versions: &ApiVersionTable,
     batches: &[ProducerBatch],
     cluster: &Cluster,
+    transactional: bool,
+    v2: bool,
 ) -> Option<i16> {
-    let v = versions.negotiate(produce::API_KEY, produce::MIN_VERSION, produce::MAX_VERSION)?;
+    let (min, max) = match (transactional, v2) {
+        (true, false) => (
+            produce::MIN_VERSION,
+            produce::FIRST_TRANSACTIONS_V2_VERSION - 1,
+        ),
+        (true, true) => (produce::FIRST_TRANSACTIONS_V2_VERSION, produce::MAX_VERSION),
+        (false, _) => (produce::MIN_VERSION, produce::MAX_VERSION),
+    };
+    let v = versions.negotiate(produce::API_KEY, min, max)?;
     if v < produce::FIRST_TOPIC_ID_VERSION {
         return Some(v);
     }
@@ -38,11 +51,7 @@ pub(crate) fn version(
     if all_ids {
         Some(v)
     } else {
-        versions.negotiate(
-            produce::API_KEY,
-            produce::MIN_VERSION,
-            produce::FIRST_TOPIC_ID_VERSION - 1,
-        )
+        versions.negotiate(produce::API_KEY, min, produce::FIRST_TOPIC_ID_VERSION - 1)
     }
 }
 
@@ -53,6 +62,7 @@ pub(crate) fn version(
 pub(crate) fn encode(
     batches: &[ProducerBatch],
     cluster: &Cluster,
+    transactional_id: Option<&str>,
     acks: i16,
     request_timeout: Duration,
     version: i16,
@@ -86,7 +96,7 @@ pub(crate) fn encode(
         }
     }
     let request = ProduceRequest {
-        transactional_id: None,
+        transactional_id,
         acks,
         timeout_ms: i32::try_from(request_timeout.as_millis()).unwrap_or(i32::MAX),
         topics,

@@ -3,7 +3,9 @@
 //! Streams are byte queues; the "broker" reads request frames from them and writes answers,
 //! the way a real one would: ApiVersions, Metadata (one broker leading every partition, or
 //! several leading them in turn, one of which may be slow to answer),
-//! InitProducerId, SASL (PLAIN, checking the password), and Produce with the broker's
+//! InitProducerId, SASL (PLAIN, checking the password), the transaction coordinator's
+//! FindCoordinator, AddPartitionsToTxn and EndTxn (protocol v1, errors scripted per API), and
+//! Produce with the broker's
 //! idempotence rules (per producer id and partition: next sequence, duplicates,
 //! OUT_OF_ORDER_SEQUENCE_NUMBER, a new epoch from sequence 0). A test scripts faults per
 //! partition (an error code, an answer held back, a connection dropped) and per connect
@@ -12,7 +14,12 @@
 
 use crate::net::connection::ConnectionError;
 use crate::net::transport::{Interest, Readiness, Stream, Transport, Waker};
+use crate::protocol::add_partitions_to_txn::{
+    AddPartitionsToTxnResponse, PartitionError, TopicErrors,
+};
 use crate::protocol::api_versions::{ApiVersionRange, ApiVersionsResponse};
+use crate::protocol::end_txn::EndTxnResponse;
+use crate::protocol::find_coordinator::{Coordinator, FindCoordinatorResponse};
 use crate::protocol::header::{response_header_version, RequestHeader, ResponseHeader};
 use crate::protocol::init_producer_id::InitProducerIdResponse;
 use crate::protocol::metadata::{
@@ -92,6 +99,11 @@ pub(super) struct Broker {
     pub hang: Vec<SocketAddr>,
     /// What a name resolves to (default: one address per name).
     pub dns: HashMap<String, Vec<SocketAddr>>,
+    /// Errors for the next requests of a transaction API (by key), in order.
+    pub txn_errors: HashMap<i16, VecDeque<ErrorCode>>,
+    /// What the transaction coordinator saw, in order: `add t-0`, `end commit`, and
+    /// `produce t-0 (txn)` for each Produce batch (`txn`: transactional id and flag set).
+    pub txn_log: Vec<String>,
     next_producer_id: i64,
 }
 
@@ -343,6 +355,9 @@ impl Broker {
                 18 => Some(self.api_versions(version)),
                 3 => Some(self.metadata(version)),
                 22 => Some(self.init_producer_id(version)),
+                10 => Some(self.find_coordinator(version)),
+                24 => Some(self.add_partitions(version, body)),
+                26 => Some(self.end_txn(version)),
                 17 => Some(self.sasl_handshake(version)),
                 36 => Some(self.sasl_authenticate(version, body)),
                 0 => match self.produce(version, body) {
@@ -382,6 +397,9 @@ impl Broker {
             (17, 0, 1),
             (18, 0, 3),
             (22, 0, 4),
+            (10, 0, 2),
+            (24, 0, 2),
+            (26, 0, 2),
             (36, 0, 2),
         ];
         let resp = ApiVersionsResponse {
@@ -457,6 +475,86 @@ impl Broker {
         encoded(|b| resp.encode(version, b))
     }
 
+    fn txn_error(&mut self, key: i16) -> ErrorCode {
+        let errors = self.txn_errors.get_mut(&key);
+        errors
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(ErrorCode::NONE)
+    }
+
+    fn find_coordinator(&mut self, version: i16) -> Vec<u8> {
+        let error_code = self.txn_error(10);
+        let resp = FindCoordinatorResponse {
+            throttle_time_ms: 0,
+            coordinators: vec![Coordinator {
+                key: String::new(),
+                node_id: 0,
+                host: "broker".into(),
+                port: 9092,
+                error_code,
+                error_message: None,
+            }],
+        };
+        encoded(|b| resp.encode(version, b))
+    }
+
+    /// v0-v2 (not flexible): the partitions asked, all answered with the scripted error.
+    fn add_partitions(&mut self, version: i16, body: &[u8]) -> Vec<u8> {
+        let mut d = Decoder::new(body);
+        let mut topics = Vec::new();
+        let parsed: crate::protocol::DecodeResult<()> = (|| {
+            d.str(false)?;
+            d.i64()?;
+            d.i16()?;
+            for _ in 0..d.i32()? {
+                let name = d.str(false)?.to_string();
+                let parts = (0..d.i32()?)
+                    .map(|_| d.i32())
+                    .collect::<Result<Vec<_>, _>>()?;
+                topics.push((name, parts));
+            }
+            Ok(())
+        })();
+        parsed.expect("AddPartitionsToTxn request");
+        let error_code = self.txn_error(24);
+        let mut resp = AddPartitionsToTxnResponse {
+            throttle_time_ms: 0,
+            topics: Vec::new(),
+        };
+        for (name, parts) in topics {
+            for &p in &parts {
+                if error_code.is_ok() {
+                    self.txn_log.push(format!("add {name}-{p}"));
+                }
+            }
+            resp.topics.push(TopicErrors {
+                name,
+                partitions: parts
+                    .iter()
+                    .map(|&p| PartitionError {
+                        partition_index: p,
+                        error_code,
+                    })
+                    .collect(),
+            });
+        }
+        encoded(|b| resp.encode(version, b))
+    }
+
+    fn end_txn(&mut self, version: i16) -> Vec<u8> {
+        let error_code = self.txn_error(26);
+        if error_code.is_ok() {
+            self.txn_log.push("end".into());
+        }
+        let resp = EndTxnResponse {
+            throttle_time_ms: 0,
+            error_code,
+            producer_id: -1,
+            producer_epoch: -1,
+        };
+        encoded(|b| resp.encode(version, b))
+    }
+
     fn sasl_handshake(&self, version: i16) -> Vec<u8> {
         let resp = SaslHandshakeResponse {
             error_code: ErrorCode::NONE,
@@ -493,6 +591,12 @@ impl Broker {
             for part in &t.partitions {
                 let batch = decode_batch(part.records).expect("record batch");
                 let tp = (t.name.to_string(), part.index);
+                if req.transactional_id.is_some() || batch.is_transactional() {
+                    let both = req.transactional_id.is_some() && batch.is_transactional();
+                    let mark = if both { "txn" } else { "half-txn" };
+                    self.txn_log
+                        .push(format!("produce {}-{} ({mark})", tp.0, tp.1));
+                }
                 let fault = self.faults.get_mut(&tp).and_then(VecDeque::pop_front);
                 let (code, base_offset) = match fault {
                     Some(Fault::Refuse(code)) => (code, -1),

@@ -31,6 +31,8 @@ struct Opts {
     nodes: i32,
     /// `partitioner.adaptive.partitioning.enable`.
     adaptive: bool,
+    /// A `transactional.id` ("tx").
+    transactional: bool,
 }
 
 impl Default for Opts {
@@ -52,6 +54,7 @@ impl Default for Opts {
             availability_timeout: Duration::ZERO,
             nodes: 1,
             adaptive: true,
+            transactional: false,
         }
     }
 }
@@ -101,6 +104,13 @@ fn harness(o: Opts) -> Harness {
         running: AtomicBool::new(true),
         force_close: AtomicBool::new(false),
         saturated: AtomicBool::new(false),
+        txn: o.transactional.then(|| {
+            Arc::new(TxnShared::new(TxnCore::new(
+                Arc::from("tx"),
+                Duration::from_secs(60),
+                Duration::from_millis(100),
+            )))
+        }),
     });
     let cfg = SenderConfig {
         acks: o.acks,
@@ -682,6 +692,7 @@ fn a_broker_that_drops_every_connection_costs_retries_not_records() {
 
 mod adaptive;
 mod split;
+mod transactions;
 
 #[test]
 fn a_batch_that_expires_unsent_names_the_connection_failure_that_held_it() {

@@ -324,11 +324,25 @@ pub struct Consumed {
 /// (an independent reader), printing partition, offset, timestamp, headers, key and value.
 /// Fields are separated by the ASCII unit separator so tabs and commas in data survive.
 pub fn consume(bootstrap: &str, topic: &str, count: usize, timeout_ms: u64) -> Vec<Consumed> {
+    consume_isolated(bootstrap, topic, count, timeout_ms, "read_uncommitted")
+}
+
+/// [`consume`] at an isolation level: `read_committed` (only committed transactions' records)
+/// or `read_uncommitted` (the console consumer's default: every record, aborted ones too).
+pub fn consume_isolated(
+    bootstrap: &str,
+    topic: &str,
+    count: usize,
+    timeout_ms: u64,
+    isolation: &str,
+) -> Vec<Consumed> {
     let max = count.to_string();
     let timeout = timeout_ms.to_string();
     let out = kafka_tool(
         &[
             "console-consumer",
+            "--isolation-level",
+            isolation,
             "--bootstrap-server",
             bootstrap,
             "--topic",
