@@ -427,3 +427,62 @@ fn init_transactions_bounded_by_max_block_times_out_and_can_be_called_again() {
     );
     p.close(Duration::ZERO);
 }
+
+/// An EndTxn whose answer never came (its connection reset by the fault proxy, then one
+/// swallowed until `request.timeout.ms`): the commit still succeeds (EndTxn is sent again),
+/// and under protocol v1 the producer re-initializes before the next transaction, so each
+/// transaction after a lost EndTxn is written under a new epoch and a late first EndTxn could
+/// not end it. Under v2 every EndTxn bumps the epoch anyway. Checked in the log itself
+/// (DumpLogSegments) on 4.4 (v2) and each older broker.
+#[test]
+fn an_end_txn_whose_answer_never_came_moves_the_next_transaction_to_a_new_epoch() {
+    let bs = support::bootstrap();
+    end_txn_lost(&bs, &single_data_dir(&bs));
+    support::each_compat_broker(|b| end_txn_lost(&b.bootstrap, &b.data_dir));
+}
+
+fn end_txn_lost(bs: &str, data_dir: &Path) {
+    use support::proxy::{AnswerFault, Proxy};
+    let end_txn = kafka_sync::protocol::end_txn::API_KEY;
+    let topic = support::unique_topic("txn-endlost");
+    support::create_topic(bs, &topic, 1, 1, &[]);
+    let proxy = Proxy::start(bs);
+    let config = ProducerConfig::builder()
+        .bootstrap_servers(proxy.bootstrap())
+        .transactional_id(support::unique_topic("txid-endlost"))
+        .max_block(Duration::from_secs(30))
+        .set("request.timeout.ms", "2000")
+        .build()
+        .expect("config");
+    let p: Producer<String, String> = Producer::new(config).expect("producer");
+    p.init_transactions().expect("init_transactions");
+    let mut sent = BTreeSet::new();
+    let mut transaction = |name: &str, fault: Option<AnswerFault>| {
+        p.begin_transaction().unwrap();
+        p.send(record(&topic, 0, name.to_string()))
+            .unwrap()
+            .get()
+            .expect("written");
+        if let Some(f) = fault {
+            proxy.fail_answers_of(end_txn, 1, f);
+        }
+        p.commit_transaction()
+            .unwrap_or_else(|e| panic!("commit of {name}: {e}"));
+        sent.insert(name.to_string());
+    };
+    transaction("first", None);
+    transaction("reset", Some(AnswerFault::Reset));
+    transaction("after-reset", Some(AnswerFault::Swallow));
+    transaction("after-swallow", None);
+    p.close(Duration::from_secs(10));
+    assert_eq!(proxy.stats().answers_failed.get(&end_txn), Some(&2));
+    // One batch per transaction. The ones after a lost EndTxn ("after-reset",
+    // "after-swallow") are each under a newer epoch than the one before them.
+    let epochs = batch_epochs(data_dir, &topic);
+    assert_eq!(epochs.len(), 4, "{epochs:?}");
+    assert!(
+        epochs[1] < epochs[2] && epochs[2] < epochs[3],
+        "a transaction after a lost EndTxn reused the epoch: {epochs:?}"
+    );
+    assert_eq!(values(bs, &topic, 4, "read_committed"), sent);
+}

@@ -104,6 +104,9 @@ pub(super) struct Broker {
     /// What the transaction coordinator saw, in order: `add t-0`, `end commit`, and
     /// `produce t-0 (txn)` for each Produce batch (`txn`: transactional id and flag set).
     pub txn_log: Vec<String>,
+    /// The next this many EndTxn requests are carried out, and the connection dropped before
+    /// their answer.
+    pub end_txn_disconnects: usize,
     next_producer_id: i64,
 }
 
@@ -357,7 +360,15 @@ impl Broker {
                 22 => Some(self.init_producer_id(version)),
                 10 => Some(self.find_coordinator(version)),
                 24 => Some(self.add_partitions(version, body)),
-                26 => Some(self.end_txn(version)),
+                26 => {
+                    let answer = self.end_txn(version);
+                    if self.end_txn_disconnects > 0 {
+                        self.end_txn_disconnects -= 1;
+                        p.closed = true;
+                        return;
+                    }
+                    Some(answer)
+                }
                 17 => Some(self.sasl_handshake(version)),
                 36 => Some(self.sasl_authenticate(version, body)),
                 0 => match self.produce(version, body) {

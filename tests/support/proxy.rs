@@ -3,8 +3,9 @@
 //!
 //! [`Proxy::start`] listens on `127.0.0.1:0` and opens one upstream connection to the broker
 //! per client connection. Frames pass through byte for byte, with one exception: Kafka clients
-//! connect to the addresses the cluster advertises in Metadata, so every Metadata response is
-//! decoded with the crate's codec, each broker's host:port is replaced by the proxy's own, and
+//! connect to the addresses the cluster advertises in Metadata and FindCoordinator answers, so
+//! every such answer is decoded with the crate's codec, each broker's host:port is replaced by
+//! the proxy's own, and
 //! the response is encoded again at the same version (a single-node cluster is assumed: every
 //! advertised broker becomes the proxy). To know which responses are Metadata (and Produce), the
 //! proxy tracks each connection's request headers (api key, version, correlation id).
@@ -17,6 +18,8 @@
 //! - [`Proxy::drop_produce_responses`]: the next `n` Produce requests are forwarded and their
 //!   responses swallowed (the broker has the batch, the client never hears); the connection's
 //!   broker-to-client direction then stalls (later answers swallowed too).
+//! - [`Proxy::fail_answers_of`]: the next `n` answers of an API other than Produce (EndTxn,
+//!   say) are swallowed (the connection's later answers stall too) or their connection closed.
 //! - [`Proxy::reset_all`]: every proxied connection is closed (both sides).
 //! - [`Proxy::delay`]: each client request waits this long before it is forwarded.
 //! - [`Proxy::pass`]: no more faults (connections already stalled stay stalled until the client
@@ -29,6 +32,7 @@
 //! frame; every wait has a timeout. Dropping the proxy closes the listener and every
 //! connection and joins all its threads.
 
+use kafka_sync::protocol::find_coordinator::{self, FindCoordinatorResponse};
 use kafka_sync::protocol::frame::{begin_frame, finish_frame};
 use kafka_sync::protocol::metadata::{self as metadata_api, MetadataResponse};
 use kafka_sync::protocol::produce::{self, ProduceRequest, ProduceResponse};
@@ -641,7 +645,10 @@ fn broker_to_client(id: u64, mut server: TcpStream, mut client: TcpStream, inner
                             }
                         }
                     }
-                } else if p.api_key == metadata_api::API_KEY && !swallow {
+                } else if (p.api_key == metadata_api::API_KEY
+                    || p.api_key == find_coordinator::API_KEY)
+                    && !swallow
+                {
                     match rewrite_metadata(&frame, cid, p.api_key, p.api_version, inner.port) {
                         Some(f) => {
                             st.stats.metadata_rewritten += 1;
@@ -664,6 +671,8 @@ fn broker_to_client(id: u64, mut server: TcpStream, mut client: TcpStream, inner
 }
 
 /// The Metadata response frame with every broker advertised at 127.0.0.1:`port`.
+/// A Metadata or FindCoordinator answer with every broker address replaced by the proxy's
+/// (`None` if it does not decode).
 fn rewrite_metadata(
     frame: &[u8],
     cid: i32,
@@ -672,10 +681,21 @@ fn rewrite_metadata(
     port: u16,
 ) -> Option<Vec<u8>> {
     let (_, body) = ResponseHeader::split(&frame[4..], api_key, version).ok()?;
-    let mut m = MetadataResponse::decode(body, version).ok()?;
-    for b in &mut m.brokers {
-        b.host = "127.0.0.1".into();
-        b.port = i32::from(port);
+    let mut body_out = Vec::with_capacity(body.len() + 16);
+    if api_key == find_coordinator::API_KEY {
+        let mut r = FindCoordinatorResponse::decode(body, version).ok()?;
+        for c in r.coordinators.iter_mut().filter(|c| c.node_id >= 0) {
+            c.host = "127.0.0.1".into();
+            c.port = i32::from(port);
+        }
+        r.encode(version, &mut body_out);
+    } else {
+        let mut m = MetadataResponse::decode(body, version).ok()?;
+        for b in &mut m.brokers {
+            b.host = "127.0.0.1".into();
+            b.port = i32::from(port);
+        }
+        m.encode(version, &mut body_out);
     }
     let mut out = Vec::with_capacity(frame.len() + 16);
     let start = begin_frame(&mut out);
@@ -686,7 +706,7 @@ fn rewrite_metadata(
         kafka_sync::protocol::header::response_header_version(api_key, version),
         &mut out,
     );
-    m.encode(version, &mut out);
+    out.extend_from_slice(&body_out);
     finish_frame(&mut out, start).ok()?;
     Some(out)
 }

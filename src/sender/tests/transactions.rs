@@ -213,3 +213,35 @@ fn a_sequence_error_is_not_bumped_locally_and_the_abort_gets_a_new_epoch() {
     f.try_get().unwrap().expect("written under the new epoch");
     h.txn_op(TxnOp::Commit, TxnCore::commit).expect("commit");
 }
+
+#[test]
+fn an_end_txn_whose_answer_never_came_re_initializes_before_the_next_transaction() {
+    // Protocol v1 (the scripted coordinator): the first EndTxn is carried out and its
+    // connection dropped before the answer. The retried EndTxn is answered, and the commit
+    // returns only once InitProducerId for the same id has bumped the epoch, so the first
+    // EndTxn, if the coordinator still acted on it later, would carry a stale epoch.
+    let mut h = transactional();
+    h.txn_op(TxnOp::Init, TxnCore::init).unwrap();
+    let epoch_before = h.txn().lock().producer();
+    h.txn().lock().begin().unwrap();
+    let f = h.send_in_txn(0).unwrap();
+    h.answered(std::slice::from_ref(&f));
+    h.net.broker(|b| b.end_txn_disconnects = 1);
+    h.txn_op(TxnOp::Commit, TxnCore::commit).expect("commit");
+    assert_eq!(h.requests(26), 2, "the EndTxn was sent again");
+    assert_eq!(
+        h.requests(22),
+        2,
+        "and the producer re-initialized before the commit returned"
+    );
+    // (The scripted coordinator hands out a new id where a real one bumps the epoch of the
+    // same id; tests/transactions.rs checks the real one.)
+    assert_ne!(h.txn().lock().producer(), epoch_before, "a new epoch");
+    // The next transaction goes on under the new epoch, with no further re-initialization.
+    h.txn().lock().begin().unwrap();
+    let f = h.send_in_txn(1).unwrap();
+    h.answered(std::slice::from_ref(&f));
+    f.try_get().unwrap().expect("written under the new epoch");
+    h.txn_op(TxnOp::Commit, TxnCore::commit).expect("commit");
+    assert_eq!(h.requests(22), 2, "an answered EndTxn needs no new epoch");
+}

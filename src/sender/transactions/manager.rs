@@ -117,6 +117,15 @@ pub(crate) struct TxnCore {
     /// current id and epoch, which bumps the epoch so sequences restart (KIP-360). Under v2
     /// every EndTxn bumps it anyway.
     bump_after_abort: bool,
+    /// An EndTxn of this transaction went out and its answer never came (request timeout,
+    /// lost connection). Under protocol v1 the coordinator may still act on that first EndTxn
+    /// after the retried one is answered: the Jepsen analysis of Kafka (Bufstream, 2024) saw
+    /// such a late EndTxn commit or abort a later transaction of the same producer (lost
+    /// writes, aborted reads, torn transactions). So once the transaction ends, the producer
+    /// re-initializes (InitProducerId for its id and epoch, KIP-360), which bumps the epoch:
+    /// the late EndTxn then carries a stale epoch and is refused. Under v2 every EndTxn bumps
+    /// the epoch already.
+    reinit_after_end: bool,
 }
 
 impl TxnCore {
@@ -141,6 +150,7 @@ impl TxnCore {
             producer: (-1, -1),
             v2: false,
             bump_after_abort: false,
+            reinit_after_end: false,
         }
     }
 
@@ -398,6 +408,9 @@ impl TxnCore {
         }
         self.new_partitions
             .extend(self.pending_partitions.drain(..));
+        if api == TxnApi::EndTxn && !self.v2 {
+            self.reinit_after_end = true;
+        }
         match api {
             TxnApi::TxnOffsetCommit => self.group_coordinator = None,
             TxnApi::FindGroupCoordinator => {}
@@ -519,6 +532,7 @@ impl TxnCore {
         match classify(TxnApi::InitProducerId, r.error_code) {
             Verdict::Done => {
                 self.bump_after_abort = false;
+                self.reinit_after_end = false;
                 self.producer = (r.producer_id, r.producer_epoch);
                 log::info!(
                     "transactional.id {}: producer id {} epoch {}",
@@ -595,13 +609,21 @@ impl TxnCore {
                 if let Some(p) = bumped {
                     self.producer = p;
                 }
-                if self.state == TxnState::Aborting && self.bump_after_abort && !self.v2 {
-                    // The abort's result waits for the new epoch.
+                let after_sequence_error =
+                    self.state == TxnState::Aborting && self.bump_after_abort;
+                if (after_sequence_error || self.reinit_after_end) && !self.v2 {
+                    // The call's result waits for the new epoch.
                     log::info!(
-                        "transactional.id {}: aborted after a sequence error; bumping the epoch",
-                        self.id
+                        "transactional.id {}: transaction ended after {}; bumping the epoch",
+                        self.id,
+                        if self.reinit_after_end {
+                            "an EndTxn whose answer never came"
+                        } else {
+                            "a sequence error"
+                        }
                     );
                     self.added.clear();
+                    self.new_partitions.clear();
                     self.started = false;
                     self.state = TxnState::Initializing;
                     return None;
