@@ -107,6 +107,9 @@ pub(super) struct Broker {
     /// The next this many EndTxn requests are carried out, and the connection dropped before
     /// their answer.
     pub end_txn_disconnects: usize,
+    /// The highest InitProducerId version advertised (default 4; below 3 a broker cannot
+    /// bump an epoch, as Kafka before 2.5).
+    pub init_producer_id_max: Option<i16>,
     next_producer_id: i64,
 }
 
@@ -407,7 +410,7 @@ impl Broker {
             (3, 4, 12),
             (17, 0, 1),
             (18, 0, 3),
-            (22, 0, 4),
+            (22, 0, self.init_producer_id_max.unwrap_or(4)),
             (10, 0, 2),
             (24, 0, 2),
             (26, 0, 2),

@@ -17,7 +17,7 @@ use crate::protocol::end_txn::{self, EndTxnRequest, EndTxnResponse};
 use crate::protocol::find_coordinator::{
     CoordinatorType, FindCoordinatorRequest, FindCoordinatorResponse,
 };
-use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+use crate::protocol::init_producer_id::{self, InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::txn_offset_commit::{
     TxnOffset, TxnOffsetCommitRequest, TxnOffsetCommitResponse, TxnOffsetTopic,
 };
@@ -219,8 +219,22 @@ impl<T: Transport> Sender<T> {
                 self.send_capped(node, &req, min, max, ctx, now)
             }
         };
+        // A ready coordinator that speaks no version of the request will not learn one.
+        let needs = match &action {
+            Action::InitProducerId if pid >= 0 => Some((init_producer_id::API_KEY, 3)),
+            _ => None,
+        };
+        let unsupported = needs.is_some_and(|(key, min)| {
+            self.pool
+                .versions(node)
+                .is_some_and(|v| v.negotiate(key, min, i16::MAX).is_none())
+        });
         match sent {
             Ok(()) => core.sent(&action),
+            Err(e) if unsupported => {
+                let why = format!("{e} (bumping an epoch needs InitProducerId v3, Kafka 2.5+)");
+                core.unsupported(api, &why);
+            }
             Err(e) => {
                 log::warn!("node {node}: cannot send {api:?}: {e}");
                 core.unanswered(api, now);

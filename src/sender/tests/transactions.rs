@@ -245,3 +245,24 @@ fn an_end_txn_whose_answer_never_came_re_initializes_before_the_next_transaction
     h.txn_op(TxnOp::Commit, TxnCore::commit).expect("commit");
     assert_eq!(h.requests(22), 2, "an answered EndTxn needs no new epoch");
 }
+
+#[test]
+fn a_coordinator_that_cannot_bump_an_epoch_fails_the_abort_instead_of_retrying_forever() {
+    // Kafka before 2.5 has no InitProducerId v3 (KIP-360): the epoch bump after a sequence
+    // error cannot be asked for. The abort must get an answer, a fatal one.
+    let mut h = transactional();
+    h.net.broker(|b| b.init_producer_id_max = Some(2));
+    h.txn_op(TxnOp::Init, TxnCore::init).unwrap();
+    h.txn().lock().begin().unwrap();
+    h.fault(0, &[Fault::Refuse(ErrorCode::UNKNOWN_PRODUCER_ID)]);
+    let f = h.send_in_txn(0).unwrap();
+    assert!(h
+        .txn_op(TxnOp::Commit, TxnCore::commit)
+        .unwrap_err()
+        .is_abortable());
+    assert!(f.try_get().unwrap().is_err());
+    let err = h.txn_op(TxnOp::Abort, TxnCore::abort).unwrap_err();
+    assert!(err.is_fatal(), "{err}");
+    assert!(err.to_string().contains("InitProducerId v3"), "{err}");
+    assert_eq!(h.requests(22), 1, "no re-initialization was sent");
+}

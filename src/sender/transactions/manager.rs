@@ -763,6 +763,23 @@ impl TxnCore {
         self.finish(Err(err));
     }
 
+    /// The coordinator speaks no version of a request the transaction needs (InitProducerId v3
+    /// to bump an epoch needs Kafka 2.5, KIP-360): asking again cannot help, so the producer
+    /// is finished for transactions instead of retrying forever.
+    pub fn unsupported(&mut self, api: TxnApi, why: &str) {
+        self.in_flight = None;
+        let reason = format!(
+            "transactional.id {:?}: the transaction coordinator cannot do {api:?}: {why}",
+            self.id
+        );
+        log::error!("{reason}");
+        self.state = TxnState::FatalError;
+        self.offsets = None;
+        let err = Error::transaction(Kind::Fatal, reason);
+        self.last_error = Some(err.clone());
+        self.finish(Err(err));
+    }
+
     fn fatal(&mut self, code: ErrorCode) {
         let reason = if code == ErrorCode::PRODUCER_FENCED {
             format!(
