@@ -772,12 +772,7 @@ impl TxnCore {
             "transactional.id {:?}: the transaction coordinator cannot do {api:?}: {why}",
             self.id
         );
-        log::error!("{reason}");
-        self.state = TxnState::FatalError;
-        self.offsets = None;
-        let err = Error::transaction(Kind::Fatal, reason);
-        self.last_error = Some(err.clone());
-        self.finish(Err(err));
+        self.finished_for_good(reason);
     }
 
     fn fatal(&mut self, code: ErrorCode) {
@@ -791,6 +786,11 @@ impl TxnCore {
         } else {
             format!("transactional.id {:?}: {code}", self.id)
         };
+        self.finished_for_good(reason);
+    }
+
+    /// The fatal state: every later call fails with `reason`.
+    fn finished_for_good(&mut self, reason: String) {
         log::error!("{reason}");
         self.state = TxnState::FatalError;
         self.offsets = None;
