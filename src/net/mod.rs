@@ -23,7 +23,7 @@ pub(crate) mod traffic;
 pub(crate) mod transport;
 
 pub(crate) use connection::{FrameBody, WireParts};
-pub(crate) use nodes::{Event, NodePool, PoolConfig};
+pub(crate) use nodes::{Event, NodePool, PoolConfig, SendError};
 pub(crate) use tcp::{SocketOptions, TcpTransport};
 pub(crate) use traffic::NetStats;
 pub(crate) use transport::{Transport, Waker};

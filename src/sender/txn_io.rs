@@ -8,7 +8,7 @@
 use super::transactions::{Action, TxnRequest};
 use super::txn_state::TxnApi;
 use super::{RequestCtx, Sender};
-use crate::net::Transport;
+use crate::net::{SendError, Transport};
 use crate::protocol::add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 use crate::protocol::add_partitions_to_txn::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, TxnTopic,
@@ -17,7 +17,7 @@ use crate::protocol::end_txn::{self, EndTxnRequest, EndTxnResponse};
 use crate::protocol::find_coordinator::{
     CoordinatorType, FindCoordinatorRequest, FindCoordinatorResponse,
 };
-use crate::protocol::init_producer_id::{self, InitProducerIdRequest, InitProducerIdResponse};
+use crate::protocol::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::txn_offset_commit::{
     TxnOffset, TxnOffsetCommitRequest, TxnOffsetCommitResponse, TxnOffsetTopic,
 };
@@ -116,7 +116,7 @@ impl<T: Transport> Sender<T> {
                 // v1 has the key type.
                 self.pool
                     .send(node, &req, 1, ctx, now)
-                    .map_err(|e| e.to_string())
+                    .map_err(NotSent::from)
             }
             Action::FindGroupCoordinator => {
                 let group = core.pending_offsets().map_or("", |p| &p.group.group_id);
@@ -126,7 +126,7 @@ impl<T: Transport> Sender<T> {
                 };
                 self.pool
                     .send(node, &req, 0, ctx, now)
-                    .map_err(|e| e.to_string())
+                    .map_err(NotSent::from)
             }
             Action::AddOffsets => {
                 let group = core.pending_offsets().map_or("", |p| &p.group.group_id);
@@ -138,7 +138,7 @@ impl<T: Transport> Sender<T> {
                 };
                 self.pool
                     .send(node, &req, 0, ctx, now)
-                    .map_err(|e| e.to_string())
+                    .map_err(NotSent::from)
             }
             Action::TxnOffsetCommit => {
                 let Some(p) = core.pending_offsets() else {
@@ -179,7 +179,7 @@ impl<T: Transport> Sender<T> {
                 };
                 self.pool
                     .send(node, &req, min, ctx, now)
-                    .map_err(|e| e.to_string())
+                    .map_err(NotSent::from)
             }
             Action::AddPartitions(tps) => {
                 let topics = by_topic(tps);
@@ -198,7 +198,7 @@ impl<T: Transport> Sender<T> {
                 };
                 self.pool
                     .send(node, &req, 0, ctx, now)
-                    .map_err(|e| e.to_string())
+                    .map_err(NotSent::from)
             }
             Action::EndTxn { commit } => {
                 let req = EndTxnRequest {
@@ -219,23 +219,19 @@ impl<T: Transport> Sender<T> {
                 self.send_capped(node, &req, min, max, ctx, now)
             }
         };
-        // A ready coordinator that speaks no version of the request will not learn one.
-        let needs = match &action {
-            Action::InitProducerId if pid >= 0 => Some((init_producer_id::API_KEY, 3)),
-            _ => None,
-        };
-        let unsupported = needs.is_some_and(|(key, min)| {
-            self.pool
-                .versions(node)
-                .is_some_and(|v| v.negotiate(key, min, i16::MAX).is_none())
-        });
         match sent {
             Ok(()) => core.sent(&action),
-            Err(e) if unsupported => {
-                let why = format!("{e} (bumping an epoch needs InitProducerId v3, Kafka 2.5+)");
+            // A ready coordinator that speaks no version of the request will not learn one.
+            Err(NotSent::Unsupported(why)) => {
+                let why = match action {
+                    Action::InitProducerId if pid >= 0 => {
+                        format!("{why} (bumping an epoch needs InitProducerId v3, Kafka 2.5+)")
+                    }
+                    _ => why,
+                };
                 core.unsupported(api, &why);
             }
-            Err(e) => {
+            Err(NotSent::Failed(e)) => {
                 log::warn!("node {node}: cannot send {api:?}: {e}");
                 core.unanswered(api, now);
             }
@@ -253,19 +249,21 @@ impl<T: Transport> Sender<T> {
         max: i16,
         ctx: RequestCtx,
         now: Instant,
-    ) -> Result<(), String> {
-        let version = self
-            .pool
-            .versions(node)
-            .and_then(|v| v.negotiate(R::API_KEY, min, max));
-        let Some(version) = version else {
-            return Err(format!("no version of API {} in {min}..={max}", R::API_KEY));
+    ) -> Result<(), NotSent> {
+        let Some(versions) = self.pool.versions(node) else {
+            return Err(NotSent::Failed("not ready".into()));
+        };
+        let Some(version) = versions.negotiate(R::API_KEY, min, max) else {
+            return Err(NotSent::Unsupported(format!(
+                "no version of API {} in {min}..={max}",
+                R::API_KEY
+            )));
         };
         self.pool
             .send_with(node, R::API_KEY, version, true, ctx, now, |_, b| {
                 req.encode_body(version, b.bytes())
             })
-            .map_err(|(e, _)| e)
+            .map_err(|(e, _)| NotSent::Failed(e))
     }
 
     /// The answer to a transaction request.
@@ -366,4 +364,21 @@ fn by_topic(tps: &[TopicPartition]) -> Vec<(&str, Vec<i32>)> {
         }
     }
     out
+}
+
+/// Why a transaction request was not sent.
+enum NotSent {
+    /// The ready coordinator speaks no version of it in our range: asking again cannot help.
+    Unsupported(String),
+    /// Not ready, or the write failed: asked again after the backoff.
+    Failed(String),
+}
+
+impl<C> From<SendError<C>> for NotSent {
+    fn from(e: SendError<C>) -> Self {
+        match e {
+            SendError::Unsupported(_) => NotSent::Unsupported(e.to_string()),
+            SendError::Failed(reason, _) => NotSent::Failed(reason),
+        }
+    }
 }

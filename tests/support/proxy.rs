@@ -649,7 +649,7 @@ fn broker_to_client(id: u64, mut server: TcpStream, mut client: TcpStream, inner
                     || p.api_key == find_coordinator::API_KEY)
                     && !swallow
                 {
-                    match rewrite_metadata(&frame, cid, p.api_key, p.api_version, inner.port) {
+                    match rewrite_addresses(&frame, cid, p.api_key, p.api_version, inner.port) {
                         Some(f) => {
                             st.stats.metadata_rewritten += 1;
                             out = Some(f);
@@ -673,7 +673,7 @@ fn broker_to_client(id: u64, mut server: TcpStream, mut client: TcpStream, inner
 /// The Metadata response frame with every broker advertised at 127.0.0.1:`port`.
 /// A Metadata or FindCoordinator answer with every broker address replaced by the proxy's
 /// (`None` if it does not decode).
-fn rewrite_metadata(
+fn rewrite_addresses(
     frame: &[u8],
     cid: i32,
     api_key: i16,
