@@ -6,6 +6,8 @@ use super::parse::{self, Resolved, Value};
 use super::properties::Status;
 use super::rules;
 use super::security::{self, SaslSettings};
+#[cfg(feature = "tls")]
+use super::ssl;
 use super::types::{
     compression_from_name, parse_bootstrap, Acks, BrokerAddress, ClientDnsLookup, CompressionType,
     SaslMechanism, SecurityProtocol,
@@ -231,13 +233,13 @@ impl ProducerConfig {
         } else {
             None
         };
-        #[cfg(feature = "rustls")]
+        #[cfg(feature = "tls")]
         let tls = if security_protocol.uses_tls() {
-            Some(security::parse_tls(&v)?)
+            Some(ssl::parse_tls(&v)?)
         } else {
             None
         };
-        #[cfg(not(feature = "rustls"))]
+        #[cfg(not(feature = "tls"))]
         let tls = None;
         let compression = compression_from_name(v.text("compression.type").unwrap_or_default())?;
 

@@ -150,7 +150,7 @@ impl SecurityProtocol {
             "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
             _ => SecurityProtocol::Plaintext,
         };
-        if p.uses_tls() && !cfg!(feature = "rustls") {
+        if p.uses_tls() && !cfg!(feature = "tls") {
             return Err(Error::config(
                 "security.protocol",
                 format!(

@@ -1,23 +1,33 @@
-//! TLS for broker connections (`security.protocol` `SSL` and `SASL_SSL`), with rustls and its
-//! `ring` crypto provider, behind the cargo feature `rustls`.
+//! TLS for broker connections (`security.protocol` `SSL` and `SASL_SSL`), with rustls and the
+//! crypto provider of the cargo feature chosen: `rustls` (the default) takes `ring`,
+//! `rustls-graviola` takes graviola (pure Rust); with both, `ring`.
 //!
 //! A [`TlsConnector`] is built once from the `ssl.*` settings (trusted certificates, whether
 //! the broker's host name is checked, an optional client certificate) and starts one rustls
 //! client session per connection. The session itself is driven by
 //! [`crate::net::Connection`] over its non-blocking socket.
 //!
-//! Without the feature, [`TlsConnector`] is an empty enum: no value of it exists, so code that
+//! Without TLS, [`TlsConnector`] is an empty enum: no value of it exists, so code that
 //! handles an `Option<TlsConnector>` compiles in both builds and the TLS paths vanish.
 
-#[cfg(feature = "rustls")]
+#[cfg(feature = "tls")]
 pub(crate) use imp::{TlsConnector, TlsOptions, TlsSetupError};
 
 /// No TLS in this build: a type with no values (see the module docs).
-#[cfg(not(feature = "rustls"))]
+#[cfg(not(feature = "tls"))]
 #[derive(Clone, Debug)]
 pub(crate) enum TlsConnector {}
 
-#[cfg(feature = "rustls")]
+#[cfg(all(
+    feature = "tls",
+    not(any(feature = "rustls", feature = "rustls-graviola"))
+))]
+compile_error!(
+    "kafka-sync's TLS needs a crypto provider: enable the feature \"rustls\" (ring) or \
+     \"rustls-graviola\" (graviola, pure Rust)"
+);
+
+#[cfg(feature = "tls")]
 mod imp {
     use crate::net::connection::ConnectionError;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -30,8 +40,8 @@ mod imp {
 
     /// What the `ssl.*` properties ask for, already read from files and PEM-decoded.
     pub(crate) struct TlsOptions {
-        /// Trusted certificates (`ssl.truststore.*`); `None` trusts the public CAs of
-        /// webpki-roots, as Java trusts the JVM's default CAs.
+        /// Trusted certificates (`ssl.truststore.*`); `None` trusts the system's CAs (as
+        /// Java trusts the JVM's), or with the feature `webpki-roots` its bundled Mozilla CAs.
         pub trusted: Option<Vec<CertificateDer<'static>>>,
         /// `ssl.endpoint.identification.algorithm=https` (the default): the broker's
         /// certificate must name the host connected to.
@@ -73,7 +83,7 @@ mod imp {
     impl TlsConnector {
         /// A connector for `options`; the error says which part was refused.
         pub fn new(options: TlsOptions) -> Result<Self, TlsSetupError> {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let provider = Arc::new(provider()?);
             let mut roots = RootCertStore::empty();
             match options.trusted {
                 Some(certs) => {
@@ -86,7 +96,7 @@ mod imp {
                         })?;
                     }
                 }
-                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                None => default_roots(&mut roots)?,
             }
             let webpki =
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -126,6 +136,71 @@ mod imp {
             })?;
             ClientConnection::new(self.config.clone(), name)
                 .map_err(|e| ConnectionError::Tls(e.to_string()))
+        }
+    }
+
+    /// The crypto provider of this build: ring with the feature `rustls`, else graviola, whose
+    /// CPU needs are checked here (graviola asserts them, which would panic on the sender
+    /// thread).
+    fn provider() -> Result<rustls::crypto::CryptoProvider, TlsSetupError> {
+        #[cfg(feature = "rustls")]
+        return Ok(rustls::crypto::ring::default_provider());
+        #[cfg(all(feature = "rustls-graviola", not(feature = "rustls")))]
+        {
+            #[cfg(target_arch = "x86_64")]
+            let supported = std::arch::is_x86_feature_detected!("aes")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+                && std::arch::is_x86_feature_detected!("bmi1")
+                && std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("adx")
+                && std::arch::is_x86_feature_detected!("avx")
+                && std::arch::is_x86_feature_detected!("avx2");
+            #[cfg(target_arch = "aarch64")]
+            let supported = std::arch::is_aarch64_feature_detected!("neon")
+                && std::arch::is_aarch64_feature_detected!("aes")
+                && std::arch::is_aarch64_feature_detected!("pmull")
+                && std::arch::is_aarch64_feature_detected!("sha2");
+            if !supported {
+                return Err(TlsSetupError::Other(
+                    "this CPU lacks features the graviola crypto provider needs (x86_64: AES-NI, \
+                     PCLMULQDQ, AVX2, ADX, BMI1/2; aarch64: AES, PMULL, SHA2): build kafka-sync \
+                     with the feature \"rustls\" (ring) instead"
+                        .into(),
+                ));
+            }
+            Ok(rustls_graviola::default_provider())
+        }
+    }
+
+    /// The CAs trusted when no trust store is configured: the bundled Mozilla list with the
+    /// feature `webpki-roots`, else the system's store (rustls-native-certs: `SSL_CERT_FILE`
+    /// and `SSL_CERT_DIR` when set, else OpenSSL's usual places on Unix, the platform's
+    /// store on macOS and Windows).
+    fn default_roots(roots: &mut RootCertStore) -> Result<(), TlsSetupError> {
+        #[cfg(feature = "webpki-roots")]
+        {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            Ok(())
+        }
+        #[cfg(not(feature = "webpki-roots"))]
+        {
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                log::warn!("system trust store: {e}");
+            }
+            let (added, ignored) = roots.add_parsable_certificates(found.certs);
+            log::debug!(
+                "system trust store: {added} CA certificates ({ignored} unusable ones ignored)"
+            );
+            if added == 0 {
+                return Err(TlsSetupError::Trust(
+                    "none is set and the system trust store has no usable CA certificate \
+                     (looked in SSL_CERT_FILE / SSL_CERT_DIR or the system's CA directories): \
+                     set ssl.truststore.location, or install the system's CA certificates"
+                        .into(),
+                ));
+            }
+            Ok(())
         }
     }
 
