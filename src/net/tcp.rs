@@ -230,7 +230,7 @@ impl Drop for TcpLink {
 enum Io {
     Plain(TcpStream),
     #[cfg(feature = "tls")]
-    Tls(TcpStream, Box<rustls::ClientConnection>),
+    Tls(TcpStream, Box<super::tls::TlsSession>),
 }
 
 impl Io {
@@ -269,7 +269,7 @@ impl Io {
                         if let Err(e) = tls.process_new_packets() {
                             // Tell the broker why (the alert rustls queued), best effort.
                             let _ = tls.write_tls(s);
-                            return Err(ConnectionError::Tls(e.to_string()));
+                            return Err(ConnectionError::Tls(tls.explain(&e)));
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),

@@ -11,7 +11,7 @@
 //! handles an `Option<TlsConnector>` compiles in both builds and the TLS paths vanish.
 
 #[cfg(feature = "tls")]
-pub(crate) use imp::{TlsConnector, TlsOptions, TlsSetupError};
+pub(crate) use imp::{TlsConnector, TlsOptions, TlsSession, TlsSetupError};
 
 /// No TLS in this build: a type with no values (see the module docs).
 #[cfg(not(feature = "tls"))]
@@ -128,14 +128,75 @@ mod imp {
 
         /// A client session for the broker at `addr` (`host:port`; the host is the name
         /// checked against the certificate, and sent as SNI when it is not an IP address).
-        pub fn start(&self, addr: &str) -> Result<ClientConnection, ConnectionError> {
+        pub fn start(&self, addr: &str) -> Result<TlsSession, ConnectionError> {
             let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
             let host = host.trim_start_matches('[').trim_end_matches(']');
             let name = ServerName::try_from(host.to_string()).map_err(|e| {
                 ConnectionError::Tls(format!("{host:?} is not a valid TLS server name: {e}"))
             })?;
-            ClientConnection::new(self.config.clone(), name)
-                .map_err(|e| ConnectionError::Tls(e.to_string()))
+            let conn = ClientConnection::new(self.config.clone(), name)
+                .map_err(|e| ConnectionError::Tls(e.to_string()))?;
+            Ok(TlsSession {
+                conn,
+                client_cert: self.config.client_auth_cert_resolver.has_certs(),
+            })
+        }
+    }
+
+    /// One rustls client session, and whether it offers a client certificate (to explain a
+    /// broker's refusal). Derefs to the rustls connection.
+    pub(crate) struct TlsSession {
+        conn: ClientConnection,
+        client_cert: bool,
+    }
+
+    impl std::ops::Deref for TlsSession {
+        type Target = ClientConnection;
+        fn deref(&self) -> &ClientConnection {
+            &self.conn
+        }
+    }
+
+    impl std::ops::DerefMut for TlsSession {
+        fn deref_mut(&mut self) -> &mut ClientConnection {
+            &mut self.conn
+        }
+    }
+
+    impl TlsSession {
+        /// `e` in words. A broker that requires a client certificate (`ssl.client.auth=
+        /// required`) answers a session without one with a `bad_certificate` (TLS 1.2, and
+        /// Java's TLS 1.3) or `certificate_required` alert: that is said, with what to set.
+        pub fn explain(&self, e: &rustls::Error) -> String {
+            explain(e, self.client_cert)
+        }
+    }
+
+    /// See [`TlsSession::explain`].
+    pub(crate) fn explain(e: &rustls::Error, client_cert: bool) -> String {
+        use rustls::AlertDescription as A;
+        match e {
+            rustls::Error::AlertReceived(A::BadCertificate | A::CertificateRequired)
+                if !client_cert =>
+            {
+                format!(
+                    "{e}: the broker requires a client certificate (ssl.client.auth=required) \
+                     and this client has none: set ssl.keystore.location (a PKCS12 store or a \
+                     PEM file), or ssl.keystore.certificate.chain with ssl.keystore.key"
+                )
+            }
+            rustls::Error::AlertReceived(
+                A::BadCertificate
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::CertificateExpired
+                | A::CertificateRevoked
+                | A::UnsupportedCertificate,
+            ) if client_cert => format!(
+                "{e}: the broker refused this client's certificate (check that the broker's \
+                 ssl.truststore trusts it and that it is in date)"
+            ),
+            _ => e.to_string(),
         }
     }
 
@@ -255,6 +316,25 @@ mod imp {
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.supported_verify_schemes()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::explain;
+        use rustls::{AlertDescription as A, Error as E};
+
+        #[test]
+        fn explains_a_refused_or_missing_client_certificate() {
+            for alert in [A::BadCertificate, A::CertificateRequired] {
+                let said = explain(&E::AlertReceived(alert), false);
+                assert!(said.contains("requires a client certificate"), "{said}");
+                assert!(said.contains("ssl.keystore.location"), "{said}");
+            }
+            let said = explain(&E::AlertReceived(A::BadCertificate), true);
+            assert!(said.contains("refused this client's certificate"), "{said}");
+            let said = explain(&E::AlertReceived(A::HandshakeFailure), false);
+            assert_eq!(said, "received fatal alert: HandshakeFailure");
         }
     }
 }
