@@ -321,3 +321,38 @@ fn ssl_properties_ignored_under_plaintext() {
     ])
     .unwrap();
 }
+
+#[test]
+fn crypto_provider_of_the_build() {
+    let c = ssl(&[]).unwrap();
+    let want = if cfg!(feature = "rustls") {
+        "provider: \"ring\""
+    } else {
+        "provider: \"graviola\""
+    };
+    assert!(format!("{:?}", c.tls_connector().unwrap()).contains(want));
+}
+
+#[test]
+fn typed_setters() {
+    let c = ProducerConfig::builder()
+        .bootstrap_servers("h:1")
+        .security_protocol(SecurityProtocol::Ssl)
+        .ssl_truststore_pkcs12(store("truststore-keytool.p12"), "changeit")
+        .ssl_keystore_pkcs12(store("client-keytool.p12"), "changeit")
+        .build()
+        .unwrap();
+    assert!(has_client_cert(&c));
+    assert!(!format!("{c:?}").contains("changeit"));
+    let c = ProducerConfig::builder()
+        .bootstrap_servers("h:1")
+        .security_protocol(SecurityProtocol::Ssl)
+        .ssl_keystore_location(store("client-encrypted.key"))
+        .ssl_key_password("changeit")
+        .build();
+    // that file holds only the key: the certificate is missing
+    match c {
+        Err(Error::Config { property, .. }) => assert_eq!(property, "ssl.keystore.location"),
+        other => panic!("{other:?}"),
+    }
+}

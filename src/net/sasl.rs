@@ -17,6 +17,7 @@ use std::fmt;
 
 /// A SASL mechanism (`sasl.mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SaslMechanism {
     /// `PLAIN` (RFC 4616): user name and password sent as they are. The default here (Java's
     /// default, GSSAPI, is not implemented).

@@ -71,6 +71,7 @@ mod imp {
     impl fmt::Debug for TlsConnector {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_struct("TlsConnector")
+                .field("provider", &PROVIDER)
                 .field("verify_hostname", &self.verify_hostname)
                 .field(
                     "client_auth",
@@ -199,6 +200,13 @@ mod imp {
             _ => e.to_string(),
         }
     }
+
+    /// The name of the crypto provider [`provider`] gives.
+    const PROVIDER: &str = if cfg!(feature = "rustls") {
+        "ring"
+    } else {
+        "graviola"
+    };
 
     /// The crypto provider of this build: ring with the feature `rustls`, else graviola, whose
     /// CPU needs are checked here (graviola asserts them, which would panic on the sender
