@@ -38,8 +38,11 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, &rest[..len], &rest[len..]))
 }
 
+/// One element of a constructed value: its tag, its content, and the whole element.
+type Element<'a> = (u8, &'a [u8], &'a [u8]);
+
 /// The elements of a constructed value's content, in order.
-fn children(mut content: &[u8]) -> Option<Vec<(u8, &[u8], &[u8])>> {
+fn children(mut content: &[u8]) -> Option<Vec<Element<'_>>> {
     let mut out = Vec::new();
     while !content.is_empty() {
         let (tag, value, rest) = tlv(content)?;
