@@ -30,7 +30,7 @@
 //!   while it is, so the sender holds its requests, and answers to those in flight still come.
 
 use super::connection::{Connection, ConnectionError, FrameBody, WireParts};
-use super::handshake::{Failure, Handshake, Next, Outgoing};
+use super::handshake::{Handshake, Next, Outgoing};
 use super::link::{self, Link, LinkEvent};
 use super::reauth::Session;
 use super::sasl::SaslSettings;
@@ -739,34 +739,6 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                 });
             }
             Next::Failed(failure) => self.setup_failed(id, failure, now),
-        }
-    }
-
-    /// The setup (or a re-authentication) of `id`'s connection failed: it is closed, and an
-    /// authentication failure is reported.
-    fn setup_failed(&mut self, id: i32, failure: Failure, now: Instant) {
-        let again = self.nodes.get(&id).is_some_and(|n| n.session.is_renewing());
-        let what = if again {
-            "re-authentication"
-        } else {
-            "authentication"
-        };
-        match failure {
-            Failure::Auth(reason) if again => {
-                self.auth_failed(
-                    id,
-                    format!("re-authentication (session renewal) refused: {reason}"),
-                );
-                self.disconnect(id, &format!("{what} failed: {reason}"), now);
-            }
-            Failure::Auth(reason) => {
-                self.auth_failed(id, reason.clone());
-                self.disconnect(id, &format!("{what} failed: {reason}"), now);
-            }
-            Failure::Broken(reason) if again => {
-                self.disconnect(id, &format!("{what} failed: {reason}"), now)
-            }
-            Failure::Broken(reason) => self.disconnect(id, &reason, now),
         }
     }
 

@@ -1,9 +1,10 @@
 //! The pool's side of re-authentication (KIP-368): start it when a node with a session due
-//! for renewal is about to be used, and finish it. When and why: [`crate::net::reauth`].
+//! for renewal is about to be used, and finish it; and what a failed setup or renewal does.
+//! When and why: [`crate::net::reauth`].
 
 use super::{NodePool, Session};
 use crate::net::connection::WireParts;
-use crate::net::handshake::Next;
+use crate::net::handshake::{Failure, Next};
 use crate::net::link::LinkEvent;
 use crate::net::transport::Transport;
 use std::time::{Duration, Instant};
@@ -61,6 +62,34 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                 next,
             },
         );
+    }
+
+    /// The setup (or a re-authentication) of `id`'s connection failed: it is closed, and an
+    /// authentication failure is reported.
+    pub(super) fn setup_failed(&mut self, id: i32, failure: Failure, now: Instant) {
+        let again = self.nodes.get(&id).is_some_and(|n| n.session.is_renewing());
+        let what = if again {
+            "re-authentication"
+        } else {
+            "authentication"
+        };
+        match failure {
+            Failure::Auth(reason) if again => {
+                self.auth_failed(
+                    id,
+                    format!("re-authentication (session renewal) refused: {reason}"),
+                );
+                self.disconnect(id, &format!("{what} failed: {reason}"), now);
+            }
+            Failure::Auth(reason) => {
+                self.auth_failed(id, reason.clone());
+                self.disconnect(id, &format!("{what} failed: {reason}"), now);
+            }
+            Failure::Broken(reason) if again => {
+                self.disconnect(id, &format!("{what} failed: {reason}"), now)
+            }
+            Failure::Broken(reason) => self.disconnect(id, &reason, now),
+        }
     }
 
     /// How long each re-authentication completed since the last call took.
