@@ -82,7 +82,8 @@ use std::time::Duration;
 ///   `rustls-graviola`): trusted certificates come from `ssl.truststore.location` (a PKCS12
 ///   store opened with `ssl.truststore.password`, or a PEM file of CA certificates) or
 ///   `ssl.truststore.certificates` (the PEM text itself); with neither, the system's trust
-///   store (as Java uses the JVM's; the feature `webpki-roots` swaps in the Mozilla list).
+///   store (as Java uses the JVM's; when it is empty, the feature `webpki-roots` brings the
+///   Mozilla list).
 ///   `ssl.endpoint.identification.algorithm` is `https` (the default: the broker's certificate
 ///   must name the host in its address) or empty (the chain is still verified, the name is
 ///   not). A client certificate (brokers with `ssl.client.auth=required`) is

@@ -41,7 +41,8 @@ mod imp {
     /// What the `ssl.*` properties ask for, already read from files and PEM-decoded.
     pub(crate) struct TlsOptions {
         /// Trusted certificates (`ssl.truststore.*`); `None` trusts the system's CAs (as
-        /// Java trusts the JVM's), or with the feature `webpki-roots` its bundled Mozilla CAs.
+        /// Java trusts the JVM's), or, with the feature `webpki-roots` and an empty system
+        /// store, its bundled Mozilla CAs.
         pub trusted: Option<Vec<CertificateDer<'static>>>,
         /// `ssl.endpoint.identification.algorithm=https` (the default): the broker's
         /// certificate must name the host connected to.
@@ -241,36 +242,44 @@ mod imp {
         }
     }
 
-    /// The CAs trusted when no trust store is configured: the bundled Mozilla list with the
-    /// feature `webpki-roots`, else the system's store (rustls-native-certs: `SSL_CERT_FILE`
-    /// and `SSL_CERT_DIR` when set, else OpenSSL's usual places on Unix, the platform's
-    /// store on macOS and Windows).
+    /// The CAs trusted when no trust store is configured: the system's store
+    /// (rustls-native-certs: `SSL_CERT_FILE` and `SSL_CERT_DIR` when set, else OpenSSL's usual
+    /// places on Unix, the platform's store on macOS and Windows), as Java trusts the JVM's.
     fn default_roots(roots: &mut RootCertStore) -> Result<(), TlsSetupError> {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            log::warn!("system trust store: {e}");
+        }
+        add_system_roots(roots, found.certs)
+    }
+
+    /// Adds the system's CA certificates `system`; when none is usable, the bundled Mozilla
+    /// list with the feature `webpki-roots`, else an error.
+    fn add_system_roots(
+        roots: &mut RootCertStore,
+        system: Vec<CertificateDer<'static>>,
+    ) -> Result<(), TlsSetupError> {
+        let (added, ignored) = roots.add_parsable_certificates(system);
+        log::debug!(
+            "system trust store: {added} CA certificates ({ignored} unusable ones ignored)"
+        );
+        if added > 0 {
+            return Ok(());
+        }
         #[cfg(feature = "webpki-roots")]
         {
+            log::info!("the system trust store is empty: trusting webpki-roots' Mozilla CAs");
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             Ok(())
         }
         #[cfg(not(feature = "webpki-roots"))]
-        {
-            let found = rustls_native_certs::load_native_certs();
-            for e in &found.errors {
-                log::warn!("system trust store: {e}");
-            }
-            let (added, ignored) = roots.add_parsable_certificates(found.certs);
-            log::debug!(
-                "system trust store: {added} CA certificates ({ignored} unusable ones ignored)"
-            );
-            if added == 0 {
-                return Err(TlsSetupError::Trust(
-                    "none is set and the system trust store has no usable CA certificate \
-                     (looked in SSL_CERT_FILE / SSL_CERT_DIR or the system's CA directories): \
-                     set ssl.truststore.location, or install the system's CA certificates"
-                        .into(),
-                ));
-            }
-            Ok(())
-        }
+        Err(TlsSetupError::Trust(
+            "none is set and the system trust store has no usable CA certificate (looked in \
+             SSL_CERT_FILE / SSL_CERT_DIR or the system's CA directories): set \
+             ssl.truststore.location, install the system's CA certificates, or build with the \
+             feature \"webpki-roots\""
+                .into(),
+        ))
     }
 
     /// `ssl.endpoint.identification.algorithm=` (empty): the chain must still lead to a trusted
@@ -329,7 +338,32 @@ mod imp {
 
     #[cfg(test)]
     mod tests {
-        use super::explain;
+        use super::{add_system_roots, explain, RootCertStore};
+
+        #[test]
+        fn an_empty_system_store() {
+            let mut roots = RootCertStore::empty();
+            let got = add_system_roots(&mut roots, Vec::new());
+            if cfg!(feature = "webpki-roots") {
+                assert!(got.is_ok());
+                assert!(roots.len() > 100, "{}", roots.len());
+            } else {
+                let Err(super::TlsSetupError::Trust(why)) = got else {
+                    panic!("{got:?}")
+                };
+                assert!(why.contains("system trust store"), "{why}");
+            }
+        }
+
+        #[test]
+        fn the_system_store_comes_first() {
+            let found = rustls_native_certs::load_native_certs();
+            let n = found.certs.len();
+            assert!(n > 0, "this machine has no system CA certificates");
+            let mut roots = RootCertStore::empty();
+            add_system_roots(&mut roots, found.certs).unwrap();
+            assert!(roots.len() <= n && roots.len() > 0);
+        }
         use rustls::{AlertDescription as A, Error as E};
 
         #[test]
