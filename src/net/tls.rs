@@ -362,7 +362,7 @@ mod imp {
             assert!(n > 0, "this machine has no system CA certificates");
             let mut roots = RootCertStore::empty();
             add_system_roots(&mut roots, found.certs).unwrap();
-            assert!(roots.len() <= n && roots.len() > 0);
+            assert!(roots.len() <= n && !roots.is_empty());
         }
         use rustls::{AlertDescription as A, Error as E};
 
