@@ -15,7 +15,8 @@
 
 use std::fmt;
 
-/// A SASL mechanism (`sasl.mechanism`).
+/// A SASL mechanism (`sasl.mechanism`). Non-exhaustive: mechanisms are being added, so a
+/// match on it needs a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SaslMechanism {
