@@ -131,8 +131,9 @@ mod serializer;
 mod topic;
 
 pub use config::{
-    Acks, BrokerAddress, ClientDnsLookup, CompressionType, ProducerConfig, ProducerConfigBuilder,
-    SaslMechanism, SecurityProtocol,
+    Acks, BrokerAddress, ClientDnsLookup, CompressionType, OAuthBearerToken,
+    OAuthBearerTokenProvider, ProducerConfig, ProducerConfigBuilder, SaslMechanism,
+    SecurityProtocol, TokenProviderError,
 };
 pub use error::{Delivery, Error, Result, TransactionErrorKind};
 pub use future::{Callback, SendFuture};

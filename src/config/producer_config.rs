@@ -11,6 +11,7 @@ use super::types::{
     SaslMechanism, SecurityProtocol,
 };
 use crate::error::Error;
+use crate::net::sasl::token::OAuthConfig;
 use crate::net::tls::TlsConnector;
 use crate::partitioner::Partitioner;
 use std::collections::BTreeMap;
@@ -153,6 +154,8 @@ pub struct ProducerConfig {
     client_dns_lookup: ClientDnsLookup,
     security_protocol: SecurityProtocol,
     sasl: Option<SaslSettings>,
+    /// OAUTHBEARER's login and refresh timing (`sasl.mechanism=OAUTHBEARER` only).
+    oauth: Option<OAuthConfig>,
     tls: Option<TlsConnector>,
     partitioner: Option<Arc<dyn Partitioner>>,
     metrics_num_samples: usize,
@@ -221,15 +224,15 @@ impl ProducerConfig {
         let security_protocol =
             SecurityProtocol::from_name(v.text("security.protocol").unwrap_or_default())?;
         // As in Java, sasl.* and ssl.* are only read by the protocols that use them.
-        let sasl = if security_protocol.uses_sasl() {
-            let s = security::parse_sasl(&v)?;
+        let (sasl, oauth) = if security_protocol.uses_sasl() {
+            let (s, oauth) = security::parse_sasl(&v)?;
             v.set(
                 "sasl.mechanism",
                 Value::Text(s.mechanism.name().to_string()),
             );
-            Some(s)
+            (Some(s), oauth)
         } else {
-            None
+            (None, None)
         };
         #[cfg(feature = "rustls")]
         let tls = if security_protocol.uses_tls() {
@@ -310,6 +313,7 @@ impl ProducerConfig {
             ),
             security_protocol,
             sasl,
+            oauth,
             tls,
             partitioner,
             values,
@@ -492,6 +496,9 @@ impl ProducerConfig {
     /// password has no getter: it is only sent to brokers, never shown.)
     pub fn sasl_username(&self) -> Option<&str> {
         self.sasl.as_ref().map(|s| s.username.as_str())
+    }
+    pub(crate) fn oauth_config(&self) -> Option<&OAuthConfig> {
+        self.oauth.as_ref()
     }
     pub(crate) fn sasl_settings(&self) -> Option<&SaslSettings> {
         self.sasl.as_ref()
