@@ -215,6 +215,9 @@ mod tests {
         ProducerConfig::from_properties(all)
     }
 
+    /// Properties, the property the error names, a text the reason has.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
     fn err(props: &[(&str, &str)]) -> (String, String) {
         match cfg(props) {
             Err(Error::Config { property, reason }) => (property, reason),
@@ -277,7 +280,7 @@ mod tests {
     fn bad_oauth_settings_name_the_property() {
         let bad_sub = format!("{MODULE} required unsecuredLoginStringClaim_name=\"x\";");
         let only_ext = format!("{MODULE} required unsecuredLoginExtension_a=\"x\";");
-        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (vec![("sasl.jaas.config", &bad_sub)], JAAS, "sub"),
             (
                 vec![("sasl.jaas.config", &only_ext)],
@@ -361,7 +364,7 @@ mod tests {
         let no_secret = format!("{MODULE} required clientId=\"app\";");
         let bad_ext =
             format!("{MODULE} required clientId=\"a\" clientSecret=\"b\" extension_auth=\"x\";");
-        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 vec![(HANDLER, OIDC_HANDLER), ("sasl.jaas.config", &jaas)],
                 URL,

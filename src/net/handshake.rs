@@ -212,7 +212,7 @@ impl Handshake {
                 Some(m) if !m.is_empty() => format!("{}: {m}", resp.error_code.name()),
                 _ => resp.error_code.to_string(),
             };
-            if let Some(context) = client.failure_context() {
+            if let Some(context) = client.failure_context(&reason) {
                 reason = format!("{reason} ({context})");
             }
             return Next::Failed(Failure::Auth(reason));

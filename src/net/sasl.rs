@@ -217,11 +217,14 @@ impl SaslClient {
         }
     }
 
-    /// What the client knows that explains the broker's refusal (OAUTHBEARER: the broker's
-    /// error challenge, whether the token expired or is unsigned), if anything.
-    pub fn failure_context(&self) -> Option<String> {
+    /// What the client knows that explains the broker's refusal `broker_message`
+    /// (OAUTHBEARER: the broker's error challenge, whether the token expired or is unsigned),
+    /// if anything.
+    pub fn failure_context(&self, broker_message: &str) -> Option<String> {
         match &self.state {
-            Mechanism::OAuthBearer(o) => Some(o.failure_context(std::time::SystemTime::now())),
+            Mechanism::OAuthBearer(o) => {
+                Some(o.failure_context(broker_message, std::time::SystemTime::now()))
+            }
             _ => None,
         }
     }
@@ -737,6 +740,66 @@ mod tests {
         let (fa, fb) = (a.start(), b.start());
         assert!(fa.starts_with(b"n,,n=alice,r="));
         assert_ne!(fa, fb);
+    }
+
+    fn oauth(state: token::State) -> SaslSettings {
+        SaslSettings {
+            mechanism: SaslMechanism::OAuthBearer,
+            username: String::new(),
+            password: String::new(),
+            oauth: Some(TokenCache::fixed(state)),
+        }
+    }
+
+    #[test]
+    fn oauthbearer_exchanges_take_the_cached_token() {
+        use oauthbearer::{epoch_ms, OAuthBearerToken};
+        use std::time::{Duration, SystemTime};
+        let cfg = token::RefreshConfig::default();
+        let now = SystemTime::now();
+        // nothing fetched yet: not ready, nothing fails
+        assert!(matches!(
+            SaslClient::new(&oauth(token::State::default())),
+            Err(StartError::NotReady(_))
+        ));
+        // the provider failed: an authentication failure with its reason
+        let mut failed = token::State::default();
+        failed.on_fetched(&cfg, Err("idp down".into()), epoch_ms(now), 0.0);
+        assert!(matches!(
+            SaslClient::new(&oauth(failed)),
+            Err(StartError::Auth(e)) if e.contains("idp down")
+        ));
+        // a token: the client-first message, then the broker's error answered with 0x01
+        let mut ready = token::State::default();
+        let t = OAuthBearerToken::new("aGVhZA.Ym9keQ.", now + Duration::from_secs(60), "alice")
+            .with_extension("logicalCluster", "lkc-1");
+        ready.on_fetched(&cfg, Ok(t), epoch_ms(now), 0.0);
+        let with_token = oauth(ready);
+        let mut c = SaslClient::new(&with_token).unwrap();
+        assert_eq!(c.mechanism(), SaslMechanism::OAuthBearer);
+        assert_eq!(
+            c.start(),
+            b"n,,\x01auth=Bearer aGVhZA.Ym9keQ.\x01logicalCluster=lkc-1\x01\x01"
+        );
+        assert_eq!(
+            c.step(br#"{"status":"invalid_token"}"#),
+            Ok(Step::Send(vec![1]))
+        );
+        let ctx = c.failure_context("SASL_AUTHENTICATION_FAILED").unwrap();
+        assert!(
+            ctx.contains("invalid_token") && ctx.contains("alice"),
+            "{ctx}"
+        );
+        // accepted: an empty answer ends the exchange
+        let mut c = SaslClient::new(&with_token).unwrap();
+        c.start();
+        assert_eq!(c.step(b""), Ok(Step::Done));
+        assert_eq!(
+            SaslClient::new(&settings(SaslMechanism::Plain))
+                .unwrap()
+                .failure_context("x"),
+            None
+        );
     }
 
     #[test]

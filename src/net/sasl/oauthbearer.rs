@@ -299,11 +299,16 @@ impl OAuthBearerClient {
         }
     }
 
-    /// What the client knows that explains a refusal: the broker's error challenge and what
-    /// the token says about itself (expired, unsigned).
-    pub fn failure_context(&self, now: SystemTime) -> String {
+    /// What the client knows that explains a refusal whose message is `broker_message`: the
+    /// broker's error challenge (unless the message repeats it) and what the token says about
+    /// itself (expired, unsigned).
+    pub fn failure_context(&self, broker_message: &str, now: SystemTime) -> String {
         let mut parts = Vec::new();
-        if let Some(e) = &self.server_error {
+        if let Some(e) = self
+            .server_error
+            .as_ref()
+            .filter(|e| !broker_message.contains(e.as_str()))
+        {
             parts.push(format!("the broker's OAUTHBEARER error: {e}"));
         }
         let t = &self.token;
@@ -376,8 +381,11 @@ mod tests {
         );
         assert!(c.step(b"x").is_err());
         let now = UNIX_EPOCH + Duration::from_secs(2_000_000_100);
-        let ctx = c.failure_context(now);
+        let ctx = c.failure_context("SASL_AUTHENTICATION_FAILED", now);
         assert!(ctx.contains(r#"{"status":"invalid_token"}"#), "{ctx}");
+        // not repeated when the broker's message already has it
+        let again = c.failure_context(r#"X: {"status":"invalid_token"}"#, now);
+        assert!(!again.contains("invalid_token"), "{again}");
         assert!(ctx.contains("EXPIRED 100 s ago"), "{ctx}");
         assert!(ctx.contains("UNSIGNED"), "{ctx}");
         assert!(ctx.contains("alice"), "{ctx}");
@@ -385,7 +393,7 @@ mod tests {
         let mut c = OAuthBearerClient::new(Arc::new(token()));
         c.client_first();
         c.step(&[0xff; 10_000]).unwrap();
-        assert!(c.failure_context(now).len() < 2000);
+        assert!(c.failure_context("", now).len() < 2000);
     }
 
     #[test]

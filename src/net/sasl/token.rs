@@ -150,8 +150,8 @@ impl State {
                 TokenAnswer::Ready(t.clone())
             }
             (_, Some(e)) => TokenAnswer::Failed(format!(
-                "the OAUTHBEARER token provider failed ({} attempt{} in a row; retried with \
-                 backoff): {e}",
+                "the OAUTHBEARER token provider failed ({} failed attempt{} so far; it is \
+                 retried with backoff): {e}",
                 self.failures,
                 if self.failures == 1 { "" } else { "s" }
             )),
@@ -246,6 +246,16 @@ impl TokenCache {
             .name(format!("kafka-producer-login-thread | {name}"))
             .spawn(move || login_thread(weak, provider, cfg))?;
         Ok(cache)
+    }
+
+    /// A cache with this state and no login thread (unit tests of the exchanges).
+    #[cfg(test)]
+    pub fn fixed(state: State) -> Arc<TokenCache> {
+        Arc::new(TokenCache {
+            state: Mutex::new(state),
+            wake: Condvar::new(),
+            stopped: AtomicBool::new(true),
+        })
     }
 
     /// The token for a SASL exchange starting now.
@@ -402,7 +412,10 @@ mod tests {
         let TokenAnswer::Failed(e) = s.answer(NOW + 3600 * S) else {
             panic!("expected a failure");
         };
-        assert!(e.contains("idp down") && e.contains("10 attempts"), "{e}");
+        assert!(
+            e.contains("idp down") && e.contains("10 failed attempts"),
+            "{e}"
+        );
         // recovery clears the failure
         s.on_fetched(&cfg, Ok(token(t + 3600 * S)), t, 0.0);
         assert!(matches!(s.answer(t), TokenAnswer::Ready(_)));
@@ -413,7 +426,9 @@ mod tests {
         let cfg = RefreshConfig::default();
         let mut s = State::default();
         s.on_fetched(&cfg, Err("no".into()), NOW, 0.0);
-        assert!(matches!(s.answer(NOW), TokenAnswer::Failed(e) if e.contains("1 attempt in")));
+        assert!(
+            matches!(s.answer(NOW), TokenAnswer::Failed(e) if e.contains("1 failed attempt so"))
+        );
         s.on_fetched(
             &cfg,
             Ok(token(NOW + 3600 * S).with_extension("auth", "x")),
