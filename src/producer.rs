@@ -3,7 +3,7 @@
 
 use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::backoff::Rng;
-use crate::config::{OAuthBearerTokenProvider, ProducerConfig};
+use crate::config::ProducerConfig;
 use crate::error::{Delivery, Error};
 use crate::future::{Callback, SendFuture};
 use crate::interceptor::{
@@ -11,6 +11,7 @@ use crate::interceptor::{
 };
 use crate::metadata::Metadata;
 use crate::metrics::{CallerFigures, Metrics, SharedMetrics, WindowConfig};
+use crate::net::sasl::oauthbearer::OAuthBearerTokenProvider;
 use crate::net::sasl::token::TokenCache;
 use crate::net::{PoolConfig, SocketOptions, TcpTransport, Transport};
 use crate::partitioner::{

@@ -2,8 +2,9 @@
 //! else the configured unsecured or OIDC login) and the login thread that keeps its token
 //! fresh ([`TokenCache`]).
 
-use crate::config::{OAuthBearerTokenProvider, ProducerConfig};
+use crate::config::ProducerConfig;
 use crate::error::Error;
+use crate::net::sasl::oauthbearer::OAuthBearerTokenProvider;
 use crate::net::sasl::token::TokenCache;
 use std::sync::Arc;
 
