@@ -77,6 +77,17 @@ use std::time::Duration;
 ///   naming `sasl.jaas.config`. Under `PLAINTEXT` the `sasl.*` properties are ignored, as in
 ///   Java. The password is never logged: `Debug` and [`values`](ProducerConfig::values) show
 ///   `[hidden]` for `sasl.jaas.config` and every `*password*` property.
+/// - SASL/OAUTHBEARER (`sasl.mechanism=OAUTHBEARER`, KIP-255, with KIP-342 extensions): the
+///   tokens come from Java's unsecured login (`OAuthBearerLoginModule required
+///   unsecuredLoginStringClaim_sub="...";`, development brokers), the OIDC client-credentials
+///   login (`sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler`,
+///   `sasl.oauthbearer.token.endpoint.url`, and `clientId`, `clientSecret`, `scope`,
+///   `extension_<name>` options; cargo feature `oauth-oidc`), or a Rust
+///   [`OAuthBearerTokenProvider`](crate::OAuthBearerTokenProvider) given to
+///   [`ProducerBuilder::oauth_token_provider`](crate::ProducerBuilder::oauth_token_provider).
+///   Tokens are refreshed on a login thread at `sasl.login.refresh.window.factor` of their
+///   lifetime (with `.jitter`, `sasl.login.refresh.min.period.seconds` and
+///   `.buffer.seconds`), failures retried with `sasl.login.retry.backoff.ms` to `.max.ms`.
 /// - TLS (`security.protocol=SSL` or `SASL_SSL`; cargo feature `rustls`, off by default because
 ///   its crypto provider, ring, needs a C compiler): trusted certificates come from
 ///   `ssl.truststore.location` (a PEM file of CA certificates) or `ssl.truststore.certificates`
@@ -105,8 +116,10 @@ use std::time::Duration;
 /// [`ProducerConfigBuilder::partitioner`] instead). Values this build cannot honour are errors
 /// too: a `compression.type` whose cargo feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by
 /// default) is not compiled in, `security.protocol` `SSL` or `SASL_SSL` without the cargo
-/// feature `rustls`, JKS and PKCS12 key and trust stores, and a `sasl.mechanism` other than
-/// `PLAIN`, `SCRAM-SHA-256` and `SCRAM-SHA-512`.
+/// feature `rustls`, JKS and PKCS12 key and trust stores, a `sasl.mechanism` other than
+/// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` and `OAUTHBEARER`, and a
+/// `sasl.login.callback.handler.class` other than Java's OIDC one (without the cargo feature
+/// `oauth-oidc`, that one too).
 ///
 /// Among the ignored ones: `key.serializer` / `value.serializer` (serializers are Rust types
 /// given to the producer; the names are accepted so Java configurations can be pasted),
@@ -114,7 +127,8 @@ use std::time::Duration;
 /// [`ProducerConfig::compression_level`], but the pure-Rust encoders have one level each; only
 /// `compression.gzip.level` changes the output), `partitioner.rack.aware`, metrics,
 /// `transaction.two.phase.commit.enable` and `metadata.recovery.*` settings, and the Java-specific `ssl.*` and `sasl.*`
-/// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER).
+/// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER token validation,
+/// which is the broker's, and the jwt-bearer grant).
 #[derive(Clone)]
 pub struct ProducerConfig {
     bootstrap_servers: Vec<BrokerAddress>,
@@ -492,7 +506,8 @@ impl ProducerConfig {
     pub fn sasl_mechanism(&self) -> Option<SaslMechanism> {
         self.sasl.as_ref().map(|s| s.mechanism)
     }
-    /// The SASL user name from `sasl.jaas.config`, when the security protocol uses SASL. (The
+    /// The SASL user name from `sasl.jaas.config`, when the security protocol uses SASL (empty
+    /// for OAUTHBEARER, whose principal is the token's). (The
     /// password has no getter: it is only sent to brokers, never shown.)
     pub fn sasl_username(&self) -> Option<&str> {
         self.sasl.as_ref().map(|s| s.username.as_str())
