@@ -7,7 +7,8 @@
 //! promptly with `Error::Authentication`.
 //!
 //! Needs KAFKA_BOOTSTRAP_SASL, KAFKA_SASL_PLAINTEXT_PORT, KAFKA_BOOTSTRAP_OAUTH_JWKS and
-//! KAFKA_OAUTH_DIR (scripts/test exports them).
+//! KAFKA_OAUTH_DIR, and with the feature `rustls` KAFKA_BOOTSTRAP_SSL,
+//! KAFKA_BOOTSTRAP_SASL_SSL and KAFKA_TLS_CA (scripts/test exports them).
 
 mod support;
 
@@ -129,6 +130,57 @@ fn a_producer_without_a_token_source_is_refused() {
         }
         other => panic!("expected a config error, got {:?}", other.err()),
     }
+    // a provider for a configuration that does not use OAUTHBEARER is a mistake too
+    let plain = ProducerConfig::builder()
+        .bootstrap_servers("127.0.0.1:1")
+        .sasl_plain("alice", "alice-secret")
+        .build()
+        .unwrap();
+    let built = Producer::<String, String>::builder(plain)
+        .oauth_token_provider(|| -> Result<OAuthBearerToken, TokenProviderError> {
+            Err("unused".into())
+        })
+        .build();
+    match built {
+        Err(Error::Config { property, reason }) => {
+            assert_eq!(property, "sasl.mechanism");
+            assert!(reason.contains("OAUTHBEARER"), "{reason}");
+        }
+        other => panic!("expected a config error, got {:?}", other.err()),
+    }
+}
+
+/// OAUTHBEARER over TLS (SASL_SSL), the unsecured login, as a Java properties file has it.
+#[cfg(feature = "rustls")]
+#[test]
+fn unsecured_login_over_sasl_ssl() {
+    let broker = support::bootstrap_tls();
+    let topic = support::unique_topic("oauth-sasl-ssl");
+    support::create_topic(&broker.plaintext, &topic, 1, 1, &[]);
+    let text = format!(
+        "bootstrap.servers={}\n\
+         security.protocol=SASL_SSL\n\
+         ssl.truststore.location={}\n\
+         sasl.mechanism=OAUTHBEARER\n\
+         sasl.jaas.config={MODULE} required unsecuredLoginStringClaim_sub=\"alice\";\n",
+        broker.sasl_ssl,
+        broker.ca.display()
+    );
+    let cfg = ProducerConfig::from_properties(ProducerConfig::parse_properties(&text)).unwrap();
+    let p: Producer<String, String> = Producer::new(cfg).unwrap();
+    for i in 0..100 {
+        p.send(ProducerRecord::with_value(topic.as_str(), format!("v{i}")))
+            .unwrap()
+            .get()
+            .expect("acknowledged");
+    }
+    p.close(Duration::from_secs(10));
+    let got = support::consume(&broker.plaintext, &topic, 100, 30_000);
+    let values: Vec<String> = got.into_iter().map(|c| c.value).collect();
+    assert_eq!(
+        values,
+        (0..100).map(|i| format!("v{i}")).collect::<Vec<_>>()
+    );
 }
 
 /// Expired and unsigned tokens on the listener that checks signatures: each record fails with
