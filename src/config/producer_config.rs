@@ -119,7 +119,8 @@ use std::time::Duration;
 /// feature `rustls`, JKS and PKCS12 key and trust stores, a `sasl.mechanism` other than
 /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` and `OAUTHBEARER`, and a
 /// `sasl.login.callback.handler.class` other than Java's OIDC one (without the cargo feature
-/// `oauth-oidc`, that one too).
+/// `oauth-oidc`, that one too), and the `sasl.oauthbearer.assertion.*` settings (client
+/// assertions are not implemented).
 ///
 /// Among the ignored ones: `key.serializer` / `value.serializer` (serializers are Rust types
 /// given to the producer; the names are accepted so Java configurations can be pasted),
@@ -128,7 +129,7 @@ use std::time::Duration;
 /// `compression.gzip.level` changes the output), `partitioner.rack.aware`, metrics,
 /// `transaction.two.phase.commit.enable` and `metadata.recovery.*` settings, and the Java-specific `ssl.*` and `sasl.*`
 /// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER token validation,
-/// which is the broker's, and the jwt-bearer grant).
+/// which is the broker's).
 #[derive(Clone)]
 pub struct ProducerConfig {
     bootstrap_servers: Vec<BrokerAddress>,

@@ -128,7 +128,7 @@ const METRICS: &str =
     "no JMX or metrics push in Rust: read Producer::metrics() (Java names), or its Prometheus text";
 const KERBEROS: &str = "SASL/GSSAPI (Kerberos) is not supported";
 const OAUTH: &str = "a setting of token validation, which the broker does (the client reads a token's exp and subject without checking it)";
-const JWT_BEARER: &str = "the jwt-bearer grant (JwtBearerJwtRetriever, KIP-1139) is not implemented: the OIDC login uses client credentials";
+const ASSERTION: &str = "client assertions (private_key_jwt, RFC 7523) and the jwt-bearer grant (JwtBearerJwtRetriever) are not implemented: the OIDC login authenticates with a client id and secret";
 const LOGIN: &str = "Java login classes do not apply: credentials come from sasl.jaas.config";
 const JAVA_TLS: &str =
     "Java TLS settings do not apply: rustls offers TLS 1.3 and 1.2 with its own safe cipher suites";
@@ -244,17 +244,17 @@ pub(crate) static PROPERTIES: &[Property] = &[
     p("sasl.kerberos.ticket.renew.window.factor", DOUBLE, DefaultValue::Double(0.8), Any, ignored(KERBEROS)),
     p("sasl.oauthbearer.allow.unverified.audience", STR, NONE, Any, ignored(OAUTH)),
     p("sasl.oauthbearer.allow.unverified.issuer", STR, NONE, Any, ignored(OAUTH)),
-    p("sasl.oauthbearer.assertion.algorithm", STR, T("RS256"), Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.claim.aud", STR, NONE, Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.claim.exp.seconds", Int, N(300), Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.claim.iss", STR, NONE, Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.claim.jti.include", BOOL, B(false), Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.claim.nbf.seconds", Int, N(60), Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.claim.sub", STR, NONE, Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.file", STR, NONE, Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.private.key.file", STR, NONE, Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.private.key.passphrase", Password, NONE, Any, ignored(JWT_BEARER)),
-    p("sasl.oauthbearer.assertion.template.file", STR, NONE, Any, ignored(JWT_BEARER)),
+    p("sasl.oauthbearer.assertion.algorithm", STR, T("RS256"), Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.claim.aud", STR, NONE, Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.claim.exp.seconds", Int, N(300), Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.claim.iss", STR, NONE, Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.claim.jti.include", BOOL, B(false), Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.claim.nbf.seconds", Int, N(60), Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.claim.sub", STR, NONE, Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.file", STR, NONE, Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.private.key.file", STR, NONE, Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.private.key.passphrase", Password, NONE, Any, unsupported(ASSERTION)),
+    p("sasl.oauthbearer.assertion.template.file", STR, NONE, Any, unsupported(ASSERTION)),
     p("sasl.oauthbearer.client.credentials.client.id", STR, NONE, Any, E),
     p("sasl.oauthbearer.client.credentials.client.secret", Password, NONE, Any, E),
     p("sasl.oauthbearer.clock.skew.seconds", Int, N(30), Any, ignored(OAUTH)),
