@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn refresh_respects_buffer_and_min_period() {
         let cfg = RefreshConfig::default();
-        // 24 h token: 80% would be 4.8 h before expiry, inside the 5 min buffer? no: fine
+        // 24 h token: at 80%, well clear of both the buffer and the min period
         assert_eq!(
             refresh_at_ms(&cfg, NOW, None, NOW + 86_400 * S, 0.0),
             NOW + 69_120 * S
