@@ -12,7 +12,9 @@
 //!   `recordErrors`), per topic too; an error `send` returns counts producer-wide only, as
 //!   Java's `KafkaProducer.doSend` records it in the same `errors` sensor;
 //! - the network (Java's `Selector`): requests written, bytes out and in per broker, connects,
-//!   closes, time waiting for readiness, taken once per turn from the pool's counters.
+//!   closes, time waiting for readiness, taken once per turn from the pool's counters;
+//! - re-authentications (Java's `Selector` too): successes, failures, and each one's latency,
+//!   taken with the network counters.
 
 use super::stats::{WindowConfig, Windowed};
 use crate::accumulator::ProducerBatch;
@@ -40,6 +42,9 @@ pub(crate) struct ProducerStats {
     pub incoming: Windowed,
     pub connections_created: Windowed,
     pub connections_closed: Windowed,
+    pub reauth_succeeded: Windowed,
+    pub reauth_failed: Windowed,
+    pub reauth_latency: Windowed,
     pub io_wait_ns: u64,
     pub in_flight: usize,
     pub connections: usize,
@@ -179,6 +184,17 @@ impl Registry {
         if closed > 0.0 {
             p.connections_closed.record(&cfg, closed, t);
         }
+        let renewed = grown(net.reauthentications, self.last_net.reauthentications);
+        if renewed > 0.0 {
+            p.reauth_succeeded.record(&cfg, renewed, t);
+        }
+        let failed = grown(
+            net.failed_reauthentications,
+            self.last_net.failed_reauthentications,
+        );
+        if failed > 0.0 {
+            p.reauth_failed.record(&cfg, failed, t);
+        }
         let errors = send_errors.saturating_sub(self.send_errors_seen);
         if errors > 0 {
             p.errors.record(&cfg, errors as f64, t);
@@ -211,6 +227,15 @@ impl Registry {
             }
         }
         self.last_net.clone_from(net);
+    }
+
+    /// How long each re-authentication completed since the last turn took.
+    pub fn reauthenticated(&mut self, latencies: &[Duration], now: Instant) {
+        let (t, cfg) = (self.ms(now), self.cfg);
+        for l in latencies {
+            let ms = l.as_secs_f64() * 1000.0;
+            self.producer.reauth_latency.record(&cfg, ms, t);
+        }
     }
 
     /// Errors `send` returned that no turn recorded yet (the sender may have stopped).

@@ -161,6 +161,12 @@ pub(crate) static METRICS: &[MetricDef] = &[
     m("connection-creation-total", C, "connections", "Connections established.", p(|v| v.p.connections_created.total())),
     m("connection-close-rate", G, "connections/s", "Connections closed per second.", p(|v| v.p.connections_closed.rate(&v.clk.cfg, v.clk.now))),
     m("connection-close-total", C, "connections", "Connections closed.", p(|v| v.p.connections_closed.total())),
+    m("successful-reauthentication-rate", G, "re-authentications/s", "Sessions renewed on their connection per second (KIP-368, when the broker sets connections.max.reauth.ms).", p(|v| v.p.reauth_succeeded.rate(&v.clk.cfg, v.clk.now))),
+    m("successful-reauthentication-total", C, "re-authentications", "Sessions renewed on their connection (KIP-368).", p(|v| v.p.reauth_succeeded.total())),
+    m("failed-reauthentication-rate", G, "re-authentications/s", "Re-authentications that failed per second (refused, or their connection lost or timed out during them; Java counts refusals only).", p(|v| v.p.reauth_failed.rate(&v.clk.cfg, v.clk.now))),
+    m("failed-reauthentication-total", C, "re-authentications", "Re-authentications that failed (refused, or their connection lost or timed out during them; the connection is closed).", p(|v| v.p.reauth_failed.total())),
+    m("reauthentication-latency-avg", G, "ms", "Average time a re-authentication took, from its SaslHandshake queued to its last answer.", p(|v| v.p.reauth_latency.avg(&v.clk.cfg, v.clk.now))),
+    m("reauthentication-latency-max", G, "ms", "Longest re-authentication.", p(|v| v.p.reauth_latency.max(&v.clk.cfg, v.clk.now))),
     m("io-wait-time-ns-total", C, "ns", "Time the sender thread spent waiting for socket readiness (or a wake-up).", p(|v| v.p.io_wait_ns as f64)),
     m("metadata-age", G, "s", "Age of the metadata in use (since the producer started, before the first answer).", p(|v| v.clk.now.saturating_sub(v.p.metadata_updated) as f64 / 1000.0)),
     // Memory (BufferPool, RecordAccumulator).

@@ -11,6 +11,10 @@
 //! Kafka framing. A failure is either an authentication failure, which the sender reports to
 //! the records waiting (retrying cannot fix credentials), or a broken exchange (malformed or
 //! unexpected answer), which is handled like any lost connection.
+//!
+//! Re-authentication (KIP-368, see [`super::reauth`]) runs the same machine again from a ready
+//! connection: SaslHandshake and SaslAuthenticate, with a client built as for the first login
+//! (ApiVersions is not asked again: the versions are the connection's).
 
 use super::sasl::SaslSettings;
 use super::sasl::{SaslClient, StartError, Step};
@@ -20,6 +24,7 @@ use crate::protocol::sasl_authenticate::{self, SaslAuthenticateRequest, SaslAuth
 use crate::protocol::sasl_handshake::{self, SaslHandshakeRequest, SaslHandshakeResponse};
 use crate::protocol::versions::ApiVersionTable;
 use crate::protocol::{ErrorCode, Request};
+use std::time::Duration;
 
 /// A request the handshake wants sent: API key, version and encoded body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +72,10 @@ pub(crate) struct Handshake {
     state: State,
     sasl: Option<SaslSettings>,
     versions: Option<ApiVersionTable>,
+    /// The session lifetime the broker gave in the last SaslAuthenticate answer.
+    session_lifetime: Option<Duration>,
+    /// The exchange under way (or the last one) is a re-authentication.
+    reauthenticating: bool,
 }
 
 impl Handshake {
@@ -76,6 +85,8 @@ impl Handshake {
             state: State::ApiVersions,
             sasl,
             versions: None,
+            session_lifetime: None,
+            reauthenticating: false,
         };
         (hs, api_versions_request(api_versions::MAX_VERSION))
     }
@@ -88,6 +99,30 @@ impl Handshake {
     /// Whether the connection is ready for requests.
     pub fn is_ready(&self) -> bool {
         matches!(self.state, State::Ready)
+    }
+
+    /// The session lifetime the broker gave when the last (re-)authentication completed; `None`
+    /// without SASL or when the broker sets none (`connections.max.reauth.ms` unset, or a
+    /// broker before Kafka 2.2).
+    pub fn session_lifetime(&self) -> Option<Duration> {
+        self.session_lifetime
+    }
+
+    /// Whether the exchange under way (or the last one) is a re-authentication.
+    pub fn is_reauthentication(&self) -> bool {
+        self.reauthenticating
+    }
+
+    /// Starts re-authenticating a ready connection: the first request (SaslHandshake), or why
+    /// it cannot start. `None` when there is nothing to renew (not ready, or no SASL).
+    pub fn reauthenticate(&mut self) -> Option<Next> {
+        if !self.is_ready() || self.sasl.is_none() {
+            return None;
+        }
+        self.reauthenticating = true;
+        self.session_lifetime = None;
+        self.state = State::Failed;
+        Some(self.begin_sasl())
     }
 
     /// Reads the answer to the last request sent.
@@ -137,6 +172,15 @@ impl Handshake {
             );
         }
         self.versions = Some(table);
+        if self.sasl.is_none() {
+            return Next::Ready;
+        }
+        self.begin_sasl()
+    }
+
+    /// The SASL exchange's first request (SaslHandshake v1 naming the mechanism), with a new
+    /// client: the same for the first login and for every re-authentication.
+    fn begin_sasl(&mut self) -> Next {
         let Some(settings) = self.sasl.as_ref() else {
             return Next::Ready;
         };
@@ -220,18 +264,18 @@ impl Handshake {
         match client.step(&resp.auth_bytes) {
             Ok(Step::Send(token)) => self.authenticate(client, &token),
             Ok(Step::Done) => {
-                log::debug!(
-                    "authenticated with {}{}",
-                    client.mechanism().name(),
-                    if resp.session_lifetime_ms > 0 {
-                        format!(
-                            "; session lifetime {} ms (re-authentication is not implemented: \
-                             the broker will close the connection then, and it is reopened)",
-                            resp.session_lifetime_ms
-                        )
+                let lifetime = u64::try_from(resp.session_lifetime_ms).ok();
+                self.session_lifetime = lifetime.filter(|&ms| ms > 0).map(Duration::from_millis);
+                log::trace!(
+                    "{} with {}; session lifetime: {}",
+                    if self.reauthenticating {
+                        "re-authenticated"
                     } else {
-                        String::new()
-                    }
+                        "authenticated"
+                    },
+                    client.mechanism().name(),
+                    self.session_lifetime
+                        .map_or("none".to_string(), |l| format!("{} ms", l.as_millis()))
                 );
                 Next::Ready
             }
@@ -436,5 +480,106 @@ mod tests {
         let (mut hs, _) = Handshake::start(None);
         let next = hs.on_response(3, 12, &[]);
         assert!(matches!(next, Next::Failed(Failure::Broken(_))));
+    }
+
+    fn handshake_ok() -> Vec<u8> {
+        let mut ok = Vec::new();
+        SaslHandshakeResponse {
+            error_code: ErrorCode::NONE,
+            mechanisms: vec!["PLAIN".into()],
+        }
+        .encode(1, &mut ok);
+        ok
+    }
+
+    fn authenticate_answer(code: ErrorCode, lifetime_ms: i64) -> Vec<u8> {
+        let mut body = Vec::new();
+        SaslAuthenticateResponse {
+            error_code: code,
+            error_message: (!code.is_ok()).then(|| "session renewal refused".into()),
+            auth_bytes: Vec::new(),
+            session_lifetime_ms: lifetime_ms,
+        }
+        .encode(2, &mut body);
+        body
+    }
+
+    /// A PLAIN handshake taken to ready, the broker giving `lifetime_ms`.
+    fn authenticated(lifetime_ms: i64) -> Handshake {
+        let (mut hs, _) = Handshake::start(Some(plain()));
+        hs.on_response(18, 3, &versions_body(3, ErrorCode::NONE, BROKER));
+        hs.on_response(17, 1, &handshake_ok());
+        let ready = hs.on_response(36, 2, &authenticate_answer(ErrorCode::NONE, lifetime_ms));
+        assert_eq!(ready, Next::Ready);
+        hs
+    }
+
+    #[test]
+    fn the_session_lifetime_is_kept_when_the_broker_gives_one() {
+        assert_eq!(
+            authenticated(10_000).session_lifetime(),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(authenticated(0).session_lifetime(), None);
+        let (mut hs, _) = Handshake::start(None);
+        hs.on_response(18, 3, &versions_body(3, ErrorCode::NONE, BROKER));
+        assert_eq!(hs.session_lifetime(), None);
+    }
+
+    #[test]
+    fn reauthentication_restarts_at_sasl_handshake_with_a_new_client() {
+        let mut hs = authenticated(10_000);
+        assert!(!hs.is_reauthentication());
+        let Some(Next::Send(h)) = hs.reauthenticate() else {
+            panic!("expected a SaslHandshake");
+        };
+        // No ApiVersions again: the versions are the connection's.
+        assert_eq!((h.api_key, h.version), (17, 1));
+        assert!(!hs.is_ready(), "no request may go out while it runs");
+        assert!(hs.is_reauthentication());
+        assert!(hs.versions().is_some());
+        let Next::Send(a) = hs.on_response(17, 1, &handshake_ok()) else {
+            panic!("expected SaslAuthenticate");
+        };
+        assert_eq!((a.api_key, a.version), (36, 2));
+        let token = b"\0alice\0alice-secret";
+        assert!(a.body.windows(token.len()).any(|w| w == token));
+        let ready = hs.on_response(36, 2, &authenticate_answer(ErrorCode::NONE, 20_000));
+        assert_eq!(ready, Next::Ready);
+        assert!(hs.is_ready());
+        assert_eq!(hs.session_lifetime(), Some(Duration::from_secs(20)));
+        // And again, as many times as the sessions last.
+        assert!(matches!(hs.reauthenticate(), Some(Next::Send(o)) if o.api_key == 17));
+    }
+
+    #[test]
+    fn a_refused_reauthentication_is_an_auth_failure() {
+        let mut hs = authenticated(10_000);
+        hs.reauthenticate();
+        hs.on_response(17, 1, &handshake_ok());
+        let answer = authenticate_answer(ErrorCode::SASL_AUTHENTICATION_FAILED, 0);
+        let Next::Failed(Failure::Auth(reason)) = hs.on_response(36, 2, &answer) else {
+            panic!("expected an auth failure");
+        };
+        assert!(reason.contains("session renewal refused"), "{reason}");
+        assert!(!hs.is_ready());
+    }
+
+    #[test]
+    fn an_unexpected_answer_during_reauthentication_breaks_the_exchange() {
+        let mut hs = authenticated(10_000);
+        hs.reauthenticate();
+        let next = hs.on_response(0, 11, &[]);
+        assert!(matches!(next, Next::Failed(Failure::Broken(_))), "{next:?}");
+    }
+
+    #[test]
+    fn nothing_to_renew_without_sasl_or_before_ready() {
+        let (mut hs, _) = Handshake::start(None);
+        hs.on_response(18, 3, &versions_body(3, ErrorCode::NONE, BROKER));
+        assert!(hs.reauthenticate().is_none());
+        assert!(hs.is_ready(), "left as it was");
+        let (mut setting_up, _) = Handshake::start(Some(plain()));
+        assert!(setting_up.reauthenticate().is_none());
     }
 }

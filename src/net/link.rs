@@ -9,6 +9,7 @@
 //! feeds it events and writes the line it returns.
 
 use log::Level;
+use std::time::Duration;
 
 /// A broker's reachability as the pool last saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,6 +40,13 @@ pub(crate) enum LinkEvent<'a> {
     AuthFailed { reason: &'a str },
     /// We closed an idle connection.
     IdleClosed,
+    /// A ready connection renewed its session (KIP-368) in `latency`; the broker gave it
+    /// `lifetime`, and the next renewal is due in `next`.
+    Reauthenticated {
+        latency: Duration,
+        lifetime: Option<Duration>,
+        next: Option<Duration>,
+    },
 }
 
 /// The next state, and the line to log (level and message) for `node`.
@@ -101,6 +109,23 @@ pub(crate) fn next(link: Link, event: LinkEvent<'_>, node: &str) -> (Link, Level
             Link::AuthFailed,
             Level::Error,
             format!("authentication with {node} failed: {reason}"),
+        ),
+        (
+            link,
+            LinkEvent::Reauthenticated {
+                latency,
+                lifetime,
+                next,
+            },
+        ) => (
+            link,
+            Level::Debug,
+            format!(
+                "re-authenticated with {node} in {} ms (session lifetime {}; next renewal in {})",
+                latency.as_millis(),
+                lifetime.map_or("none".into(), |l| format!("{} ms", l.as_millis())),
+                next.map_or("never".into(), |n| format!("{} ms", n.as_millis())),
+            ),
         ),
         (_, LinkEvent::IdleClosed) => (
             Link::Idle,
@@ -191,6 +216,22 @@ mod tests {
         let (loud, link) = run(&events);
         assert_eq!(link, Link::Up);
         assert_eq!(loud.len(), 1, "only the first connect is logged: {loud:?}");
+    }
+
+    #[test]
+    fn a_reauthentication_is_one_debug_line_and_changes_nothing() {
+        let event = LinkEvent::Reauthenticated {
+            latency: Duration::from_millis(3),
+            lifetime: Some(Duration::from_secs(10)),
+            next: Some(Duration::from_millis(8900)),
+        };
+        let (link, level, line) = next(Link::Up, event, "node 1 (b:9092)");
+        assert_eq!((link, level), (Link::Up, Level::Debug));
+        assert_eq!(
+            line,
+            "re-authenticated with node 1 (b:9092) in 3 ms (session lifetime 10000 ms; next \
+             renewal in 8900 ms)"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`connection`]: framing, correlation ids, write and read buffers of one connection.
 //! - [`handshake`]: ApiVersions, then SASL ([`sasl`]), then ready: a pure state machine.
 //! - [`nodes`]: the pool the sender asks (connect, backoff, least loaded, send, poll).
+//! - [`reauth`]: when a session the broker limits is renewed on its connection (KIP-368).
 //! - [`tls`]: rustls sessions (cargo feature `rustls`).
 //! - [`traffic`]: requests, bytes, connects, closes and wait time, counted for the metrics.
 
@@ -16,6 +17,7 @@ pub(crate) mod connection;
 pub(crate) mod handshake;
 pub(crate) mod link;
 pub(crate) mod nodes;
+pub(crate) mod reauth;
 pub(crate) mod sasl;
 pub(crate) mod tcp;
 pub(crate) mod tls;

@@ -31,4 +31,9 @@ pub(crate) struct NetStats {
     pub connections_closed: u64,
     /// Time spent in the readiness wait.
     pub io_wait_ns: u64,
+    /// Sessions renewed on their connection (KIP-368).
+    pub reauthentications: u64,
+    /// Re-authentications that did not complete: refused, or their connection failed or
+    /// timed out during them.
+    pub failed_reauthentications: u64,
 }

@@ -243,9 +243,12 @@ impl<T: Transport> Sender<T> {
             self.handle(event, now);
         }
         let gauges = (self.pool.in_flight_count(), self.pool.connection_count());
+        let reauth_latencies = self.pool.take_reauth_latencies();
         let m = &self.shared.metrics;
         let send_errors = m.send_errors();
-        m.lock().turn(self.pool.stats(), gauges, send_errors, now);
+        let mut registry = m.lock();
+        registry.turn(self.pool.stats(), gauges, send_errors, now);
+        registry.reauthenticated(&reauth_latencies, now);
     }
 
     fn maybe_send_txn_request(&mut self, now: Instant, timeout: &mut Duration) {

@@ -84,6 +84,24 @@ pub(super) struct Broker {
     pub init_errors: VecDeque<ErrorCode>,
     /// The SASL password accepted (PLAIN), if the listener is SASL.
     pub sasl_password: Option<String>,
+    /// `connections.max.reauth.ms`: the session lifetime given to each authentication. A
+    /// request other than a re-authentication on an expired session closes the connection,
+    /// as a real broker does.
+    pub session_lifetime: Option<Duration>,
+    /// The session really ends this long after each authentication, whatever it advertised
+    /// (a broker whose clock runs ahead, say).
+    pub session_ends_after: Option<Duration>,
+    /// Refuse the next this many re-authentications (SASL_AUTHENTICATION_FAILED).
+    pub refuse_reauth: usize,
+    /// Never answer the next this many re-authentications' SaslAuthenticate.
+    pub swallow_reauth: usize,
+    /// Sessions renewed on their connection.
+    pub reauthentications: usize,
+    /// Requests that came on a connection while it re-authenticated (a real broker takes
+    /// them for bad SASL tokens and closes the connection; so does this one).
+    pub requests_while_reauthenticating: usize,
+    /// Connections closed for a request on an expired session.
+    pub expired_sessions: usize,
     /// Batches larger than this many bytes are refused MESSAGE_TOO_LARGE (the topic's
     /// `max.message.bytes`), as a real broker does, before any sequence check.
     pub max_message_bytes: Option<usize>,
@@ -124,6 +142,10 @@ struct Pipe {
     closed: bool,
     /// The client closed it.
     shut: bool,
+    /// Authenticated (with SASL): until when the session lasts (`None`: for ever).
+    authenticated: Option<Option<Instant>>,
+    /// A SaslHandshake came on the authenticated connection: a re-authentication is under way.
+    reauthenticating: bool,
     /// The connect never completes.
     hanging: bool,
     interest: Interest,
@@ -280,6 +302,8 @@ impl Transport for Scripted {
                 held: VecDeque::new(),
                 closed: false,
                 shut: false,
+                authenticated: None,
+                reauthenticating: false,
                 hanging,
                 interest: Interest::Write,
             },
@@ -357,6 +381,17 @@ impl Broker {
             let (key, version, cid) = (header.api_key, header.api_version, header.correlation_id);
             let body = &frame[frame.len() - d.remaining()..];
             *self.requests.entry(key).or_default() += 1;
+            if p.reauthenticating && key != 17 && key != 36 {
+                self.requests_while_reauthenticating += 1;
+                p.closed = true;
+                return;
+            }
+            let expired = matches!(p.authenticated, Some(Some(end)) if now >= end);
+            if expired && key != 17 && key != 36 {
+                self.expired_sessions += 1;
+                p.closed = true;
+                return;
+            }
             let answer = match key {
                 18 => Some(self.api_versions(version)),
                 3 => Some(self.metadata(version)),
@@ -372,8 +407,11 @@ impl Broker {
                     }
                     Some(answer)
                 }
-                17 => Some(self.sasl_handshake(version)),
-                36 => Some(self.sasl_authenticate(version, body)),
+                17 => {
+                    p.reauthenticating = p.authenticated.is_some();
+                    Some(self.sasl_handshake(version))
+                }
+                36 => self.sasl_authenticate(p, version, body, now),
                 0 => match self.produce(version, body) {
                     ProduceAnswer::Answer(b) => Some(b),
                     ProduceAnswer::None => None,
@@ -577,11 +615,36 @@ impl Broker {
         encoded(|b| resp.encode(version, b))
     }
 
-    fn sasl_authenticate(&self, version: i16, body: &[u8]) -> Vec<u8> {
+    fn sasl_authenticate(
+        &mut self,
+        p: &mut Pipe,
+        version: i16,
+        body: &[u8],
+        now: Instant,
+    ) -> Option<Vec<u8>> {
         let expected = self.sasl_password.as_deref().unwrap_or("");
-        let ok = body
+        let mut ok = body
             .windows(expected.len())
             .any(|w| w == expected.as_bytes());
+        if p.reauthenticating {
+            if self.swallow_reauth > 0 {
+                self.swallow_reauth -= 1;
+                return None;
+            }
+            if self.refuse_reauth > 0 {
+                self.refuse_reauth -= 1;
+                ok = false;
+            }
+        }
+        let lifetime = self.session_lifetime.filter(|_| ok);
+        if ok {
+            if p.reauthenticating {
+                self.reauthentications += 1;
+            }
+            p.reauthenticating = false;
+            let ends = self.session_ends_after.or(lifetime);
+            p.authenticated = Some(ends.map(|l| now + l));
+        }
         let resp = SaslAuthenticateResponse {
             error_code: if ok {
                 ErrorCode::NONE
@@ -590,9 +653,9 @@ impl Broker {
             },
             error_message: (!ok).then(|| "Invalid username or password".into()),
             auth_bytes: Vec::new(),
-            session_lifetime_ms: 0,
+            session_lifetime_ms: lifetime.map_or(0, |l| l.as_millis() as i64),
         };
-        encoded(|b| resp.encode(version, b))
+        Some(encoded(|b| resp.encode(version, b)))
     }
 
     fn produce(&mut self, version: i16, body: &[u8]) -> ProduceAnswer {

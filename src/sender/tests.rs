@@ -692,6 +692,7 @@ fn a_broker_that_drops_every_connection_costs_retries_not_records() {
 }
 
 mod adaptive;
+mod reauth;
 mod split;
 mod transactions;
 

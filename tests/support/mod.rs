@@ -436,6 +436,26 @@ pub fn bootstrap_tls() -> TlsBroker {
     }
 }
 
+/// The REAUTH listener of the broker started with `--security` (`KAFKA_BOOTSTRAP_REAUTH`: its
+/// port+5, SASL_PLAINTEXT with `connections.max.reauth.ms=10000`), and the same broker's
+/// PLAINTEXT listener (`KAFKA_SASL_PLAINTEXT_PORT`) for Kafka's tools. Panics with how to start
+/// it.
+pub fn bootstrap_reauth() -> SaslBroker {
+    if std::env::var("KAFKA_BOOTSTRAP_REAUTH").is_err() {
+        panic!(
+            "KAFKA_BOOTSTRAP_REAUTH is not set: the re-authentication tests need the REAUTH \
+             listener of `scripts/kafka start --port 9392 --security` (port+5: \
+             KAFKA_BOOTSTRAP_REAUTH=127.0.0.1:9397, with KAFKA_SASL_PLAINTEXT_PORT=9392); \
+             {HOW_TO_START}"
+        );
+    }
+    let plaintext = bootstrap_sasl().plaintext;
+    SaslBroker {
+        sasl: require_reachable("KAFKA_BOOTSTRAP_REAUTH"),
+        plaintext,
+    }
+}
+
 /// A token endpoint on loopback for the OIDC tests, signing with the harness key (see its
 /// module docs).
 pub mod token_endpoint;

@@ -25,10 +25,14 @@
 //!   reachable one.
 //! - A connection with nothing in flight and no traffic for `connections.max.idle.ms` is
 //!   closed quietly (no backoff); the next request to the node opens a new one.
+//! - A session the broker gave a lifetime (`connections.max.reauth.ms`) is renewed on the same
+//!   connection before it ends (KIP-368, [`super::reauth`]; `renew.rs`): the node is not ready
+//!   while it is, so the sender holds its requests, and answers to those in flight still come.
 
 use super::connection::{Connection, ConnectionError, FrameBody, WireParts};
-use super::handshake::{Failure, Handshake, Next, Outgoing};
+use super::handshake::{Handshake, Next, Outgoing};
 use super::link::{self, Link, LinkEvent};
+use super::reauth::Session;
 use super::sasl::SaslSettings;
 use super::traffic::NetStats;
 use super::transport::{Readiness, Stream, Transport};
@@ -38,6 +42,8 @@ use crate::protocol::Request;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod renew;
 
 /// Connection settings from the producer config.
 #[derive(Debug, Clone)]
@@ -134,6 +140,8 @@ struct Node<S: Stream, C> {
     /// resolved again. A ready connection that breaks is reopened to the same address.
     addresses: Vec<SocketAddr>,
     address: usize,
+    /// The connection's SASL session: when to re-authenticate, or since when it is.
+    session: Session,
 }
 
 impl<S: Stream, C> Node<S, C> {
@@ -149,6 +157,7 @@ impl<S: Stream, C> Node<S, C> {
             connect_timeout: Duration::ZERO,
             addresses: Vec::new(),
             address: 0,
+            session: Session::Unlimited,
         }
     }
     fn is_ready(&self) -> bool {
@@ -182,6 +191,8 @@ pub(crate) struct NodePool<T: Transport, C> {
     pending: Vec<Event<C>>,
     ready: Vec<Readiness>,
     stats: NetStats,
+    /// How long each re-authentication completed since the sender last took them took.
+    reauth_latencies: Vec<Duration>,
 }
 
 impl<T: Transport, C: WireParts> NodePool<T, C> {
@@ -215,6 +226,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
             pending: Vec::new(),
             ready: Vec::new(),
             stats: NetStats::default(),
+            reauth_latencies: Vec::new(),
         }
     }
 
@@ -290,12 +302,14 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
     }
 
     /// Starts a connection to `id` if allowed now; returns whether it is connected (perhaps
-    /// still setting up).
+    /// still setting up). A connection whose session is due for renewal starts re-authenticating
+    /// (it is then connected but not ready: see [`NodePool::can_send`]).
     pub fn ensure_connected(&mut self, id: i32, now: Instant) -> bool {
         let Some(node) = self.nodes.get_mut(&id) else {
             return false;
         };
         if node.conn.is_some() {
+            self.maybe_reauthenticate(id, now);
             return true;
         }
         if !node.may_connect(now) {
@@ -332,6 +346,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                 let (hs, first) = Handshake::start(self.cfg.sasl.clone());
                 node.conn = Some(Connection::new(stream, connecting, timeout, now));
                 node.handshake = Some(hs);
+                node.session = Session::Unlimited;
                 node.connect_timeout = timeout;
                 self.keys.insert(key, id);
                 self.send_setup(id, first, now);
@@ -350,17 +365,21 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
     }
 
     /// A ready node with the fewest requests in flight; failing that, starts a connection to
-    /// a known broker (else the next bootstrap address) and returns `None`.
+    /// a known broker (else the next bootstrap address) and returns `None`. A node whose
+    /// session is due for renewal starts re-authenticating instead of being picked.
     pub fn least_loaded(&mut self, now: Instant) -> Option<i32> {
         let max = self.cfg.max_in_flight.max(1);
-        let best = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.is_ready() && n.in_flight() < max)
-            .min_by_key(|(&id, n)| (n.in_flight(), id))
-            .map(|(&id, _)| id);
-        if best.is_some() {
-            return best;
+        loop {
+            let best = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.is_ready() && n.in_flight() < max)
+                .min_by_key(|(&id, n)| (n.in_flight(), id))
+                .map(|(&id, _)| id);
+            let Some(id) = best else { break };
+            if !self.maybe_reauthenticate(id, now) {
+                return Some(id);
+            }
         }
         // Nothing ready: if a connection is being set up, wait for it.
         if self.nodes.values().any(Node::is_setting_up) {
@@ -578,12 +597,15 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
             if c.oldest_in_flight()
                 .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.request_timeout)
             {
+                let what = if n.session.is_renewing() {
+                    "re-authentication not completed"
+                } else {
+                    "no response"
+                };
+                let timeout = self.cfg.request_timeout;
                 expired.push((
                     id,
-                    format!(
-                        "no response within request.timeout.ms ({:?})",
-                        self.cfg.request_timeout
-                    ),
+                    format!("{what} within request.timeout.ms ({timeout:?})"),
                 ));
                 continue;
             }
@@ -704,7 +726,9 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         };
         match hs.on_response(api_key, version, body) {
             Next::Send(out) => self.send_setup(id, out, now),
+            Next::Ready if hs.is_reauthentication() => self.reauthenticated(id, now),
             Next::Ready => {
+                node.session = Session::started(hs.session_lifetime(), now, self.rng.next_unit());
                 node.failures = 0;
                 node.failed_connects = 0;
                 node.reconnect_at = None;
@@ -714,11 +738,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
                     authenticated: self.cfg.sasl.is_some(),
                 });
             }
-            Next::Failed(Failure::Auth(reason)) => {
-                self.auth_failed(id, reason.clone());
-                self.disconnect(id, &format!("authentication failed: {reason}"), now);
-            }
-            Next::Failed(Failure::Broken(reason)) => self.disconnect(id, &reason, now),
+            Next::Failed(failure) => self.setup_failed(id, failure, now),
         }
     }
 
@@ -777,8 +797,13 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
-        let was_ready = node.is_ready();
+        let renewing = node.session.is_renewing();
+        let was_ready = node.is_ready() || renewing;
         let Some(conn) = node.conn.take() else { return };
+        node.session = Session::Unlimited;
+        if renewing {
+            self.stats.failed_reauthentications += 1;
+        }
         let connecting = conn.is_connecting();
         node.handshake = None;
         self.keys.retain(|_, v| *v != id);
