@@ -13,7 +13,9 @@
 //! normalisation, at least 4096 iterations. The server's signature is checked, so a broker
 //! that does not know the password cannot pass for one that does.
 //!
-//! Delegation tokens (`tokenauth` extension) and re-authentication (KIP-368) are not done here.
+//! Delegation tokens (`tokenauth` extension) are not done. Re-authentication (KIP-368) runs a
+//! new exchange built the same way (see `super::reauth`); an OAUTHBEARER one takes the token
+//! cache's current token.
 
 use std::fmt;
 use std::sync::Arc;
