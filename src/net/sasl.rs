@@ -31,8 +31,9 @@ pub(crate) mod unsecured;
 use oauthbearer::OAuthBearerClient;
 use token::{TokenAnswer, TokenCache};
 
-/// A SASL mechanism (`sasl.mechanism`).
+/// A SASL mechanism (`sasl.mechanism`). Non-exhaustive: mechanisms may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SaslMechanism {
     /// `PLAIN` (RFC 4616): user name and password sent as they are. The default here (Java's
     /// default, GSSAPI, is not implemented).
