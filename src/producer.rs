@@ -688,6 +688,10 @@ impl<K, V> Producer<K, V> {
 
     fn close_then_interceptors(&self, timeout: Duration) {
         let answered = self.inner.close(timeout);
+        if let (true, Some(login)) = (answered, &self.inner.login) {
+            // the sender is done: no connection will ask for a token again
+            login.stop();
+        }
         if let (true, Some(i)) = (answered, &self.interceptors) {
             i.chain.close();
         }

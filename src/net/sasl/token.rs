@@ -477,4 +477,33 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         cache.stop();
     }
+
+    #[test]
+    fn a_failing_provider_is_retried_until_stopped() {
+        use std::sync::atomic::AtomicU32;
+        let calls = Arc::new(AtomicU32::new(0));
+        let c2 = calls.clone();
+        let provider =
+            move || -> Result<OAuthBearerToken, super::super::oauthbearer::TokenProviderError> {
+                c2.fetch_add(1, Ordering::SeqCst);
+                Err("down".into())
+            };
+        let cfg = RefreshConfig {
+            retry_backoff: Duration::from_millis(5),
+            retry_backoff_max: Duration::from_millis(10),
+            ..RefreshConfig::default()
+        };
+        let cache = TokenCache::start(Arc::new(provider), cfg, "test").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while calls.load(Ordering::SeqCst) < 4 {
+            assert!(std::time::Instant::now() < deadline, "not retried");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(matches!(cache.current(), TokenAnswer::Failed(e) if e.contains("down")));
+        cache.stop();
+        let at_stop = calls.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(200));
+        // at most the call that was under way when it stopped (20 more without the stop)
+        assert!(calls.load(Ordering::SeqCst) <= at_stop + 1);
+    }
 }
