@@ -7,10 +7,12 @@
 //! - `parse.rs`: strings to checked values (names, types, ranges, allowed values, defaults);
 //! - `rules.rs`: the rules between properties (idempotence, delivery timeout, backoffs);
 //! - `security.rs`: SASL credentials (`sasl.jaas.config`) and TLS (PEM stores);
+//! - `oauth.rs`: SASL/OAUTHBEARER's login (unsecured, OIDC, or a provider) and refresh timing;
 //! - `types.rs`: the typed values (`Acks`, `SecurityProtocol`, ...) and bootstrap addresses;
 //! - `builder.rs` and `producer_config.rs`: the public builder and configuration.
 
 mod builder;
+mod oauth;
 mod parse;
 mod producer_config;
 pub(crate) mod properties;
@@ -23,7 +25,8 @@ mod types;
 pub use builder::ProducerConfigBuilder;
 pub use producer_config::ProducerConfig;
 pub use types::{
-    Acks, BrokerAddress, ClientDnsLookup, CompressionType, SaslMechanism, SecurityProtocol,
+    Acks, BrokerAddress, ClientDnsLookup, CompressionType, OAuthBearerToken,
+    OAuthBearerTokenProvider, SaslMechanism, SecurityProtocol, TokenProviderError,
 };
 
 #[cfg(test)]
