@@ -100,7 +100,10 @@
 //! `gzip`, `snappy`, `lz4`, `zstd` (codecs) and `sasl-scram` (SCRAM-SHA-256/512) are on by
 //! default and pure Rust. `rustls` (off by default) adds TLS, `security.protocol` `SSL` and
 //! `SASL_SSL` (see [`ProducerConfig`]); its crypto provider, `ring`, compiles C, so enabling it
-//! needs a C compiler.
+//! needs a C compiler. `oauth-oidc` (off by default, pure Rust: `ureq`) adds SASL/OAUTHBEARER's
+//! OIDC client-credentials login (Java's `OAuthBearerLoginCallbackHandler`); an `https://`
+//! token endpoint needs `rustls` too. OAUTHBEARER itself (Java's unsecured login, and an
+//! [`OAuthBearerTokenProvider`] of your own) needs no feature.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -131,8 +134,9 @@ mod serializer;
 mod topic;
 
 pub use config::{
-    Acks, BrokerAddress, ClientDnsLookup, CompressionType, ProducerConfig, ProducerConfigBuilder,
-    SaslMechanism, SecurityProtocol,
+    Acks, BrokerAddress, ClientDnsLookup, CompressionType, OAuthBearerToken,
+    OAuthBearerTokenProvider, ProducerConfig, ProducerConfigBuilder, SaslMechanism,
+    SecurityProtocol, TokenProviderError,
 };
 pub use error::{Delivery, Error, Result, TransactionErrorKind};
 pub use future::{Callback, SendFuture};

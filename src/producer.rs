@@ -11,6 +11,8 @@ use crate::interceptor::{
 };
 use crate::metadata::Metadata;
 use crate::metrics::{CallerFigures, Metrics, SharedMetrics, WindowConfig};
+use crate::net::sasl::oauthbearer::OAuthBearerTokenProvider;
+use crate::net::sasl::token::TokenCache;
 use crate::net::{PoolConfig, SocketOptions, TcpTransport, Transport};
 use crate::partitioner::{
     choose_partition, BuiltInPartitioners, LoadStats, PartitionChoice, TopicLayout,
@@ -33,6 +35,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod login;
 mod transactions;
 
 thread_local! {
@@ -101,6 +104,7 @@ pub struct ProducerBuilder<K, V, KS = DefaultSerializer, VS = DefaultSerializer>
     key_serializer: KS,
     value_serializer: VS,
     interceptors: Vec<Box<dyn ProducerInterceptor<K, V>>>,
+    token_provider: Option<Arc<dyn OAuthBearerTokenProvider>>,
 }
 
 impl<K, V, KS, VS> ProducerBuilder<K, V, KS, VS> {
@@ -131,12 +135,25 @@ impl<K, V, KS, VS> ProducerBuilder<K, V, KS, VS> {
             key_serializer,
             value_serializer,
             interceptors: self.interceptors,
+            token_provider: self.token_provider,
         }
     }
 
     /// Adds an interceptor after those added before (see [`ProducerInterceptor`]).
     pub fn interceptor(mut self, interceptor: impl ProducerInterceptor<K, V> + 'static) -> Self {
         self.interceptors.push(Box::new(interceptor));
+        self
+    }
+
+    /// Gives SASL/OAUTHBEARER its tokens (see [`OAuthBearerTokenProvider`]), in place of the
+    /// login `sasl.jaas.config` configures (Java: a custom `sasl.login.callback.handler.class`).
+    /// The configuration must use `sasl.mechanism=OAUTHBEARER`; `sasl.jaas.config` may then be
+    /// left unset.
+    pub fn oauth_token_provider(
+        mut self,
+        provider: impl OAuthBearerTokenProvider + 'static,
+    ) -> Self {
+        self.token_provider = Some(Arc::new(provider));
         self
     }
 
@@ -152,8 +169,12 @@ impl<K, V, KS, VS> ProducerBuilder<K, V, KS, VS> {
         KS: Serializer<K> + 'static,
         VS: Serializer<V> + 'static,
     {
-        let mut producer =
-            Producer::with_serializers(self.config, self.key_serializer, self.value_serializer)?;
+        let mut producer = Producer::start(
+            self.config,
+            self.key_serializer,
+            self.value_serializer,
+            self.token_provider,
+        )?;
         if !self.interceptors.is_empty() {
             let chain = Arc::new(Interceptors::new(self.interceptors));
             producer.interceptors = Some(Intercepting {
@@ -174,6 +195,16 @@ struct Inner {
     closed: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     exited: crossbeam_channel::Receiver<()>,
+    /// OAUTHBEARER's token and login thread, stopped with the producer.
+    login: Option<Arc<TokenCache>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(login) = &self.login {
+            login.stop();
+        }
+    }
 }
 
 impl<K, V> Producer<K, V>
@@ -201,6 +232,7 @@ impl<K, V> Producer<K, V> {
             key_serializer: DefaultSerializer,
             value_serializer: DefaultSerializer,
             interceptors: Vec::new(),
+            token_provider: None,
         }
     }
 }
@@ -216,6 +248,16 @@ impl<K, V> Producer<K, V> {
         key_serializer: impl Serializer<K> + 'static,
         value_serializer: impl Serializer<V> + 'static,
     ) -> Result<Self, Error> {
+        Self::start(config, key_serializer, value_serializer, None)
+    }
+
+    fn start(
+        config: ProducerConfig,
+        key_serializer: impl Serializer<K> + 'static,
+        value_serializer: impl Serializer<V> + 'static,
+        token_provider: Option<Arc<dyn OAuthBearerTokenProvider>>,
+    ) -> Result<Self, Error> {
+        let login = login::start(&config, token_provider)?;
         let acc = Arc::new(RecordAccumulator::new(AccumulatorConfig {
             batch_size: config.batch_size(),
             max_batch_size: config.batch_max_size().min(config.max_request_size()),
@@ -286,7 +328,10 @@ impl<K, V> Producer<K, V> {
                 setup_timeout: config.socket_connection_setup_timeout(),
                 setup_timeout_max: config.socket_connection_setup_timeout_max(),
                 connections_max_idle: config.connections_max_idle(),
-                sasl: config.sasl_settings().cloned(),
+                sasl: config.sasl_settings().cloned().map(|mut s| {
+                    s.oauth = login.clone();
+                    s
+                }),
             },
         };
         log::info!("producer {} starting: {:?}", config.client_id(), config);
@@ -315,6 +360,7 @@ impl<K, V> Producer<K, V> {
                 closed: AtomicBool::new(false),
                 thread: Mutex::new(Some(thread)),
                 exited: exit_rx,
+                login,
             }),
             interceptors: None,
         })
@@ -642,6 +688,10 @@ impl<K, V> Producer<K, V> {
 
     fn close_then_interceptors(&self, timeout: Duration) {
         let answered = self.inner.close(timeout);
+        if let (true, Some(login)) = (answered, &self.inner.login) {
+            // the sender is done: no connection will ask for a token again
+            login.stop();
+        }
         if let (true, Some(i)) = (answered, &self.interceptors) {
             i.chain.close();
         }

@@ -75,9 +75,10 @@ fn three_node_cluster_takes_a_replicated_topic() {
     assert_eq!(lines.len(), 3, "{desc}");
 }
 
-/// `scripts/kafka start --security`: SASL_PLAINTEXT (PLAIN), SSL and SASL_SSL (SCRAM-SHA-512)
+/// `scripts/kafka start --security`: SASL_PLAINTEXT (PLAIN), SSL, SASL_SSL (SCRAM-SHA-512),
+/// REAUTH (OAUTHBEARER) and MTLS (a keytool PKCS12 client store)
 /// listeners beside PLAINTEXT, with the self-signed CA the script prints. Runs its own broker
-/// (port 9492, listeners 9494-9496, apart from the shared one `scripts/test` starts on 9392)
+/// (port 9492, listeners 9494-9499, apart from the shared one `scripts/test` starts on 9392)
 /// in its own run directory, stopped at the end.
 #[test]
 fn security_listeners_take_plain_ssl_and_scram_clients() {
@@ -133,6 +134,10 @@ fn security_listeners_take_plain_ssl_and_scram_clients() {
         ("127.0.0.1:9494", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" password=\"alice-secret\";\n".to_string(), "plain"),
         ("127.0.0.1:9495", format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "ssl"),
         ("127.0.0.1:9496", format!("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"alice-secret\";\nssl.truststore.type=PEM\nssl.truststore.location={ca}\n"), "scram"),
+        // The REAUTH listener takes Java's unsecured OAUTHBEARER login.
+        ("127.0.0.1:9497", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"alice\";\n".to_string(), "reauth-oauthbearer"),
+        // The MTLS listener takes the keytool-made client.p12 beside the CA file.
+        ("127.0.0.1:9499", format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca}\nssl.keystore.type=PKCS12\nssl.keystore.location={}\nssl.keystore.password=changeit\n", std::path::Path::new(&ca).with_file_name("client.p12").display()), "mtls"),
     ];
     for (bs, props, value) in &clients {
         let file = run_dir.join(format!("{value}.properties"));
@@ -160,7 +165,7 @@ fn security_listeners_take_plain_ssl_and_scram_clients() {
             "secure",
             "--from-beginning",
             "--max-messages",
-            "3",
+            "5",
             "--timeout-ms",
             "20000",
         ],

@@ -227,7 +227,8 @@ impl ProducerConfigBuilder {
     }
     /// `sasl.jaas.config`, as in Java, e.g.
     /// `org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="secret";`
-    /// (`PlainLoginModule` or `ScramLoginModule`; only `username` and `password` are used).
+    /// (`PlainLoginModule` or `ScramLoginModule`; only `username` and `password` are used; for
+    /// OAUTHBEARER, `OAuthBearerLoginModule` with Java's options, see the README).
     pub fn sasl_jaas_config(self, jaas: impl Into<String>) -> Self {
         self.set("sasl.jaas.config", jaas)
     }
@@ -277,6 +278,35 @@ impl ProducerConfigBuilder {
             jaas_escape(username),
             jaas_escape(password)
         );
+        self.sasl_mechanism(mechanism)
+            .sasl_jaas_config(jaas)
+            .sasl_protocol()
+    }
+    /// SASL/OAUTHBEARER: sets `sasl.mechanism`, and `security.protocol` as
+    /// [`sasl_plain`](Self::sasl_plain) does. The tokens come from `sasl.jaas.config` (Java's
+    /// unsecured login or the OIDC login) or from a provider given to
+    /// [`ProducerBuilder::oauth_token_provider`](crate::ProducerBuilder::oauth_token_provider).
+    ///
+    /// ```
+    /// use kafka_sync::{ProducerConfig, SaslMechanism};
+    /// let cfg = ProducerConfig::builder()
+    ///     .bootstrap_servers("localhost:9094")
+    ///     .sasl_oauthbearer()
+    ///     .sasl_jaas_config(
+    ///         "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
+    ///          unsecuredLoginStringClaim_sub=\"alice\";",
+    ///     )
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cfg.sasl_mechanism(), Some(SaslMechanism::OAuthBearer));
+    /// ```
+    pub fn sasl_oauthbearer(self) -> Self {
+        self.sasl_mechanism(SaslMechanism::OAuthBearer)
+            .sasl_protocol()
+    }
+    /// `security.protocol` `SASL_PLAINTEXT` (or `SASL_SSL` if it was `SSL`) unless it is
+    /// already a SASL protocol.
+    fn sasl_protocol(self) -> Self {
         let protocol = match self
             .props
             .get("security.protocol")
@@ -286,10 +316,9 @@ impl ProducerConfigBuilder {
             Some(p) if p == "SSL" => Some(SecurityProtocol::SaslSsl),
             _ => Some(SecurityProtocol::SaslPlaintext),
         };
-        let b = self.sasl_mechanism(mechanism).sasl_jaas_config(jaas);
         match protocol {
-            Some(p) => b.security_protocol(p),
-            None => b,
+            Some(p) => self.security_protocol(p),
+            None => self,
         }
     }
     /// Trust the CA certificates in this PEM file (`ssl.truststore.location`, with

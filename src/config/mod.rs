@@ -9,6 +9,7 @@
 //! - `security.rs`: SASL credentials (`sasl.jaas.config`);
 //! - `ssl.rs`: TLS settings, reading `keystore.rs` (PKCS12 and JKS stores) and `pem.rs`
 //!   (PEM certificates and keys, encrypted PKCS#8 included);
+//! - `oauth.rs`: SASL/OAUTHBEARER's login (unsecured, OIDC, or a provider) and refresh timing;
 //! - `types.rs`: the typed values (`Acks`, `SecurityProtocol`, ...) and bootstrap addresses;
 //! - `builder.rs` and `producer_config.rs`: the public builder and configuration.
 
@@ -17,6 +18,7 @@ mod builder;
 mod ec_key;
 #[cfg(feature = "tls")]
 mod keystore;
+mod oauth;
 mod parse;
 #[cfg(feature = "tls")]
 mod pem;
@@ -33,7 +35,8 @@ mod types;
 pub use builder::ProducerConfigBuilder;
 pub use producer_config::ProducerConfig;
 pub use types::{
-    Acks, BrokerAddress, ClientDnsLookup, CompressionType, SaslMechanism, SecurityProtocol,
+    Acks, BrokerAddress, ClientDnsLookup, CompressionType, OAuthBearerToken,
+    OAuthBearerTokenProvider, SaslMechanism, SecurityProtocol, TokenProviderError,
 };
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::types::{
     SaslMechanism, SecurityProtocol,
 };
 use crate::error::Error;
+use crate::net::sasl::token::OAuthConfig;
 use crate::net::tls::TlsConnector;
 use crate::partitioner::Partitioner;
 use std::collections::BTreeMap;
@@ -78,6 +79,17 @@ use std::time::Duration;
 ///   naming `sasl.jaas.config`. Under `PLAINTEXT` the `sasl.*` properties are ignored, as in
 ///   Java. The password is never logged: `Debug` and [`values`](ProducerConfig::values) show
 ///   `[hidden]` for `sasl.jaas.config` and every `*password*` property.
+/// - SASL/OAUTHBEARER (`sasl.mechanism=OAUTHBEARER`, KIP-255, with KIP-342 extensions): the
+///   tokens come from Java's unsecured login (`OAuthBearerLoginModule required
+///   unsecuredLoginStringClaim_sub="...";`, development brokers), the OIDC client-credentials
+///   login (`sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler`,
+///   `sasl.oauthbearer.token.endpoint.url`, and `clientId`, `clientSecret`, `scope`,
+///   `extension_<name>` options; cargo feature `oauth-oidc`), or a Rust
+///   [`OAuthBearerTokenProvider`](crate::OAuthBearerTokenProvider) given to
+///   [`ProducerBuilder::oauth_token_provider`](crate::ProducerBuilder::oauth_token_provider).
+///   Tokens are refreshed on a login thread at `sasl.login.refresh.window.factor` of their
+///   lifetime (with `.jitter`, `sasl.login.refresh.min.period.seconds` and
+///   `.buffer.seconds`), failures retried with `sasl.login.retry.backoff.ms` to `.max.ms`.
 /// - TLS (`security.protocol=SSL` or `SASL_SSL`; cargo feature `rustls`, on by default, or
 ///   `rustls-graviola`): trusted certificates come from `ssl.truststore.location` (a PKCS12
 ///   store opened with `ssl.truststore.password`, or a PEM file of CA certificates) or
@@ -110,8 +122,11 @@ use std::time::Duration;
 /// [`ProducerConfigBuilder::partitioner`] instead). Values this build cannot honour are errors
 /// too: a `compression.type` whose cargo feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by
 /// default) is not compiled in, `security.protocol` `SSL` or `SASL_SSL` without a TLS cargo
-/// feature, JKS key and trust stores, and a `sasl.mechanism` other than
-/// `PLAIN`, `SCRAM-SHA-256` and `SCRAM-SHA-512`.
+/// feature, JKS key and trust stores, a `sasl.mechanism` other than
+/// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` and `OAUTHBEARER`, and a
+/// `sasl.login.callback.handler.class` other than Java's OIDC one (without the cargo feature
+/// `oauth-oidc`, that one too), and the `sasl.oauthbearer.assertion.*` settings (client
+/// assertions are not implemented).
 ///
 /// Among the ignored ones: `key.serializer` / `value.serializer` (serializers are Rust types
 /// given to the producer; the names are accepted so Java configurations can be pasted),
@@ -119,7 +134,8 @@ use std::time::Duration;
 /// [`ProducerConfig::compression_level`], but the pure-Rust encoders have one level each; only
 /// `compression.gzip.level` changes the output), `partitioner.rack.aware`, metrics,
 /// `transaction.two.phase.commit.enable` and `metadata.recovery.*` settings, and the Java-specific `ssl.*` and `sasl.*`
-/// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER).
+/// settings (providers, protocols, cipher suites, Kerberos, OAUTHBEARER token validation,
+/// which is the broker's).
 #[derive(Clone)]
 pub struct ProducerConfig {
     bootstrap_servers: Vec<BrokerAddress>,
@@ -159,6 +175,8 @@ pub struct ProducerConfig {
     client_dns_lookup: ClientDnsLookup,
     security_protocol: SecurityProtocol,
     sasl: Option<SaslSettings>,
+    /// OAUTHBEARER's login and refresh timing (`sasl.mechanism=OAUTHBEARER` only).
+    oauth: Option<OAuthConfig>,
     tls: Option<TlsConnector>,
     partitioner: Option<Arc<dyn Partitioner>>,
     metrics_num_samples: usize,
@@ -227,15 +245,15 @@ impl ProducerConfig {
         let security_protocol =
             SecurityProtocol::from_name(v.text("security.protocol").unwrap_or_default())?;
         // As in Java, sasl.* and ssl.* are only read by the protocols that use them.
-        let sasl = if security_protocol.uses_sasl() {
-            let s = security::parse_sasl(&v)?;
+        let (sasl, oauth) = if security_protocol.uses_sasl() {
+            let (s, oauth) = security::parse_sasl(&v)?;
             v.set(
                 "sasl.mechanism",
                 Value::Text(s.mechanism.name().to_string()),
             );
-            Some(s)
+            (Some(s), oauth)
         } else {
-            None
+            (None, None)
         };
         #[cfg(feature = "tls")]
         let tls = if security_protocol.uses_tls() {
@@ -316,6 +334,7 @@ impl ProducerConfig {
             ),
             security_protocol,
             sasl,
+            oauth,
             tls,
             partitioner,
             values,
@@ -494,10 +513,14 @@ impl ProducerConfig {
     pub fn sasl_mechanism(&self) -> Option<SaslMechanism> {
         self.sasl.as_ref().map(|s| s.mechanism)
     }
-    /// The SASL user name from `sasl.jaas.config`, when the security protocol uses SASL. (The
+    /// The SASL user name from `sasl.jaas.config`, when the security protocol uses SASL (empty
+    /// for OAUTHBEARER, whose principal is the token's). (The
     /// password has no getter: it is only sent to brokers, never shown.)
     pub fn sasl_username(&self) -> Option<&str> {
         self.sasl.as_ref().map(|s| s.username.as_str())
+    }
+    pub(crate) fn oauth_config(&self) -> Option<&OAuthConfig> {
+        self.oauth.as_ref()
     }
     pub(crate) fn sasl_settings(&self) -> Option<&SaslSettings> {
         self.sasl.as_ref()

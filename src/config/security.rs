@@ -1,9 +1,11 @@
 //! SASL settings: the mechanism and the credentials from `sasl.jaas.config` (TLS is in
 //! `ssl.rs`). Secrets never appear in errors or logs.
 
+use super::oauth::parse_oauth;
 use super::parse::{invalid, Resolved};
 use super::types::SaslMechanism;
 use crate::error::Error;
+use crate::net::sasl::token::OAuthConfig;
 pub(crate) use crate::net::sasl::SaslSettings;
 
 /// Quotes a value for a JAAS option: backslash and double quote are escaped.
@@ -166,8 +168,9 @@ pub(crate) fn parse_jaas(text: &str) -> Result<JaasModule, String> {
     })
 }
 
-/// `sasl.mechanism` and the credentials in `sasl.jaas.config`, for a SASL security protocol.
-pub(crate) fn parse_sasl(p: &Resolved) -> Result<SaslSettings, Error> {
+/// `sasl.mechanism` and the credentials in `sasl.jaas.config`, for a SASL security protocol;
+/// for OAUTHBEARER also where its tokens come from.
+pub(crate) fn parse_sasl(p: &Resolved) -> Result<(SaslSettings, Option<OAuthConfig>), Error> {
     const MECH: &str = "sasl.mechanism";
     const JAAS: &str = "sasl.jaas.config";
     let mechanism =
@@ -188,10 +191,25 @@ pub(crate) fn parse_sasl(p: &Resolved) -> Result<SaslSettings, Error> {
                 None => return Err(invalid(
                     MECH,
                     v,
-                    "not supported; this client implements PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
+                    "not supported; this client implements PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 \
+                     and OAUTHBEARER",
                 )),
             },
         };
+    if mechanism == SaslMechanism::OAuthBearer {
+        let module = match p.text(JAAS) {
+            Some(text) => Some(parse_jaas(text).map_err(|why| Error::config(JAAS, why))?),
+            None => None,
+        };
+        let oauth = parse_oauth(p, module.as_ref())?;
+        let settings = SaslSettings {
+            mechanism,
+            username: String::new(),
+            password: String::new(),
+            oauth: None,
+        };
+        return Ok((settings, Some(oauth)));
+    }
     // The value is a secret: errors describe it without quoting it.
     let Some(text) = p.text(JAAS) else {
         return Err(Error::config(
@@ -245,9 +263,11 @@ pub(crate) fn parse_sasl(p: &Resolved) -> Result<SaslSettings, Error> {
     if username.is_empty() {
         return Err(Error::config(JAAS, "the username is empty"));
     }
-    Ok(SaslSettings {
+    let settings = SaslSettings {
         mechanism,
         username,
         password,
-    })
+        oauth: None,
+    };
+    Ok((settings, None))
 }

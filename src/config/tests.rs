@@ -550,7 +550,14 @@ fn sasl_config_errors() {
         r.contains("ScramLoginModule") || r.contains("sasl-scram"),
         "{r}"
     );
-    for m in ["GSSAPI", "OAUTHBEARER", "SCRAM-SHA-1", ""] {
+    let (p, r) = err(&[
+        sasl,
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", PLAIN_JAAS),
+    ]);
+    assert_eq!(p, "sasl.jaas.config");
+    assert!(r.contains("OAuthBearerLoginModule"), "{r}");
+    for m in ["GSSAPI", "SCRAM-SHA-1", ""] {
         let (p, r) = err(&[
             sasl,
             ("sasl.mechanism", m),

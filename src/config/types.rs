@@ -4,6 +4,9 @@ use super::parse::invalid;
 use crate::error::Error;
 use std::fmt;
 
+pub use crate::net::sasl::oauthbearer::{
+    OAuthBearerToken, OAuthBearerTokenProvider, TokenProviderError,
+};
 pub use crate::net::sasl::SaslMechanism;
 
 /// How many acknowledgements the leader must have before answering a produce request (`acks`).

@@ -17,7 +17,7 @@
 //! (ApiVersions is not asked again: the versions are the connection's).
 
 use super::sasl::SaslSettings;
-use super::sasl::{SaslClient, Step};
+use super::sasl::{SaslClient, StartError, Step};
 use crate::protocol::api_versions::{self, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::produce;
 use crate::protocol::sasl_authenticate::{self, SaslAuthenticateRequest, SaslAuthenticateResponse};
@@ -186,7 +186,8 @@ impl Handshake {
         };
         let client = match SaslClient::new(settings) {
             Ok(c) => c,
-            Err(e) => return Next::Failed(Failure::Auth(e)),
+            Err(StartError::Auth(e)) => return Next::Failed(Failure::Auth(e)),
+            Err(StartError::NotReady(e)) => return broken(e),
         };
         let req = SaslHandshakeRequest {
             mechanism: client.mechanism().name(),
@@ -251,10 +252,13 @@ impl Handshake {
             Err(e) => return broken(format!("malformed SaslAuthenticate response: {e}")),
         };
         if !resp.error_code.is_ok() {
-            let reason = match resp.error_message.as_deref() {
+            let mut reason = match resp.error_message.as_deref() {
                 Some(m) if !m.is_empty() => format!("{}: {m}", resp.error_code.name()),
                 _ => resp.error_code.to_string(),
             };
+            if let Some(context) = client.failure_context(&reason) {
+                reason = format!("{reason} ({context})");
+            }
             return Next::Failed(Failure::Auth(reason));
         }
         match client.step(&resp.auth_bytes) {
@@ -346,6 +350,7 @@ mod tests {
             mechanism: SaslMechanism::Plain,
             username: "alice".into(),
             password: "alice-secret".into(),
+            oauth: None,
         }
     }
 

@@ -1,5 +1,7 @@
 //! SASL client mechanisms: PLAIN (RFC 4616), SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802,
-//! RFC 7677).
+//! RFC 7677), OAUTHBEARER (RFC 7628, KIP-255, with KIP-342 extensions; [`oauthbearer`], its
+//! token cache and login thread in [`token`], Java's unsecured login in [`unsecured`], the
+//! OIDC client-credentials login in `oidc` behind the cargo feature `oauth-oidc`).
 //!
 //! Pure logic, no socket: [`SaslClient::start`] gives the first token, [`SaslClient::step`]
 //! takes each token from the broker and gives the next one or says the exchange is done. The
@@ -11,9 +13,23 @@
 //! normalisation, at least 4096 iterations. The server's signature is checked, so a broker
 //! that does not know the password cannot pass for one that does.
 //!
-//! Delegation tokens (`tokenauth` extension) and re-authentication (KIP-368) are not done here.
+//! Delegation tokens (`tokenauth` extension) are not done. Re-authentication (KIP-368) runs a
+//! new exchange built the same way (see `super::reauth`); an OAUTHBEARER one takes the token
+//! cache's current token.
 
 use std::fmt;
+use std::sync::Arc;
+
+pub(crate) mod json;
+pub(crate) mod jwt;
+pub(crate) mod oauthbearer;
+#[cfg(feature = "oauth-oidc")]
+pub(crate) mod oidc;
+pub(crate) mod token;
+pub(crate) mod unsecured;
+
+use oauthbearer::OAuthBearerClient;
+use token::{TokenAnswer, TokenCache};
 
 /// A SASL mechanism (`sasl.mechanism`). Non-exhaustive: mechanisms are being added, so a
 /// match on it needs a `_` arm.
@@ -29,6 +45,11 @@ pub enum SaslMechanism {
     ScramSha256,
     /// `SCRAM-SHA-512`: as SCRAM-SHA-256 with SHA-512. Needs the cargo feature `sasl-scram`.
     ScramSha512,
+    /// `OAUTHBEARER` (RFC 7628, KIP-255): an OAuth 2 bearer token, from Java's unsecured login
+    /// (development), the OIDC client-credentials flow (cargo feature `oauth-oidc`), or an
+    /// [`OAuthBearerTokenProvider`](crate::OAuthBearerTokenProvider). Only safe over TLS or
+    /// a trusted network.
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -38,6 +59,7 @@ impl SaslMechanism {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
     /// The mechanism with this name (ASCII case-insensitive), if this client implements it.
@@ -46,6 +68,7 @@ impl SaslMechanism {
             SaslMechanism::Plain,
             SaslMechanism::ScramSha256,
             SaslMechanism::ScramSha512,
+            SaslMechanism::OAuthBearer,
         ]
         .into_iter()
         .find(|m| m.name().eq_ignore_ascii_case(name))
@@ -53,19 +76,35 @@ impl SaslMechanism {
     /// Whether this build can use the mechanism (SCRAM needs the `sasl-scram` feature).
     pub fn is_available(self) -> bool {
         match self {
-            SaslMechanism::Plain => true,
+            SaslMechanism::Plain | SaslMechanism::OAuthBearer => true,
             SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => cfg!(feature = "sasl-scram"),
         }
     }
 }
 
-/// What SASL needs on every connection: the mechanism and the credentials. `Debug` never shows
-/// the password.
-#[derive(Clone, PartialEq, Eq)]
+/// What SASL needs on every connection: the mechanism and the credentials (user name and
+/// password; for OAUTHBEARER, the producer's token cache, which an exchange asks for the
+/// current token when it starts). `Debug` never shows the password.
+#[derive(Clone)]
 pub(crate) struct SaslSettings {
     pub mechanism: SaslMechanism,
     pub username: String,
     pub password: String,
+    /// OAUTHBEARER's token source; set when the producer starts.
+    pub oauth: Option<Arc<TokenCache>>,
+}
+
+impl PartialEq for SaslSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.mechanism == other.mechanism
+            && self.username == other.username
+            && self.password == other.password
+            && match (&self.oauth, &other.oauth) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
 }
 
 impl fmt::Debug for SaslSettings {
@@ -74,13 +113,23 @@ impl fmt::Debug for SaslSettings {
             .field("mechanism", &self.mechanism.name())
             .field("username", &self.username)
             .field("password", &"[hidden]")
+            .field("oauth", &self.oauth.is_some())
             .finish()
     }
 }
 
+/// Why an exchange could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StartError {
+    /// Authentication cannot succeed (no random nonce, the token provider failed).
+    Auth(String),
+    /// Not yet (the first OAUTHBEARER token is still being fetched): the connection is closed
+    /// and opened again later, nothing fails.
+    NotReady(String),
+}
+
 /// What to do after a broker token.
 #[derive(Debug, PartialEq, Eq)]
-#[cfg_attr(not(feature = "sasl-scram"), allow(dead_code))]
 pub(crate) enum Step {
     /// Send this token in the next SaslAuthenticate request.
     Send(Vec<u8>),
@@ -100,12 +149,32 @@ enum Mechanism {
     },
     #[cfg(feature = "sasl-scram")]
     Scram(scram::ScramClient),
+    OAuthBearer(OAuthBearerClient),
 }
 
 impl SaslClient {
-    /// A client for `settings`; fails only if no random nonce could be had (SCRAM).
-    pub fn new(settings: &SaslSettings) -> Result<Self, String> {
+    /// A client for `settings`; fails if no random nonce could be had (SCRAM) or no token
+    /// (OAUTHBEARER).
+    pub fn new(settings: &SaslSettings) -> Result<Self, StartError> {
         let state = match settings.mechanism {
+            SaslMechanism::OAuthBearer => {
+                let Some(cache) = settings.oauth.as_ref() else {
+                    return Err(StartError::Auth(
+                        "OAUTHBEARER has no token source (internal error)".into(),
+                    ));
+                };
+                match cache.current() {
+                    TokenAnswer::Ready(token) => {
+                        Mechanism::OAuthBearer(OAuthBearerClient::new(token))
+                    }
+                    TokenAnswer::NotYet => {
+                        return Err(StartError::NotReady(
+                            "the first OAUTHBEARER token is not fetched yet".into(),
+                        ))
+                    }
+                    TokenAnswer::Failed(why) => return Err(StartError::Auth(why)),
+                }
+            }
             SaslMechanism::Plain => Mechanism::Plain {
                 token: plain_token(&settings.username, &settings.password),
             },
@@ -120,15 +189,15 @@ impl SaslClient {
                     hash,
                     &settings.username,
                     &settings.password,
-                    scram::random_nonce()?,
+                    scram::random_nonce().map_err(StartError::Auth)?,
                 ))
             }
             #[cfg(not(feature = "sasl-scram"))]
             m => {
-                return Err(format!(
+                return Err(StartError::Auth(format!(
                     "{} needs the cargo feature \"sasl-scram\"",
                     m.name()
-                ))
+                )))
             }
         };
         Ok(SaslClient {
@@ -148,6 +217,19 @@ impl SaslClient {
             Mechanism::Plain { token } => std::mem::take(token),
             #[cfg(feature = "sasl-scram")]
             Mechanism::Scram(s) => s.client_first(),
+            Mechanism::OAuthBearer(o) => o.client_first(),
+        }
+    }
+
+    /// What the client knows that explains the broker's refusal `broker_message`
+    /// (OAUTHBEARER: the broker's error challenge, whether the token expired or is unsigned),
+    /// if anything.
+    pub fn failure_context(&self, broker_message: &str) -> Option<String> {
+        match &self.state {
+            Mechanism::OAuthBearer(o) => {
+                Some(o.failure_context(broker_message, std::time::SystemTime::now()))
+            }
+            _ => None,
         }
     }
 
@@ -162,6 +244,10 @@ impl SaslClient {
             }
             #[cfg(feature = "sasl-scram")]
             Mechanism::Scram(s) => s.step(server),
+            Mechanism::OAuthBearer(o) => Ok(match o.step(server)? {
+                Some(bytes) => Step::Send(bytes),
+                None => Step::Done,
+            }),
         }
     }
 }
@@ -638,6 +724,7 @@ mod tests {
             mechanism,
             username: "alice".into(),
             password: "s3cr\u{e9}t".into(),
+            oauth: None,
         }
     }
 
@@ -657,6 +744,66 @@ mod tests {
         let (fa, fb) = (a.start(), b.start());
         assert!(fa.starts_with(b"n,,n=alice,r="));
         assert_ne!(fa, fb);
+    }
+
+    fn oauth(state: token::State) -> SaslSettings {
+        SaslSettings {
+            mechanism: SaslMechanism::OAuthBearer,
+            username: String::new(),
+            password: String::new(),
+            oauth: Some(TokenCache::fixed(state)),
+        }
+    }
+
+    #[test]
+    fn oauthbearer_exchanges_take_the_cached_token() {
+        use oauthbearer::{epoch_ms, OAuthBearerToken};
+        use std::time::{Duration, SystemTime};
+        let cfg = token::RefreshConfig::default();
+        let now = SystemTime::now();
+        // nothing fetched yet: not ready, nothing fails
+        assert!(matches!(
+            SaslClient::new(&oauth(token::State::default())),
+            Err(StartError::NotReady(_))
+        ));
+        // the provider failed: an authentication failure with its reason
+        let mut failed = token::State::default();
+        failed.on_fetched(&cfg, Err("idp down".into()), epoch_ms(now), 0.0);
+        assert!(matches!(
+            SaslClient::new(&oauth(failed)),
+            Err(StartError::Auth(e)) if e.contains("idp down")
+        ));
+        // a token: the client-first message, then the broker's error answered with 0x01
+        let mut ready = token::State::default();
+        let t = OAuthBearerToken::new("aGVhZA.Ym9keQ.", now + Duration::from_secs(60), "alice")
+            .with_extension("logicalCluster", "lkc-1");
+        ready.on_fetched(&cfg, Ok(t), epoch_ms(now), 0.0);
+        let with_token = oauth(ready);
+        let mut c = SaslClient::new(&with_token).unwrap();
+        assert_eq!(c.mechanism(), SaslMechanism::OAuthBearer);
+        assert_eq!(
+            c.start(),
+            b"n,,\x01auth=Bearer aGVhZA.Ym9keQ.\x01logicalCluster=lkc-1\x01\x01"
+        );
+        assert_eq!(
+            c.step(br#"{"status":"invalid_token"}"#),
+            Ok(Step::Send(vec![1]))
+        );
+        let ctx = c.failure_context("SASL_AUTHENTICATION_FAILED").unwrap();
+        assert!(
+            ctx.contains("invalid_token") && ctx.contains("alice"),
+            "{ctx}"
+        );
+        // accepted: an empty answer ends the exchange
+        let mut c = SaslClient::new(&with_token).unwrap();
+        c.start();
+        assert_eq!(c.step(b""), Ok(Step::Done));
+        assert_eq!(
+            SaslClient::new(&settings(SaslMechanism::Plain))
+                .unwrap()
+                .failure_context("x"),
+            None
+        );
     }
 
     #[test]

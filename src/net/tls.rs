@@ -10,6 +10,12 @@
 //! Without TLS, [`TlsConnector`] is an empty enum: no value of it exists, so code that
 //! handles an `Option<TlsConnector>` compiles in both builds and the TLS paths vanish.
 
+#[cfg(all(
+    feature = "rustls-graviola",
+    not(feature = "rustls"),
+    feature = "oauth-oidc"
+))]
+pub(crate) use imp::crypto_provider;
 #[cfg(feature = "tls")]
 pub(crate) use imp::{TlsConnector, TlsOptions, TlsSession, TlsSetupError};
 
@@ -208,6 +214,19 @@ mod imp {
     } else {
         "graviola"
     };
+
+    /// This build's crypto provider (see [`provider`]), or why this CPU cannot run it: for
+    /// ureq's HTTPS (the OIDC login) when it has no provider of its own.
+    #[cfg(all(
+        feature = "rustls-graviola",
+        not(feature = "rustls"),
+        feature = "oauth-oidc"
+    ))]
+    pub(crate) fn crypto_provider() -> Result<rustls::crypto::CryptoProvider, String> {
+        provider().map_err(|e| match e {
+            TlsSetupError::Trust(s) | TlsSetupError::ClientAuth(s) | TlsSetupError::Other(s) => s,
+        })
+    }
 
     /// The crypto provider of this build: ring with the feature `rustls`, else graviola, whose
     /// CPU needs are checked here (graviola asserts them, which would panic on the sender

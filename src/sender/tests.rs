@@ -134,6 +134,7 @@ fn harness(o: Opts) -> Harness {
                 mechanism: SaslMechanism::Plain,
                 username: "alice".into(),
                 password: "alice-secret".into(),
+                oauth: None,
             }),
         },
     };

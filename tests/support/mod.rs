@@ -456,6 +456,19 @@ pub fn bootstrap_reauth() -> SaslBroker {
     }
 }
 
+/// A token endpoint on loopback for the OIDC tests, signing with the harness key (see its
+/// module docs).
+pub mod token_endpoint;
+
+/// The OAUTH_JWKS listener of the broker started with `--security`
+/// (`KAFKA_BOOTSTRAP_OAUTH_JWKS`: OAUTHBEARER tokens must be RS256-signed by the key in
+/// `KAFKA_OAUTH_DIR`, with the audience and issuer of [`token_endpoint`]); panics with how to
+/// start it.
+pub fn bootstrap_oauth_jwks() -> String {
+    let _ = token_endpoint::oauth_dir();
+    require_reachable("KAFKA_BOOTSTRAP_OAUTH_JWKS")
+}
+
 /// The `MTLS` listener of the broker started with `--security` (SSL with
 /// `ssl.client.auth=required`), and the client key material scripts/kafka made for it.
 pub struct MtlsBroker {
