@@ -98,11 +98,15 @@
 //! # Cargo features
 //!
 //! `gzip`, `snappy`, `lz4`, `zstd` (codecs) and `sasl-scram` (SCRAM-SHA-256/512) are on by
-//! default and pure Rust. `rustls` (off by default) adds TLS, `security.protocol` `SSL` and
-//! `SASL_SSL` (see [`ProducerConfig`]); its crypto provider, `ring`, compiles C, so enabling it
-//! needs a C compiler. `oauth-oidc` (off by default, pure Rust: `ureq`) adds SASL/OAUTHBEARER's
-//! OIDC client-credentials login (Java's `OAuthBearerLoginCallbackHandler`); an `https://`
-//! token endpoint needs `rustls` too. OAUTHBEARER itself (Java's unsecured login, and an
+//! default and pure Rust. `rustls`, on by default too, adds TLS, `security.protocol` `SSL` and
+//! `SASL_SSL`, with PKCS12 and PEM key stores and the system's trust store (see
+//! [`ProducerConfig`]); its crypto provider, `ring`, compiles C, so the default build needs a C
+//! compiler. `rustls-graviola` is the same TLS with the pure-Rust graviola provider (x86_64 and
+//! aarch64); `--no-default-features` needs no C compiler. `webpki-roots` trusts the bundled
+//! Mozilla CAs when the system's store is empty. `oauth-oidc` (off by default, pure Rust:
+//! `ureq`) adds SASL/OAUTHBEARER's OIDC client-credentials login (Java's
+//! `OAuthBearerLoginCallbackHandler`); an `https://` token endpoint needs a TLS feature too.
+//! OAUTHBEARER itself (Java's unsecured login, and an
 //! [`OAuthBearerTokenProvider`] of your own) needs no feature.
 
 #![deny(unsafe_code)]

@@ -3,7 +3,7 @@
 //! back by Kafka's own console consumer on the broker's PLAINTEXT listener; a broker whose
 //! certificate is not trusted, or does not name the host connected to, fails every send
 //! promptly with a TLS error, and the records are known not to be written.
-#![cfg(feature = "rustls")]
+#![cfg(feature = "tls")]
 
 mod support;
 

@@ -322,8 +322,8 @@ impl ProducerConfigBuilder {
         }
     }
     /// Trust the CA certificates in this PEM file (`ssl.truststore.location`, with
-    /// `ssl.truststore.type=PEM`) instead of the public CAs. Used with `security.protocol`
-    /// `SSL` or `SASL_SSL` (cargo feature `rustls`).
+    /// `ssl.truststore.type=PEM`) instead of the system's. Used with `security.protocol`
+    /// `SSL` or `SASL_SSL`.
     ///
     /// ```no_run
     /// use kafka_sync::{ProducerConfig, SecurityProtocol};
@@ -354,8 +354,53 @@ impl ProducerConfigBuilder {
             if verify_host_name { "https" } else { "" },
         )
     }
-    /// A client certificate: a PEM file holding the certificate chain and its unencrypted
-    /// private key (`ssl.keystore.location`, with `ssl.keystore.type=PEM`), for brokers with
+    /// Trust the certificates of this PKCS12 store (`ssl.truststore.type=PKCS12`,
+    /// `ssl.truststore.location`, `ssl.truststore.password`), e.g. one made with
+    /// `keytool -importcert -storetype PKCS12`.
+    pub fn ssl_truststore_pkcs12(
+        self,
+        path: impl AsRef<std::path::Path>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.set("ssl.truststore.type", "PKCS12")
+            .set(
+                "ssl.truststore.location",
+                path.as_ref().to_string_lossy().into_owned(),
+            )
+            .set("ssl.truststore.password", password)
+    }
+    /// A client certificate from a PKCS12 store, as keytool makes them
+    /// (`ssl.keystore.type=PKCS12`, `ssl.keystore.location`, `ssl.keystore.password`; the key
+    /// is protected by the same password), for brokers with `ssl.client.auth=required`.
+    ///
+    /// ```no_run
+    /// use kafka_sync::{ProducerConfig, SecurityProtocol};
+    /// let cfg = ProducerConfig::builder()
+    ///     .bootstrap_servers("broker.example.com:9093")
+    ///     .security_protocol(SecurityProtocol::Ssl)
+    ///     .ssl_truststore_pkcs12("/etc/kafka/truststore.p12", "changeit")
+    ///     .ssl_keystore_pkcs12("/etc/kafka/client.p12", "changeit")
+    ///     .build();
+    /// ```
+    pub fn ssl_keystore_pkcs12(
+        self,
+        path: impl AsRef<std::path::Path>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.set("ssl.keystore.type", "PKCS12")
+            .set(
+                "ssl.keystore.location",
+                path.as_ref().to_string_lossy().into_owned(),
+            )
+            .set("ssl.keystore.password", password)
+    }
+    /// The password of an encrypted PKCS#8 PEM private key (`ssl.key.password`; a secret).
+    pub fn ssl_key_password(self, password: impl Into<String>) -> Self {
+        self.set("ssl.key.password", password)
+    }
+    /// A client certificate: a PEM file holding the certificate chain and its private key
+    /// (`ssl.keystore.location`, with `ssl.keystore.type=PEM`; an encrypted key takes
+    /// [`ssl_key_password`](Self::ssl_key_password)), for brokers with
     /// `ssl.client.auth=required`.
     pub fn ssl_keystore_location(self, path: impl AsRef<std::path::Path>) -> Self {
         self.set("ssl.keystore.type", "PEM").set(
@@ -364,8 +409,9 @@ impl ProducerConfigBuilder {
         )
     }
     /// A client certificate given as PEM text: the certificate chain
-    /// (`ssl.keystore.certificate.chain`) and its unencrypted private key
-    /// (`ssl.keystore.key`, a secret: never shown by `Debug`).
+    /// (`ssl.keystore.certificate.chain`) and its private key (`ssl.keystore.key`, a secret:
+    /// never shown by `Debug`; an encrypted PKCS#8 key takes
+    /// [`ssl_key_password`](Self::ssl_key_password)).
     pub fn ssl_keystore_pem(
         self,
         certificate_chain: impl Into<String>,

@@ -124,7 +124,7 @@ impl Resolved {
         }
     }
     /// A text value, unless unset or blank (Java's defaults for many `ssl.*` are empty).
-    #[cfg(feature = "rustls")]
+    #[cfg(feature = "tls")]
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.text(name).filter(|t| !t.is_empty())
     }

@@ -6,6 +6,8 @@ use super::parse::{self, Resolved, Value};
 use super::properties::Status;
 use super::rules;
 use super::security::{self, SaslSettings};
+#[cfg(feature = "tls")]
+use super::ssl;
 use super::types::{
     compression_from_name, parse_bootstrap, Acks, BrokerAddress, ClientDnsLookup, CompressionType,
     SaslMechanism, SecurityProtocol,
@@ -88,20 +90,24 @@ use std::time::Duration;
 ///   Tokens are refreshed on a login thread at `sasl.login.refresh.window.factor` of their
 ///   lifetime (with `.jitter`, `sasl.login.refresh.min.period.seconds` and
 ///   `.buffer.seconds`), failures retried with `sasl.login.retry.backoff.ms` to `.max.ms`.
-/// - TLS (`security.protocol=SSL` or `SASL_SSL`; cargo feature `rustls`, off by default because
-///   its crypto provider, ring, needs a C compiler): trusted certificates come from
-///   `ssl.truststore.location` (a PEM file of CA certificates) or `ssl.truststore.certificates`
-///   (the PEM text itself), with `ssl.truststore.type` `PEM` or unset; JKS and PKCS12 stores
-///   are errors (convert them to PEM, e.g. `keytool -exportcert -rfc`). With neither set, the
-///   public CAs of the Mozilla root program (webpki-roots) are trusted.
+/// - TLS (`security.protocol=SSL` or `SASL_SSL`; cargo feature `rustls`, on by default, or
+///   `rustls-graviola`): trusted certificates come from `ssl.truststore.location` (a PKCS12
+///   store opened with `ssl.truststore.password`, or a PEM file of CA certificates) or
+///   `ssl.truststore.certificates` (the PEM text itself); with neither, the system's trust
+///   store (as Java uses the JVM's; when it is empty, the feature `webpki-roots` brings the
+///   Mozilla list).
 ///   `ssl.endpoint.identification.algorithm` is `https` (the default: the broker's certificate
 ///   must name the host in its address) or empty (the chain is still verified, the name is
 ///   not). A client certificate (brokers with `ssl.client.auth=required`) is
-///   `ssl.keystore.location` (one PEM file holding the certificate chain and an unencrypted
-///   PKCS#8, PKCS#1 or SEC1 key) or `ssl.keystore.certificate.chain` with `ssl.keystore.key`
-///   (the PEM text), with `ssl.keystore.type` `PEM` or unset; encrypted keys
-///   (`ssl.key.password`) are not supported. A broker certificate that fails verification
-///   fails queued records at once with [`Error::Authentication`], as bad SASL credentials do.
+///   `ssl.keystore.location`, a PKCS12 store (`ssl.keystore.password`; `ssl.key.password`
+///   unset or the same) or one PEM file holding the chain and a PKCS#8, PKCS#1 or SEC1 key, or
+///   `ssl.keystore.certificate.chain` with `ssl.keystore.key` (the PEM text); an encrypted
+///   PKCS#8 PEM key is opened with `ssl.key.password`. `ssl.*.type` defaults to `JKS` as in
+///   Java, which (since Java 9) reads by content: PKCS12 and PEM files are read, a JKS file is
+///   an error giving the `keytool` command converting it to PKCS12. Files and passwords are
+///   checked here: a wrong password is an error naming its property. A broker certificate that
+///   fails verification fails queued records at once with [`Error::Authentication`], as bad
+///   SASL credentials do.
 /// - An empty `client.id` becomes `producer-N` (N counts producers configured in this process,
 ///   from 1), as Java does.
 ///
@@ -115,8 +121,8 @@ use std::time::Duration;
 /// `config.providers`, and `partitioner.class` (set a Rust [`Partitioner`] with
 /// [`ProducerConfigBuilder::partitioner`] instead). Values this build cannot honour are errors
 /// too: a `compression.type` whose cargo feature (`gzip`, `snappy`, `lz4`, `zstd`; all on by
-/// default) is not compiled in, `security.protocol` `SSL` or `SASL_SSL` without the cargo
-/// feature `rustls`, JKS and PKCS12 key and trust stores, a `sasl.mechanism` other than
+/// default) is not compiled in, `security.protocol` `SSL` or `SASL_SSL` without a TLS cargo
+/// feature, JKS key and trust stores, a `sasl.mechanism` other than
 /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` and `OAUTHBEARER`, and a
 /// `sasl.login.callback.handler.class` other than Java's OIDC one (without the cargo feature
 /// `oauth-oidc`, that one too), and the `sasl.oauthbearer.assertion.*` settings (client
@@ -249,13 +255,13 @@ impl ProducerConfig {
         } else {
             (None, None)
         };
-        #[cfg(feature = "rustls")]
+        #[cfg(feature = "tls")]
         let tls = if security_protocol.uses_tls() {
-            Some(security::parse_tls(&v)?)
+            Some(ssl::parse_tls(&v)?)
         } else {
             None
         };
-        #[cfg(not(feature = "rustls"))]
+        #[cfg(not(feature = "tls"))]
         let tls = None;
         let compression = compression_from_name(v.text("compression.type").unwrap_or_default())?;
 

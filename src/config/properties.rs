@@ -132,9 +132,6 @@ const ASSERTION: &str = "client assertions (private_key_jwt, RFC 7523) and the j
 const LOGIN: &str = "Java login classes do not apply: credentials come from sasl.jaas.config";
 const JAVA_TLS: &str =
     "Java TLS settings do not apply: rustls offers TLS 1.3 and 1.2 with its own safe cipher suites";
-const STORE_PASSWORD: &str =
-    "key and trust stores are unencrypted PEM here (JKS and PKCS12 stores are not supported)";
-
 /// Every producer property of the Java client 4.x, in the order of the README's table.
 #[rustfmt::skip]
 pub(crate) static PROPERTIES: &[Property] = &[
@@ -207,17 +204,17 @@ pub(crate) static PROPERTIES: &[Property] = &[
     p("security.providers", STR, NONE, Any, ignored("Java security providers do not apply")),
     p("sasl.mechanism", STR, T("PLAIN"), Range::Described("PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (checked under SASL_*)"), E),
     p("sasl.jaas.config", Password, NONE, Range::Described("PlainLoginModule or ScramLoginModule with username and password; OAuthBearerLoginModule with unsecuredLogin* options, or clientId, clientSecret, scope, extension_<name> for the OIDC login (checked under SASL_*)"), E),
-    p("ssl.truststore.type", STR, NONE, Range::Described("PEM or unset (checked under SSL, SASL_SSL)"), E),
-    p("ssl.truststore.location", STR, NONE, Range::Described("a PEM file of CA certificates"), E),
+    p("ssl.truststore.type", STR, T("JKS"), Range::Described("JKS (Java's default: read by content, PKCS12 or PEM), PKCS12 or PEM; a JKS file is refused with the keytool command converting it"), E),
+    p("ssl.truststore.location", STR, NONE, Range::Described("a PKCS12 store or a PEM file of CA certificates; unset: the system's trusted CAs"), E),
     p("ssl.truststore.certificates", Password, NONE, Range::Described("PEM CA certificates"), E),
     p("ssl.endpoint.identification.algorithm", STR, T("https"), Range::Described("https or empty (checked under SSL, SASL_SSL)"), E),
-    p("ssl.keystore.type", STR, NONE, Range::Described("PEM or unset (checked under SSL, SASL_SSL)"), E),
-    p("ssl.keystore.location", STR, NONE, Range::Described("a PEM file: certificate chain and unencrypted key"), E),
+    p("ssl.keystore.type", STR, T("JKS"), Range::Described("JKS (Java's default: read by content, PKCS12 or PEM), PKCS12 or PEM; a JKS file is refused with the keytool command converting it"), E),
+    p("ssl.keystore.location", STR, NONE, Range::Described("a PKCS12 store (one key with its certificate chain), or a PEM file with the chain and a key (encrypted PKCS#8 with ssl.key.password)"), E),
     p("ssl.keystore.certificate.chain", Password, NONE, Range::Described("PEM certificate chain"), E),
-    p("ssl.keystore.key", Password, NONE, Range::Described("unencrypted PEM private key"), E),
-    p("ssl.key.password", Password, NONE, Any, ignored("only unencrypted private keys are read; set together with a client certificate it is an error")),
-    p("ssl.keystore.password", Password, NONE, Any, ignored(STORE_PASSWORD)),
-    p("ssl.truststore.password", Password, NONE, Any, ignored(STORE_PASSWORD)),
+    p("ssl.keystore.key", Password, NONE, Range::Described("PEM private key: PKCS#8 (encrypted with ssl.key.password), PKCS#1 or SEC1"), E),
+    p("ssl.key.password", Password, NONE, Range::Described("decrypts an encrypted PKCS#8 PEM key; for PKCS12, unset or equal to ssl.keystore.password"), E),
+    p("ssl.keystore.password", Password, NONE, Range::Described("opens a PKCS12 key store (not set with PEM, as in Java)"), E),
+    p("ssl.truststore.password", Password, NONE, Range::Described("opens a PKCS12 trust store (not set with PEM, as in Java)"), E),
     p("ssl.protocol", STR, T("TLSv1.3"), Any, ignored(JAVA_TLS)),
     p("ssl.enabled.protocols", List, T("TLSv1.2,TLSv1.3"), Any, ignored(JAVA_TLS)),
     p("ssl.cipher.suites", List, NONE, Any, ignored(JAVA_TLS)),

@@ -461,14 +461,14 @@ fn security_protocols() {
     assert_eq!(c.security_protocol(), SecurityProtocol::Plaintext);
     assert_eq!(c.sasl_mechanism(), None);
     for sp in ["SSL", "sasl_ssl"] {
-        if cfg!(feature = "rustls") {
+        if cfg!(feature = "tls") {
             break;
         }
         let (p, r) = err(&[("security.protocol", sp)]);
         assert_eq!(p, "security.protocol");
         assert!(r.contains("TLS") && r.contains("\"rustls\""), "{r}");
     }
-    if cfg!(feature = "rustls") {
+    if cfg!(feature = "tls") {
         let c = cfg(&[("security.protocol", "ssl")]).unwrap();
         assert_eq!(c.security_protocol(), SecurityProtocol::Ssl);
         assert!(c.tls_connector().is_some());
@@ -487,136 +487,6 @@ fn security_protocols() {
     ])
     .unwrap();
     assert_eq!(c.sasl_username(), None);
-}
-
-#[cfg(feature = "rustls")]
-mod tls {
-    use super::*;
-
-    fn fixture(name: &str) -> String {
-        format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
-    }
-
-    fn ssl(props: &[(&str, &str)]) -> Result<ProducerConfig, Error> {
-        let mut all = vec![("security.protocol", "SSL")];
-        all.extend_from_slice(props);
-        cfg(&all)
-    }
-
-    fn ssl_err(props: &[(&str, &str)]) -> (String, String) {
-        match ssl(props) {
-            Err(Error::Config { property, reason }) => (property, reason),
-            other => panic!("expected a config error for {props:?}, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn pem_truststores() {
-        let ca = fixture("other-ca.pem");
-        ssl(&[("ssl.truststore.location", &ca)]).unwrap();
-        ssl(&[
-            ("ssl.truststore.type", "pem"),
-            ("ssl.truststore.location", &ca),
-        ])
-        .unwrap();
-        let pem = std::fs::read_to_string(&ca).unwrap();
-        ssl(&[("ssl.truststore.certificates", &pem)]).unwrap();
-        let c = ProducerConfig::builder()
-            .bootstrap_servers("h:1")
-            .security_protocol(SecurityProtocol::Ssl)
-            .ssl_truststore_certificates(pem.clone())
-            .ssl_endpoint_identification(false)
-            .build()
-            .unwrap();
-        assert!(format!("{:?}", c.tls_connector().unwrap()).contains("false"));
-        // blank values count as unset (Java's defaults are empty strings)
-        ssl(&[
-            ("ssl.truststore.location", ""),
-            ("ssl.keystore.location", " "),
-        ])
-        .unwrap();
-
-        let (p, r) = ssl_err(&[
-            ("ssl.truststore.location", &ca),
-            ("ssl.truststore.certificates", &pem),
-        ]);
-        assert_eq!(p, "ssl.truststore.certificates");
-        assert!(r.contains("not both"), "{r}");
-        for t in ["JKS", "PKCS12"] {
-            let (p, r) = ssl_err(&[("ssl.truststore.type", t), ("ssl.truststore.location", &ca)]);
-            assert_eq!(p, "ssl.truststore.type");
-            assert!(r.contains("use PEM"), "{r}");
-        }
-        let (p, r) = ssl_err(&[("ssl.truststore.location", "/nonexistent/ca.pem")]);
-        assert_eq!(p, "ssl.truststore.location");
-        assert!(r.contains("cannot read"), "{r}");
-        // a file that is not PEM (a JKS store, say)
-        let (p, r) = ssl_err(&[("ssl.truststore.location", file!())]);
-        assert_eq!(p, "ssl.truststore.location");
-        assert!(
-            r.contains("no PEM certificate") && r.contains("use PEM"),
-            "{r}"
-        );
-        let broken = pem.replace("MII", "M!I");
-        let (p, _) = ssl_err(&[("ssl.truststore.certificates", &broken)]);
-        assert_eq!(p, "ssl.truststore.certificates");
-    }
-
-    #[test]
-    fn endpoint_identification() {
-        ssl(&[("ssl.endpoint.identification.algorithm", "HTTPS")]).unwrap();
-        ssl(&[("ssl.endpoint.identification.algorithm", "")]).unwrap();
-        let (p, r) = ssl_err(&[("ssl.endpoint.identification.algorithm", "ldaps")]);
-        assert_eq!(p, "ssl.endpoint.identification.algorithm");
-        assert!(r.contains("https"), "{r}");
-    }
-
-    #[test]
-    fn pem_keystores() {
-        let ks = fixture("client-keystore.pem");
-        ssl(&[("ssl.keystore.location", &ks)]).unwrap();
-        let text = std::fs::read_to_string(&ks).unwrap();
-        let split = text.find("-----BEGIN PRIVATE KEY").unwrap();
-        let (chain, key) = text.split_at(split);
-        let c = ProducerConfig::builder()
-            .bootstrap_servers("h:1")
-            .security_protocol(SecurityProtocol::Ssl)
-            .ssl_keystore_pem(chain, key)
-            .build()
-            .unwrap();
-        assert!(format!("{:?}", c.tls_connector().unwrap()).contains("client_auth: true"));
-        // the key is a secret
-        let body = key.lines().nth(1).unwrap();
-        assert!(!format!("{c:?}").contains(body));
-
-        let (p, _) = ssl_err(&[("ssl.keystore.certificate.chain", chain)]);
-        assert_eq!(p, "ssl.keystore.key");
-        let (p, _) = ssl_err(&[("ssl.keystore.key", key)]);
-        assert_eq!(p, "ssl.keystore.certificate.chain");
-        let (p, r) = ssl_err(&[
-            ("ssl.keystore.certificate.chain", chain),
-            ("ssl.keystore.key", chain),
-        ]);
-        assert_eq!(p, "ssl.keystore.key");
-        assert!(r.contains("private key") && !r.contains(body), "{r}");
-        let (p, r) = ssl_err(&[("ssl.keystore.location", &ks), ("ssl.key.password", "x")]);
-        assert_eq!(p, "ssl.key.password");
-        assert!(r.contains("encrypted"), "{r}");
-        let (p, r) = ssl_err(&[("ssl.keystore.type", "JKS"), ("ssl.keystore.location", &ks)]);
-        assert_eq!(p, "ssl.keystore.type");
-        assert!(r.contains("use PEM"), "{r}");
-        let (p, _) = ssl_err(&[("ssl.keystore.location", &ks), ("ssl.keystore.key", key)]);
-        assert_eq!(p, "ssl.keystore.location");
-    }
-
-    #[test]
-    fn ssl_properties_ignored_under_plaintext() {
-        cfg(&[
-            ("ssl.truststore.type", "JKS"),
-            ("ssl.truststore.location", "/x"),
-        ])
-        .unwrap();
-    }
 }
 
 const PLAIN_JAAS: &str = "org.apache.kafka.common.security.plain.PlainLoginModule required \
@@ -844,7 +714,7 @@ fn typed_sasl_setters_round_trip_any_password() {
         .security_protocol(SecurityProtocol::Ssl)
         .sasl_plain("u", "p")
         .build();
-    if cfg!(feature = "rustls") {
+    if cfg!(feature = "tls") {
         assert_eq!(r.unwrap().security_protocol(), SecurityProtocol::SaslSsl);
     } else {
         assert!(

@@ -41,16 +41,18 @@ impl Acks {
 
 pub use crate::compression::CompressionType;
 
-/// Transport and authentication to brokers (`security.protocol`).
+/// Transport and authentication to brokers (`security.protocol`). Non-exhaustive: a match
+/// on it needs a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SecurityProtocol {
     /// Plain TCP, no authentication (the default).
     Plaintext,
-    /// TLS. Needs the cargo feature `rustls` (off by default: its crypto provider compiles C).
+    /// TLS. Needs the cargo feature `rustls` (on by default) or `rustls-graviola`.
     Ssl,
     /// SASL authentication over plain TCP (see [`SaslMechanism`]).
     SaslPlaintext,
-    /// SASL authentication over TLS. Needs the cargo feature `rustls`.
+    /// SASL authentication over TLS. Needs the cargo feature `rustls` or `rustls-graviola`.
     SaslSsl,
 }
 
@@ -145,7 +147,7 @@ impl Acks {
 }
 
 impl SecurityProtocol {
-    /// The value of a table-checked `security.protocol`; TLS needs the `rustls` feature.
+    /// The value of a table-checked `security.protocol`; TLS needs a TLS feature.
     pub(crate) fn from_name(v: &str) -> Result<Self, Error> {
         let p = match v {
             "SSL" => SecurityProtocol::Ssl,
@@ -153,12 +155,13 @@ impl SecurityProtocol {
             "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
             _ => SecurityProtocol::Plaintext,
         };
-        if p.uses_tls() && !cfg!(feature = "rustls") {
+        if p.uses_tls() && !cfg!(feature = "tls") {
             return Err(Error::config(
                 "security.protocol",
                 format!(
-                    "{v} (TLS) needs the cargo feature \"rustls\" of kafka-sync, which this build \
-                     does not have (PLAINTEXT and SASL_PLAINTEXT work without it)"
+                    "{v} (TLS) needs the cargo feature \"rustls\" (a default one) or \
+                     \"rustls-graviola\" of kafka-sync, which this build does not have \
+                     (PLAINTEXT and SASL_PLAINTEXT work without it)"
                 ),
             ));
         }

@@ -31,7 +31,8 @@ pub(crate) mod unsecured;
 use oauthbearer::OAuthBearerClient;
 use token::{TokenAnswer, TokenCache};
 
-/// A SASL mechanism (`sasl.mechanism`). Non-exhaustive: mechanisms may be added.
+/// A SASL mechanism (`sasl.mechanism`). Non-exhaustive: mechanisms are being added, so a
+/// match on it needs a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SaslMechanism {

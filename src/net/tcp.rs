@@ -60,14 +60,14 @@ impl Transport for TcpTransport {
         target: SocketAddr,
         key: usize,
     ) -> Result<(TcpLink, bool), ConnectionError> {
-        #[cfg(feature = "rustls")]
+        #[cfg(feature = "tls")]
         let session = self
             .tls
             .as_ref()
             .map(|t| t.start(addr))
             .transpose()?
             .map(Box::new);
-        #[cfg(not(feature = "rustls"))]
+        #[cfg(not(feature = "tls"))]
         if let Some(t) = &self.tls {
             match *t {}
         }
@@ -111,12 +111,12 @@ impl Transport for TcpTransport {
                 .add_with_mode(&stream, event(interest, key), PollMode::Level)
                 .map_err(connect_err)?;
         }
-        #[cfg(feature = "rustls")]
+        #[cfg(feature = "tls")]
         let io = match session {
             Some(tls) => Io::Tls(stream, tls),
             None => Io::Plain(stream),
         };
-        #[cfg(not(feature = "rustls"))]
+        #[cfg(not(feature = "tls"))]
         let io = Io::Plain(stream);
         let link = TcpLink {
             io,
@@ -229,15 +229,15 @@ impl Drop for TcpLink {
 /// The byte stream under the framing: the socket itself, or a TLS session over it.
 enum Io {
     Plain(TcpStream),
-    #[cfg(feature = "rustls")]
-    Tls(TcpStream, Box<rustls::ClientConnection>),
+    #[cfg(feature = "tls")]
+    Tls(TcpStream, Box<super::tls::TlsSession>),
 }
 
 impl Io {
     fn stream(&self) -> &TcpStream {
         match self {
             Io::Plain(s) => s,
-            #[cfg(feature = "rustls")]
+            #[cfg(feature = "tls")]
             Io::Tls(s, _) => s,
         }
     }
@@ -254,7 +254,7 @@ impl Io {
                     Err(e) => return Err(e.into()),
                 }
             },
-            #[cfg(feature = "rustls")]
+            #[cfg(feature = "tls")]
             Io::Tls(s, tls) => loop {
                 // Plaintext already decrypted first; then more records from the socket.
                 match tls.reader().read(buf) {
@@ -269,7 +269,7 @@ impl Io {
                         if let Err(e) = tls.process_new_packets() {
                             // Tell the broker why (the alert rustls queued), best effort.
                             let _ = tls.write_tls(s);
-                            return Err(ConnectionError::Tls(e.to_string()));
+                            return Err(ConnectionError::Tls(tls.explain(&e)));
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
@@ -296,7 +296,7 @@ impl Io {
                     Err(e) => return Err(e.into()),
                 }
             },
-            #[cfg(feature = "rustls")]
+            #[cfg(feature = "tls")]
             Io::Tls(s, tls) => {
                 // rustls takes nothing while its buffer is full; a second try after the
                 // socket took the buffer out.
@@ -319,7 +319,7 @@ impl Io {
     fn flush(&mut self) -> Result<(), ConnectionError> {
         match self {
             Io::Plain(_) => Ok(()),
-            #[cfg(feature = "rustls")]
+            #[cfg(feature = "tls")]
             Io::Tls(s, tls) => push_tls(s, tls).map(drop),
         }
     }
@@ -328,13 +328,13 @@ impl Io {
     fn wants_write(&self) -> bool {
         match self {
             Io::Plain(_) => false,
-            #[cfg(feature = "rustls")]
+            #[cfg(feature = "tls")]
             Io::Tls(_, tls) => tls.wants_write(),
         }
     }
 
     fn shutdown(&mut self) {
-        #[cfg(feature = "rustls")]
+        #[cfg(feature = "tls")]
         if let Io::Tls(s, tls) = self {
             tls.send_close_notify();
             let _ = tls.write_tls(s);
@@ -345,7 +345,7 @@ impl Io {
 
 /// Writes TLS records to the socket until rustls has none or the socket is full; returns
 /// whether everything went out.
-#[cfg(feature = "rustls")]
+#[cfg(feature = "tls")]
 fn push_tls(
     s: &mut TcpStream,
     tls: &mut rustls::ClientConnection,

@@ -1,23 +1,39 @@
-//! TLS for broker connections (`security.protocol` `SSL` and `SASL_SSL`), with rustls and its
-//! `ring` crypto provider, behind the cargo feature `rustls`.
+//! TLS for broker connections (`security.protocol` `SSL` and `SASL_SSL`), with rustls and the
+//! crypto provider of the cargo feature chosen: `rustls` (the default) takes `ring`,
+//! `rustls-graviola` takes graviola (pure Rust); with both, `ring`.
 //!
 //! A [`TlsConnector`] is built once from the `ssl.*` settings (trusted certificates, whether
 //! the broker's host name is checked, an optional client certificate) and starts one rustls
 //! client session per connection. The session itself is driven by
 //! [`crate::net::Connection`] over its non-blocking socket.
 //!
-//! Without the feature, [`TlsConnector`] is an empty enum: no value of it exists, so code that
+//! Without TLS, [`TlsConnector`] is an empty enum: no value of it exists, so code that
 //! handles an `Option<TlsConnector>` compiles in both builds and the TLS paths vanish.
 
-#[cfg(feature = "rustls")]
-pub(crate) use imp::{TlsConnector, TlsOptions, TlsSetupError};
+#[cfg(all(
+    feature = "rustls-graviola",
+    not(feature = "rustls"),
+    feature = "oauth-oidc"
+))]
+pub(crate) use imp::crypto_provider;
+#[cfg(feature = "tls")]
+pub(crate) use imp::{TlsConnector, TlsOptions, TlsSession, TlsSetupError};
 
 /// No TLS in this build: a type with no values (see the module docs).
-#[cfg(not(feature = "rustls"))]
+#[cfg(not(feature = "tls"))]
 #[derive(Clone, Debug)]
 pub(crate) enum TlsConnector {}
 
-#[cfg(feature = "rustls")]
+#[cfg(all(
+    feature = "tls",
+    not(any(feature = "rustls", feature = "rustls-graviola"))
+))]
+compile_error!(
+    "kafka-sync's TLS needs a crypto provider: enable the feature \"rustls\" (ring) or \
+     \"rustls-graviola\" (graviola, pure Rust)"
+);
+
+#[cfg(feature = "tls")]
 mod imp {
     use crate::net::connection::ConnectionError;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -30,8 +46,9 @@ mod imp {
 
     /// What the `ssl.*` properties ask for, already read from files and PEM-decoded.
     pub(crate) struct TlsOptions {
-        /// Trusted certificates (`ssl.truststore.*`); `None` trusts the public CAs of
-        /// webpki-roots, as Java trusts the JVM's default CAs.
+        /// Trusted certificates (`ssl.truststore.*`); `None` trusts the system's CAs (as
+        /// Java trusts the JVM's), or, with the feature `webpki-roots` and an empty system
+        /// store, its bundled Mozilla CAs.
         pub trusted: Option<Vec<CertificateDer<'static>>>,
         /// `ssl.endpoint.identification.algorithm=https` (the default): the broker's
         /// certificate must name the host connected to.
@@ -61,6 +78,7 @@ mod imp {
     impl fmt::Debug for TlsConnector {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_struct("TlsConnector")
+                .field("provider", &PROVIDER)
                 .field("verify_hostname", &self.verify_hostname)
                 .field(
                     "client_auth",
@@ -73,7 +91,7 @@ mod imp {
     impl TlsConnector {
         /// A connector for `options`; the error says which part was refused.
         pub fn new(options: TlsOptions) -> Result<Self, TlsSetupError> {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let provider = Arc::new(provider()?);
             let mut roots = RootCertStore::empty();
             match options.trusted {
                 Some(certs) => {
@@ -86,7 +104,7 @@ mod imp {
                         })?;
                     }
                 }
-                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                None => default_roots(&mut roots)?,
             }
             let webpki =
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -118,15 +136,169 @@ mod imp {
 
         /// A client session for the broker at `addr` (`host:port`; the host is the name
         /// checked against the certificate, and sent as SNI when it is not an IP address).
-        pub fn start(&self, addr: &str) -> Result<ClientConnection, ConnectionError> {
+        pub fn start(&self, addr: &str) -> Result<TlsSession, ConnectionError> {
             let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
             let host = host.trim_start_matches('[').trim_end_matches(']');
             let name = ServerName::try_from(host.to_string()).map_err(|e| {
                 ConnectionError::Tls(format!("{host:?} is not a valid TLS server name: {e}"))
             })?;
-            ClientConnection::new(self.config.clone(), name)
-                .map_err(|e| ConnectionError::Tls(e.to_string()))
+            let conn = ClientConnection::new(self.config.clone(), name)
+                .map_err(|e| ConnectionError::Tls(e.to_string()))?;
+            Ok(TlsSession {
+                conn,
+                client_cert: self.config.client_auth_cert_resolver.has_certs(),
+            })
         }
+    }
+
+    /// One rustls client session, and whether it offers a client certificate (to explain a
+    /// broker's refusal). Derefs to the rustls connection.
+    pub(crate) struct TlsSession {
+        conn: ClientConnection,
+        client_cert: bool,
+    }
+
+    impl std::ops::Deref for TlsSession {
+        type Target = ClientConnection;
+        fn deref(&self) -> &ClientConnection {
+            &self.conn
+        }
+    }
+
+    impl std::ops::DerefMut for TlsSession {
+        fn deref_mut(&mut self) -> &mut ClientConnection {
+            &mut self.conn
+        }
+    }
+
+    impl TlsSession {
+        /// `e` in words. A broker that requires a client certificate (`ssl.client.auth=
+        /// required`) answers a session without one with a `bad_certificate` (TLS 1.2, and
+        /// Java's TLS 1.3) or `certificate_required` alert: that is said, with what to set.
+        pub fn explain(&self, e: &rustls::Error) -> String {
+            explain(e, self.client_cert)
+        }
+    }
+
+    /// See [`TlsSession::explain`].
+    pub(crate) fn explain(e: &rustls::Error, client_cert: bool) -> String {
+        use rustls::AlertDescription as A;
+        match e {
+            rustls::Error::AlertReceived(A::BadCertificate | A::CertificateRequired)
+                if !client_cert =>
+            {
+                format!(
+                    "{e}: the broker requires a client certificate (ssl.client.auth=required) \
+                     and this client has none: set ssl.keystore.location (a PKCS12 store or a \
+                     PEM file), or ssl.keystore.certificate.chain with ssl.keystore.key"
+                )
+            }
+            rustls::Error::AlertReceived(
+                A::BadCertificate
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::CertificateExpired
+                | A::CertificateRevoked
+                | A::UnsupportedCertificate,
+            ) if client_cert => format!(
+                "{e}: the broker refused this client's certificate (check that the broker's \
+                 ssl.truststore trusts it and that it is in date)"
+            ),
+            _ => e.to_string(),
+        }
+    }
+
+    /// The name of the crypto provider [`provider`] gives.
+    const PROVIDER: &str = if cfg!(feature = "rustls") {
+        "ring"
+    } else {
+        "graviola"
+    };
+
+    /// This build's crypto provider (see [`provider`]), or why this CPU cannot run it: for
+    /// ureq's HTTPS (the OIDC login) when it has no provider of its own.
+    #[cfg(all(
+        feature = "rustls-graviola",
+        not(feature = "rustls"),
+        feature = "oauth-oidc"
+    ))]
+    pub(crate) fn crypto_provider() -> Result<rustls::crypto::CryptoProvider, String> {
+        provider().map_err(|e| match e {
+            TlsSetupError::Trust(s) | TlsSetupError::ClientAuth(s) | TlsSetupError::Other(s) => s,
+        })
+    }
+
+    /// The crypto provider of this build: ring with the feature `rustls`, else graviola, whose
+    /// CPU needs are checked here (graviola asserts them, which would panic on the sender
+    /// thread).
+    fn provider() -> Result<rustls::crypto::CryptoProvider, TlsSetupError> {
+        #[cfg(feature = "rustls")]
+        return Ok(rustls::crypto::ring::default_provider());
+        #[cfg(all(feature = "rustls-graviola", not(feature = "rustls")))]
+        {
+            #[cfg(target_arch = "x86_64")]
+            let supported = std::arch::is_x86_feature_detected!("aes")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+                && std::arch::is_x86_feature_detected!("bmi1")
+                && std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("adx")
+                && std::arch::is_x86_feature_detected!("avx")
+                && std::arch::is_x86_feature_detected!("avx2");
+            #[cfg(target_arch = "aarch64")]
+            let supported = std::arch::is_aarch64_feature_detected!("neon")
+                && std::arch::is_aarch64_feature_detected!("aes")
+                && std::arch::is_aarch64_feature_detected!("pmull")
+                && std::arch::is_aarch64_feature_detected!("sha2");
+            if !supported {
+                return Err(TlsSetupError::Other(
+                    "this CPU lacks features the graviola crypto provider needs (x86_64: AES-NI, \
+                     PCLMULQDQ, AVX2, ADX, BMI1/2; aarch64: AES, PMULL, SHA2): build kafka-sync \
+                     with the feature \"rustls\" (ring) instead"
+                        .into(),
+                ));
+            }
+            Ok(rustls_graviola::default_provider())
+        }
+    }
+
+    /// The CAs trusted when no trust store is configured: the system's store
+    /// (rustls-native-certs: `SSL_CERT_FILE` and `SSL_CERT_DIR` when set, else OpenSSL's usual
+    /// places on Unix, the platform's store on macOS and Windows), as Java trusts the JVM's.
+    fn default_roots(roots: &mut RootCertStore) -> Result<(), TlsSetupError> {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            log::warn!("system trust store: {e}");
+        }
+        add_system_roots(roots, found.certs)
+    }
+
+    /// Adds the system's CA certificates `system`; when none is usable, the bundled Mozilla
+    /// list with the feature `webpki-roots`, else an error.
+    fn add_system_roots(
+        roots: &mut RootCertStore,
+        system: Vec<CertificateDer<'static>>,
+    ) -> Result<(), TlsSetupError> {
+        let (added, ignored) = roots.add_parsable_certificates(system);
+        log::debug!(
+            "system trust store: {added} CA certificates ({ignored} unusable ones ignored)"
+        );
+        if added > 0 {
+            return Ok(());
+        }
+        #[cfg(feature = "webpki-roots")]
+        {
+            log::info!("the system trust store is empty: trusting webpki-roots' Mozilla CAs");
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            Ok(())
+        }
+        #[cfg(not(feature = "webpki-roots"))]
+        Err(TlsSetupError::Trust(
+            "none is set and the system trust store has no usable CA certificate (looked in \
+             SSL_CERT_FILE / SSL_CERT_DIR or the system's CA directories): set \
+             ssl.truststore.location, install the system's CA certificates, or build with the \
+             feature \"webpki-roots\""
+                .into(),
+        ))
     }
 
     /// `ssl.endpoint.identification.algorithm=` (empty): the chain must still lead to a trusted
@@ -180,6 +352,50 @@ mod imp {
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.supported_verify_schemes()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{add_system_roots, explain, RootCertStore};
+
+        #[test]
+        fn an_empty_system_store() {
+            let mut roots = RootCertStore::empty();
+            let got = add_system_roots(&mut roots, Vec::new());
+            if cfg!(feature = "webpki-roots") {
+                assert!(got.is_ok());
+                assert!(roots.len() > 100, "{}", roots.len());
+            } else {
+                let Err(super::TlsSetupError::Trust(why)) = got else {
+                    panic!("{got:?}")
+                };
+                assert!(why.contains("system trust store"), "{why}");
+            }
+        }
+
+        #[test]
+        fn the_system_store_comes_first() {
+            let found = rustls_native_certs::load_native_certs();
+            let n = found.certs.len();
+            assert!(n > 0, "this machine has no system CA certificates");
+            let mut roots = RootCertStore::empty();
+            add_system_roots(&mut roots, found.certs).unwrap();
+            assert!(roots.len() <= n && !roots.is_empty());
+        }
+        use rustls::{AlertDescription as A, Error as E};
+
+        #[test]
+        fn explains_a_refused_or_missing_client_certificate() {
+            for alert in [A::BadCertificate, A::CertificateRequired] {
+                let said = explain(&E::AlertReceived(alert), false);
+                assert!(said.contains("requires a client certificate"), "{said}");
+                assert!(said.contains("ssl.keystore.location"), "{said}");
+            }
+            let said = explain(&E::AlertReceived(A::BadCertificate), true);
+            assert!(said.contains("refused this client's certificate"), "{said}");
+            let said = explain(&E::AlertReceived(A::HandshakeFailure), false);
+            assert_eq!(said, "received fatal alert: HandshakeFailure");
         }
     }
 }

@@ -468,3 +468,54 @@ pub fn bootstrap_oauth_jwks() -> String {
     let _ = token_endpoint::oauth_dir();
     require_reachable("KAFKA_BOOTSTRAP_OAUTH_JWKS")
 }
+
+/// The `MTLS` listener of the broker started with `--security` (SSL with
+/// `ssl.client.auth=required`), and the client key material scripts/kafka made for it.
+pub struct MtlsBroker {
+    /// `host:port` of the MTLS listener (`KAFKA_BOOTSTRAP_MTLS`).
+    pub mtls: String,
+    /// `host:port` of the PLAINTEXT listener of the same broker, for Kafka's tools.
+    pub plaintext: String,
+    /// The CA certificate file (`KAFKA_TLS_CA`): the broker's certificate.
+    pub ca: PathBuf,
+    /// The directory of the client's keys (`KAFKA_TLS_DIR`): `client.p12`, `client.jks`,
+    /// `client.pem`, `client.key`, `client-encrypted.key` (passwords `changeit`).
+    pub dir: PathBuf,
+}
+
+impl MtlsBroker {
+    /// A file of the client's key material, as a string path.
+    pub fn file(&self, name: &str) -> String {
+        let path = self.dir.join(name);
+        assert!(
+            path.is_file(),
+            "{} is missing (KAFKA_TLS_DIR)",
+            path.display()
+        );
+        path.to_str().expect("UTF-8 path").to_string()
+    }
+}
+
+/// See [`MtlsBroker`].
+pub fn bootstrap_mtls() -> MtlsBroker {
+    let tls = bootstrap_tls();
+    let mtls = require_reachable("KAFKA_BOOTSTRAP_MTLS");
+    let dir = PathBuf::from(std::env::var("KAFKA_TLS_DIR").unwrap_or_else(|_| {
+        panic!(
+            "KAFKA_TLS_DIR is not set (the tls/ directory of the broker started with \
+             --security, e.g. <repo>/.kafka/single-9392/tls, with KAFKA_BOOTSTRAP_MTLS=\
+             127.0.0.1:9399); {HOW_TO_START}"
+        )
+    }));
+    assert!(
+        dir.is_dir(),
+        "KAFKA_TLS_DIR={} is not a directory",
+        dir.display()
+    );
+    MtlsBroker {
+        mtls,
+        plaintext: tls.plaintext,
+        ca: tls.ca,
+        dir,
+    }
+}

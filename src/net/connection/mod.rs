@@ -53,7 +53,7 @@ pub(crate) enum ConnectionError {
     /// The TLS session failed: a certificate that is not trusted or does not name the broker,
     /// no common protocol version or cipher suite, a bad record.
     #[error("TLS handshake failed: {0}")]
-    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Tls(String),
 }
 

@@ -144,14 +144,24 @@ impl ClientCredentials {
                 .map_err(|e| format!("cannot read the token file {path}: {e}"))?;
             return self.token_from_jwt(text.trim());
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_connect(Some(self.connect_timeout))
             .timeout_recv_response(Some(self.read_timeout))
             .timeout_recv_body(Some(self.read_timeout))
             .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .into();
+            .max_redirects(0);
+        // ureq brings ring with "rustls"; with "rustls-graviola" alone it is given graviola
+        // (checked against the CPU first, as for broker connections).
+        #[cfg(all(feature = "rustls-graviola", not(feature = "rustls")))]
+        let config = {
+            let provider = crate::net::tls::crypto_provider()?;
+            config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .unversioned_rustls_crypto_provider(std::sync::Arc::new(provider))
+                    .build(),
+            )
+        };
+        let agent: ureq::Agent = config.build().into();
         let mut resp = agent
             .post(&self.endpoint)
             .header("Authorization", self.authorization())
