@@ -20,6 +20,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+pub(crate) mod base64;
 pub(crate) mod json;
 pub(crate) mod jwt;
 pub(crate) mod oauthbearer;
@@ -260,63 +261,6 @@ fn plain_token(username: &str, password: &str) -> Vec<u8> {
     t.push(0);
     t.extend_from_slice(password.as_bytes());
     t
-}
-
-/// Standard base64 (RFC 4648, with padding), as SCRAM uses.
-#[cfg_attr(not(feature = "sasl-scram"), allow(dead_code))]
-mod base64 {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(data: &[u8]) -> String {
-        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-        for chunk in data.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
-    /// Decodes padded base64; `None` for anything else (wrong length, bad characters,
-    /// misplaced padding, non-zero bits in the padding).
-    pub fn decode(text: &str) -> Option<Vec<u8>> {
-        let bytes = text.as_bytes();
-        if !bytes.len().is_multiple_of(4) {
-            return None;
-        }
-        let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-        let quads = bytes.len() / 4;
-        for (q, chunk) in bytes.chunks(4).enumerate() {
-            let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-            if pad > 2 || (pad > 0 && q + 1 != quads) {
-                return None;
-            }
-            let mut n = 0u32;
-            for &c in &chunk[..4 - pad] {
-                let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-                n = (n << 6) | v;
-            }
-            n <<= 6 * pad as u32;
-            let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            let keep = 3 - pad;
-            // Bits below the last kept byte must be zero (canonical encoding).
-            if decoded[keep..].iter().any(|&b| b != 0) {
-                return None;
-            }
-            out.extend_from_slice(&decoded[..keep]);
-        }
-        Some(out)
-    }
 }
 
 #[cfg(feature = "sasl-scram")]
@@ -804,25 +748,5 @@ mod tests {
                 .failure_context("x"),
             None
         );
-    }
-
-    #[test]
-    fn base64_round_trip_and_strictness() {
-        for (raw, enc) in [
-            (&b""[..], ""),
-            (b"f", "Zg=="),
-            (b"fo", "Zm8="),
-            (b"foo", "Zm9v"),
-            (b"foob", "Zm9vYg=="),
-            (b"fooba", "Zm9vYmE="),
-            (b"foobar", "Zm9vYmFy"),
-            (&[0xfb, 0xff, 0xbf], "+/+/"),
-        ] {
-            assert_eq!(base64::encode(raw), enc);
-            assert_eq!(base64::decode(enc).as_deref(), Some(raw), "{enc}");
-        }
-        for bad in ["Zg", "Zg=", "Z===", "Zh==", "Zg==Zg==", "Zm9v!A==", "=Zm9"] {
-            assert_eq!(base64::decode(bad), None, "{bad}");
-        }
     }
 }

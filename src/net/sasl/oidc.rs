@@ -12,6 +12,7 @@
 //! the login thread with `sasl.login.retry.backoff.ms` / `.max.ms`. The request and answer
 //! handling are pure (`request`, `token_from_response`); `ureq` does the I/O.
 
+use super::base64;
 use super::json::Json;
 use super::jwt;
 use super::oauthbearer::{
@@ -64,14 +65,6 @@ pub(crate) fn form_encode(text: &str) -> String {
     out
 }
 
-/// Standard base64 with padding (RFC 7617 Basic credentials).
-fn base64(data: &[u8]) -> String {
-    jwt::base64url_encode(data)
-        .replace('-', "+")
-        .replace('_', "/")
-        + ["", "==", "="][data.len() % 3]
-}
-
 impl ClientCredentials {
     /// The `Authorization` header value.
     pub fn authorization(&self) -> String {
@@ -81,7 +74,7 @@ impl ClientCredentials {
         } else {
             format!("{id}:{secret}")
         };
-        format!("Basic {}", base64(pair.as_bytes()))
+        format!("Basic {}", base64::encode(pair.as_bytes()))
     }
 
     /// The request body.
@@ -250,8 +243,8 @@ mod tests {
     fn jwt_with(payload: &str) -> String {
         format!(
             "{}.{}.c2ln",
-            jwt::base64url_encode(br#"{"alg":"RS256","kid":"k"}"#),
-            jwt::base64url_encode(payload.as_bytes())
+            base64::encode_url(br#"{"alg":"RS256","kid":"k"}"#),
+            base64::encode_url(payload.as_bytes())
         )
     }
 
@@ -264,9 +257,12 @@ mod tests {
         );
         assert_eq!(
             c.authorization(),
-            format!("Basic {}", base64(b"my client:s3cr:t"))
+            format!("Basic {}", base64::encode(b"my client:s3cr:t"))
         );
-        assert_eq!(base64(b"my client:s3cr:t"), "bXkgY2xpZW50OnMzY3I6dA==");
+        assert_eq!(
+            base64::encode(b"my client:s3cr:t"),
+            "bXkgY2xpZW50OnMzY3I6dA=="
+        );
         let enc = ClientCredentials {
             urlencode_header: true,
             scope: None,
@@ -274,12 +270,12 @@ mod tests {
         };
         assert_eq!(
             enc.authorization(),
-            format!("Basic {}", base64(b"my+client:s3cr%3At"))
+            format!("Basic {}", base64::encode(b"my+client:s3cr%3At"))
         );
         assert_eq!(enc.request_body(), "grant_type=client_credentials");
         assert_eq!(form_encode("a b/c~é"), "a+b%2Fc%7E%C3%A9");
         for (raw, b64) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v")] {
-            assert_eq!(base64(raw.as_bytes()), b64);
+            assert_eq!(base64::encode(raw.as_bytes()), b64);
         }
     }
 

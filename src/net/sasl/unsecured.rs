@@ -10,8 +10,8 @@
 //! `scope`), `unsecuredLoginExtension_<name>="value"` (SASL extensions). `exp` and `iat` are set
 //! by the login and cannot be given.
 
+use super::base64;
 use super::json::quote;
-use super::jwt::base64url_encode;
 use super::oauthbearer::{
     check_extensions, from_epoch_ms, OAuthBearerToken, OAuthBearerTokenProvider, TokenProviderError,
 };
@@ -196,8 +196,8 @@ impl UnsecuredLogin {
         check_extensions(&extensions)?;
         let value = format!(
             "{}.{}.",
-            base64url_encode(br#"{"alg":"none"}"#),
-            base64url_encode(json.as_bytes())
+            base64::encode_url(br#"{"alg":"none"}"#),
+            base64::encode_url(json.as_bytes())
         );
         let mut token =
             OAuthBearerToken::new(value, from_epoch_ms((exp * 1000.0) as i64), principal)
@@ -248,7 +248,7 @@ mod tests {
         };
         assert_eq!(h, "eyJhbGciOiJub25lIn0"); // {"alg":"none"}
         assert_eq!(s, "");
-        let payload = String::from_utf8(jwt::base64url_decode(p).unwrap()).unwrap();
+        let payload = String::from_utf8(base64::decode_url(p).unwrap()).unwrap();
         assert_eq!(
             payload,
             r#"{"exp":1700000060.25,"iat":1700000000.25,"sub":"alice","level":2.5,"scope":["read","write"]}"#
