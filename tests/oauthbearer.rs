@@ -16,7 +16,6 @@ use kafka_sync::{
     Delivery, Error, OAuthBearerToken, Producer, ProducerConfig, ProducerRecord, SaslMechanism,
     TokenProviderError,
 };
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,29 +40,7 @@ fn config(bootstrap: &str, extra: &[(&str, &str)]) -> ProducerConfig {
 
 /// Writes 1000 keyed records and reads them back intact from `plaintext`.
 fn write_and_read_back(p: &Producer<String, String>, plaintext: &str, topic: &str) {
-    let n = 1000;
-    let futures: Vec<_> = (0..n)
-        .map(|i| {
-            p.send(ProducerRecord::new(
-                topic,
-                Some(format!("k{}", i % 37)),
-                Some(format!("v{i}")),
-            ))
-            .expect("send")
-        })
-        .collect();
-    for f in futures {
-        f.get().expect("acknowledged");
-    }
-    p.close(Duration::from_secs(10));
-    let got = support::consume(plaintext, topic, n, 60_000);
-    assert_eq!(got.len(), n, "records read back");
-    let values: HashSet<String> = got.iter().map(|c| c.value.clone()).collect();
-    assert_eq!(values, (0..n).map(|i| format!("v{i}")).collect());
-    for c in &got {
-        let i: usize = c.value[1..].parse().unwrap();
-        assert_eq!(c.key, format!("k{}", i % 37));
-    }
+    support::written::write_keyed_and_read_back(p, plaintext, topic, 1000);
 }
 
 /// The PLAINTEXT listener of the `--security` broker, for Kafka's tools.

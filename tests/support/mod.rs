@@ -459,6 +459,7 @@ pub fn bootstrap_reauth() -> SaslBroker {
 /// A token endpoint on loopback for the OIDC tests, signing with the harness key (see its
 /// module docs).
 pub mod token_endpoint;
+pub mod written;
 
 /// The OAUTH_JWKS listener of the broker started with `--security`
 /// (`KAFKA_BOOTSTRAP_OAUTH_JWKS`: OAUTHBEARER tokens must be RS256-signed by the key in
