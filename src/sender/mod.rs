@@ -239,9 +239,17 @@ impl<T: Transport> Sender<T> {
         }
         let events = self.pool.poll(timeout, now);
         let now = self.pool.now();
+        // The network figures are published before the answers are handed out, so a caller
+        // whose `get()` just returned reads a registry that already counts its request as
+        // answered (requests-in-flight, request-total, incoming bytes). Published after, a
+        // `metrics()` racing the end of the turn saw the request still in flight.
+        self.publish_network_metrics(now);
         for event in events {
             self.handle(event, now);
         }
+    }
+
+    fn publish_network_metrics(&mut self, now: Instant) {
         let gauges = (self.pool.in_flight_count(), self.pool.connection_count());
         let reauth_latencies = self.pool.take_reauth_latencies();
         let m = &self.shared.metrics;
@@ -423,21 +431,20 @@ impl<T: Transport> Sender<T> {
             for b in batches.iter().filter(|b| !b.is_done()) {
                 let deadline = b.created() + delivery_timeout;
                 if now >= deadline {
-                    let answered = b.done(Err(Error::DeliveryTimeout {
+                    // Counted before the answer, so whoever the answer wakes sees it counted.
+                    let topic = &b.topic_partition().topic;
+                    metrics.lock().failed(topic, b.record_count(), now);
+                    let err = Error::DeliveryTimeout {
+                        elapsed: delivery_timeout,
+                        delivery: Delivery::Unknown,
+                        last_error: None,
+                    };
+                    self.txn.batch_failed(b.topic_partition(), &err);
+                    b.done(Err(Error::DeliveryTimeout {
                         elapsed: now.saturating_duration_since(b.created()),
                         delivery: Delivery::Unknown,
                         last_error: b.last_error().cloned(),
                     }));
-                    if answered {
-                        let topic = &b.topic_partition().topic;
-                        metrics.lock().failed(topic, b.record_count(), now);
-                        let err = Error::DeliveryTimeout {
-                            elapsed: delivery_timeout,
-                            delivery: Delivery::Unknown,
-                            last_error: None,
-                        };
-                        self.txn.batch_failed(b.topic_partition(), &err);
-                    }
                 } else {
                     *timeout = (*timeout).min(deadline - now + Duration::from_millis(1));
                 }
@@ -695,15 +702,19 @@ impl<T: Transport> Sender<T> {
         }
     }
 
-    /// Answers a batch with an error, counted in the metrics if this was its answer.
+    /// Answers a batch with an error, counted in the metrics if this is its answer (a batch
+    /// answered already, by delivery.timeout.ms while in flight, was counted then). Counted
+    /// before the answer, so a caller woken by it reads record-error-total with it included.
     fn fail(&self, b: ProducerBatch, err: Error, now: Instant) {
         self.txn.batch_failed(b.topic_partition(), &err);
-        if b.done(Err(err)) {
-            let topic = &b.topic_partition().topic;
-            self.shared
-                .metrics
-                .lock()
-                .failed(topic, b.record_count(), now);
+        if b.is_done() {
+            return;
         }
+        let topic = &b.topic_partition().topic;
+        self.shared
+            .metrics
+            .lock()
+            .failed(topic, b.record_count(), now);
+        b.done(Err(err));
     }
 }

@@ -270,6 +270,61 @@ fn a_record_is_written_and_answered_with_its_offset() {
     assert_eq!(h.requests(22), 1, "one InitProducerId");
 }
 
+/// What the registry held when a record's callback ran: requests in flight, requests
+/// answered, records failed.
+type SeenAtAnswer = Arc<parking_lot::Mutex<Option<(usize, f64, f64)>>>;
+
+/// Appends a record to partition 0 whose callback reads the metrics registry as it is
+/// answered.
+fn send_watching_metrics(h: &Harness) -> (SendFuture, SeenAtAnswer) {
+    let seen: SeenAtAnswer = Arc::default();
+    let (shared, out) = (h.shared.clone(), seen.clone());
+    let callback: crate::future::Callback = Box::new(move |_| {
+        let r = shared.metrics.lock();
+        let p = &r.producer;
+        *out.lock() = Some((p.in_flight, p.requests.total(), p.errors.total()));
+    });
+    let tp = TopicPartition::new(TOPIC, 0);
+    let appended = h.shared.accumulator.append(
+        &tp,
+        0,
+        None,
+        Some(&[7u8; 100]),
+        &[],
+        Some(callback),
+        h.now(),
+        Duration::ZERO,
+    );
+    (appended.expect("append").future, seen)
+}
+
+/// A caller woken by its answer reads metrics that already count it: its request no longer
+/// in flight and counted as sent, its failure counted. (The gauges were once published at the
+/// end of the turn, after the answers, and `metrics()` right after `get()` could see the
+/// request still in flight.)
+#[test]
+fn the_metrics_count_an_answer_before_the_caller_hears_it() {
+    let mut h = harness(Opts::default());
+    // Answers come a turn or more after the request, as a real broker's do.
+    h.net
+        .broker(|b| b.answer_delay.insert(0, Duration::from_millis(20)));
+    let (f, seen) = send_watching_metrics(&h);
+    h.answered(std::slice::from_ref(&f));
+    offset(&f);
+    let (in_flight, requests, errors) = seen.lock().expect("callback ran");
+    assert_eq!(in_flight, 0);
+    assert!(requests >= 2.0, "InitProducerId and Produce: {requests}");
+    assert_eq!(errors, 0.0);
+
+    h.fault(0, &[Fault::Refuse(ErrorCode::TOPIC_AUTHORIZATION_FAILED)]);
+    let (f, seen) = send_watching_metrics(&h);
+    h.answered(std::slice::from_ref(&f));
+    error(&f);
+    let (in_flight, _, errors) = seen.lock().expect("callback ran");
+    assert_eq!(in_flight, 0);
+    assert_eq!(errors, 1.0);
+}
+
 #[test]
 fn a_retriable_error_is_retried_with_the_same_sequence_after_a_metadata_refresh() {
     let mut h = harness(Opts::default());
