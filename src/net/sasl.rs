@@ -108,6 +108,17 @@ impl PartialEq for SaslSettings {
     }
 }
 
+impl SaslSettings {
+    /// Whether OAUTHBEARER's first token is still being fetched. A connection opened now
+    /// could not authenticate: it would be closed after ApiVersions, counted as a failed
+    /// connect and backed off, so the pool waits for the token instead.
+    pub fn awaits_first_token(&self) -> bool {
+        self.oauth
+            .as_ref()
+            .is_some_and(|c| matches!(c.current(), TokenAnswer::NotYet))
+    }
+}
+
 impl fmt::Debug for SaslSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SaslSettings")

@@ -33,6 +33,8 @@ struct Opts {
     adaptive: bool,
     /// A `transactional.id` ("tx").
     transactional: bool,
+    /// OAUTHBEARER with this token source (instead of PLAIN when `sasl_password` is set).
+    oauth: Option<Arc<crate::net::sasl::token::TokenCache>>,
 }
 
 impl Default for Opts {
@@ -55,6 +57,7 @@ impl Default for Opts {
             nodes: 1,
             adaptive: true,
             transactional: false,
+            oauth: None,
         }
     }
 }
@@ -131,10 +134,14 @@ fn harness(o: Opts) -> Harness {
             setup_timeout_max: o.setup_timeout.1,
             connections_max_idle: o.connections_max_idle,
             sasl: o.sasl_password.map(|_| SaslSettings {
-                mechanism: SaslMechanism::Plain,
+                mechanism: if o.oauth.is_some() {
+                    SaslMechanism::OAuthBearer
+                } else {
+                    SaslMechanism::Plain
+                },
                 username: "alice".into(),
                 password: "alice-secret".into(),
-                oauth: None,
+                oauth: o.oauth.clone(),
             }),
         },
     };
@@ -610,6 +617,54 @@ fn an_authentication_failure_fails_queued_records_at_once() {
     assert!(
         h.elapsed() < Duration::from_secs(1),
         "reported at once, not by a timeout"
+    );
+}
+
+/// While the login thread fetches the first OAUTHBEARER token, no connection is opened (one
+/// opened would be closed after ApiVersions, logged and counted as a failed connect, and
+/// backed off); the pool looks again every few ms and connects once the token is there.
+#[test]
+fn no_connection_is_opened_before_the_first_oauthbearer_token() {
+    use crate::net::sasl::oauthbearer::{epoch_ms, OAuthBearerToken};
+    use crate::net::sasl::token::{RefreshConfig, State, TokenCache};
+    let cache = TokenCache::fixed(State::default());
+    let mut h = harness(Opts {
+        sasl_password: Some("unused"),
+        oauth: Some(cache.clone()),
+        ..Opts::default()
+    });
+    let f = h.send(0);
+    for _ in 0..50 {
+        h.sender.run_once();
+    }
+    assert!(
+        h.net.broker(|b| b.connects.is_empty()),
+        "connected without a token"
+    );
+    assert!(
+        !f.is_done(),
+        "the record waits for the token, it does not fail"
+    );
+    let waited = h.elapsed();
+    assert!(
+        waited <= Duration::from_millis(50 * 25),
+        "looked again every {:?} at most",
+        waited / 50
+    );
+
+    let now = std::time::SystemTime::now();
+    let mut ready = State::default();
+    let token = OAuthBearerToken::new("aGVhZA.Ym9keQ.", now + Duration::from_secs(60), "alice");
+    ready.on_fetched(&RefreshConfig::default(), Ok(token), epoch_ms(now), 0.0);
+    cache.set(ready);
+    h.answered(std::slice::from_ref(&f));
+    assert_eq!(h.net.broker(|b| b.connects.len()), 1);
+    // The scripted broker checks a PLAIN password and refuses the token, whose principal the
+    // error names: the exchange ran with the token.
+    let e = error(&f);
+    assert!(
+        matches!(e, Error::Authentication { .. }) && e.to_string().contains("principal alice"),
+        "{e}"
     );
 }
 

@@ -43,6 +43,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// How often the pool looks again for OAUTHBEARER's first token before connecting.
+const TOKEN_WAIT: Duration = Duration::from_millis(20);
+
 mod renew;
 
 /// Connection settings from the producer config.
@@ -315,6 +318,15 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         if !node.may_connect(now) {
             return false;
         }
+        // (The field, not `self.awaits_first_token()`: `node` borrows `self.nodes`.)
+        if self
+            .cfg
+            .sasl
+            .as_ref()
+            .is_some_and(SaslSettings::awaits_first_token)
+        {
+            return false;
+        }
         if node.address >= node.addresses.len() {
             let resolved = self.transport.resolve(&node.addr);
             let reason = match resolved {
@@ -410,14 +422,28 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         None
     }
 
-    /// Time until the earliest reconnect backoff ends.
+    /// Time until the earliest reconnect backoff ends; while the first OAUTHBEARER token is
+    /// fetched, [`TOKEN_WAIT`] at least (the login thread does not wake the sender: a short
+    /// poll costs nothing next to a token endpoint's round trip).
     pub fn next_reconnect(&self, now: Instant) -> Option<Duration> {
-        self.nodes
+        let backoff = self
+            .nodes
             .values()
             .filter(|n| n.conn.is_none())
             .filter_map(|n| n.reconnect_at)
             .map(|t| t.saturating_duration_since(now))
-            .min()
+            .min();
+        if self.awaits_first_token() {
+            return Some(backoff.map_or(TOKEN_WAIT, |b| b.max(TOKEN_WAIT)));
+        }
+        backoff
+    }
+
+    fn awaits_first_token(&self) -> bool {
+        self.cfg
+            .sasl
+            .as_ref()
+            .is_some_and(SaslSettings::awaits_first_token)
     }
 
     /// Sends `req` to a ready node at the highest version both sides speak (never below

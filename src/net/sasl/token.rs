@@ -258,6 +258,12 @@ impl TokenCache {
         })
     }
 
+    /// Replaces a [`fixed`](Self::fixed) cache's state, as a fetch would.
+    #[cfg(test)]
+    pub fn set(&self, state: State) {
+        *self.state.lock() = state;
+    }
+
     /// The token for a SASL exchange starting now.
     pub fn current(&self) -> TokenAnswer {
         self.state.lock().answer(epoch_ms(SystemTime::now()))
