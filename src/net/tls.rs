@@ -175,6 +175,7 @@ mod imp {
         /// `e` in words. A broker that requires a client certificate (`ssl.client.auth=
         /// required`) answers a session without one with a `bad_certificate` (TLS 1.2, and
         /// Java's TLS 1.3) or `certificate_required` alert: that is said, with what to set.
+        /// Kafka 2.8's alert cannot be read: its decrypt error says the same, as a condition.
         pub fn explain(&self, e: &rustls::Error) -> String {
             explain(e, self.client_cert)
         }
@@ -193,6 +194,15 @@ mod imp {
                      PEM file), or ssl.keystore.certificate.chain with ssl.keystore.key"
                 )
             }
+            // Kafka 2.8.2 (3.3.2, 3.9.1 and 4.4 send the alert readably) refuses a TLS 1.3 session
+            // without a client certificate with an alert under keys the client has already
+            // moved past, so rustls can only say it could not decrypt it. Said as a
+            // condition: the same error could, rarely, be a corrupted record.
+            rustls::Error::DecryptError if !client_cert => format!(
+                "{e}: if the broker requires a client certificate (ssl.client.auth=required), \
+                 this client has none: set ssl.keystore.location (a PKCS12 store or a PEM \
+                 file), or ssl.keystore.certificate.chain with ssl.keystore.key"
+            ),
             rustls::Error::AlertReceived(
                 A::BadCertificate
                 | A::CertificateUnknown
@@ -394,6 +404,13 @@ mod imp {
             }
             let said = explain(&E::AlertReceived(A::BadCertificate), true);
             assert!(said.contains("refused this client's certificate"), "{said}");
+            let said = explain(&E::DecryptError, false);
+            assert!(
+                said.contains("if the broker requires a client certificate"),
+                "{said}"
+            );
+            assert!(said.contains("ssl.keystore.location"), "{said}");
+            assert_eq!(explain(&E::DecryptError, true), E::DecryptError.to_string());
             let said = explain(&E::AlertReceived(A::HandshakeFailure), false);
             assert_eq!(said, "received fatal alert: HandshakeFailure");
         }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -75,6 +75,25 @@ impl CompatBroker {
         SaslBroker {
             sasl: self.sasl.clone(),
             plaintext: self.bootstrap.clone(),
+        }
+    }
+
+    /// The broker's MTLS listener (port + 7) with its CA and client keys (its `tls/`
+    /// directory beside `node1/`).
+    pub fn mtls_broker(&self) -> MtlsBroker {
+        let (host, port) = self.bootstrap.rsplit_once(':').expect("host:port");
+        let port: u16 = port.parse().expect("port");
+        let dir = self
+            .data_dir
+            .parent()
+            .and_then(Path::parent)
+            .expect("<run dir>/single-<port>/node1/data")
+            .join("tls");
+        MtlsBroker {
+            mtls: format!("{host}:{}", port + 7),
+            plaintext: self.bootstrap.clone(),
+            ca: dir.join("ca.pem"),
+            dir,
         }
     }
 
