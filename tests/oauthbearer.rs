@@ -58,7 +58,16 @@ fn refused(p: &Producer<String, String>, topic: &str) -> Error {
 
 #[test]
 fn unsecured_login_module_writes_1000_records() {
-    let broker = support::bootstrap_sasl();
+    unsecured_login_writes(&support::bootstrap_sasl(), 1000);
+}
+
+/// The same on each older broker's SASL_PLAINTEXT listener (OAUTHBEARER is Kafka 2.0+).
+#[test]
+fn unsecured_login_on_every_compat_broker() {
+    support::each_compat_broker(|b| unsecured_login_writes(&b.sasl_broker(), 200));
+}
+
+fn unsecured_login_writes(broker: &support::SaslBroker, n: usize) {
     let topic = support::unique_topic("oauth-unsecured");
     support::create_topic(&broker.plaintext, &topic, 3, 1, &[]);
     // The JAAS line a Java user writes for a development cluster, with an extension (KIP-342)
@@ -70,7 +79,7 @@ fn unsecured_login_module_writes_1000_records() {
     let cfg = config(&broker.sasl, &[("sasl.jaas.config", &jaas)]);
     assert!(!format!("{cfg:?}").contains("alice\\\""));
     let p: Producer<String, String> = Producer::new(cfg).unwrap();
-    write_and_read_back(&p, &broker.plaintext, &topic);
+    support::written::write_keyed_and_read_back(&p, &broker.plaintext, &topic, n);
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! renews its session at least 5 times on the same connection, and every record is written
 //! once, in order (idempotent producer, acks=all), none failed, as Kafka's console consumer
 //! reads them back. On the SASL listener without a session lifetime (port+2) nothing is
-//! renewed and nothing else changes.
+//! renewed and nothing else changes. Each older broker of `KAFKA_COMPAT_BROKERS` renews too
+//! (a shorter stream on its REAUTH listener).
 //!
 //! The mechanisms run at once, one thread each (stream, then read back): the test takes about
 //! a minute and a half, not six.
@@ -221,6 +222,27 @@ fn a_minute_at_5000_records_per_second_renews_sessions_on_the_same_connections()
             s.name
         );
     }
+}
+
+/// Each older broker's REAUTH listener (KIP-368 is Kafka 2.2+): the four mechanisms at once,
+/// 25 seconds at 1000 records/s each, renew at least twice on the same connections, nothing
+/// failed, everything read back once and in order.
+#[test]
+fn sessions_are_renewed_on_every_compat_broker() {
+    support::each_compat_broker(|b| {
+        for s in stream_all(&b.reauth_broker(), reauth_mechanisms(), 1000, 25) {
+            eprintln!("Kafka {}: {s:?}", b.version);
+            assert!(
+                s.reauthentications >= 2.0,
+                "{}: {}",
+                s.name,
+                s.reauthentications
+            );
+            assert_eq!(s.connections.0, s.connections.1, "{}", s.name);
+            assert_eq!(s.failed_reauthentications, 0.0, "{}", s.name);
+            assert_eq!(s.record_errors, 0.0, "{}", s.name);
+        }
+    });
 }
 
 #[test]

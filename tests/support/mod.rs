@@ -78,6 +78,17 @@ impl CompatBroker {
         }
     }
 
+    /// The broker's REAUTH listener (port + 5, `connections.max.reauth.ms=10000`) as a
+    /// [`SaslBroker`].
+    pub fn reauth_broker(&self) -> SaslBroker {
+        let (host, port) = self.bootstrap.rsplit_once(':').expect("host:port");
+        let port: u16 = port.parse().expect("port");
+        SaslBroker {
+            sasl: format!("{host}:{}", port + 5),
+            plaintext: self.bootstrap.clone(),
+        }
+    }
+
     /// The broker's MTLS listener (port + 7) with its CA and client keys (its `tls/`
     /// directory beside `node1/`).
     pub fn mtls_broker(&self) -> MtlsBroker {
