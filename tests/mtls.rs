@@ -36,13 +36,11 @@ fn write_and_read_back(broker: &MtlsBroker, cfg: ProducerConfig, prefix: &str, n
     support::written::write_keyed_and_read_back(&p, &broker.plaintext, &topic, n);
 }
 
-/// keytool's `client.p12`, passed as Java users do.
-#[test]
-fn pkcs12_key_store_made_by_keytool() {
-    let broker = support::bootstrap_mtls();
+/// keytool's `client.p12`, passed as Java users do (type, location, both passwords).
+fn keytool_p12_config(broker: &MtlsBroker) -> ProducerConfig {
     let p12 = broker.file("client.p12");
-    let cfg = config(
-        &broker,
+    config(
+        broker,
         &[
             ("ssl.keystore.type", "PKCS12"),
             ("ssl.keystore.location", &p12),
@@ -50,8 +48,14 @@ fn pkcs12_key_store_made_by_keytool() {
             ("ssl.key.password", "changeit"),
         ],
     )
-    .unwrap();
-    write_and_read_back(&broker, cfg, "mtls-p12", 500);
+    .unwrap()
+}
+
+/// keytool's `client.p12`, passed as Java users do.
+#[test]
+fn pkcs12_key_store_made_by_keytool() {
+    let broker = support::bootstrap_mtls();
+    write_and_read_back(&broker, keytool_p12_config(&broker), "mtls-p12", 500);
 }
 
 /// The same store with the type left to its default (JKS in Java, read by content) and the
@@ -253,17 +257,7 @@ fn without_a_client_certificate_is_refused() {
 fn client_certificates_on_every_compat_broker() {
     support::each_compat_broker(|b| {
         let broker = b.mtls_broker();
-        let p12 = broker.file("client.p12");
-        let cfg = config(
-            &broker,
-            &[
-                ("ssl.keystore.type", "PKCS12"),
-                ("ssl.keystore.location", &p12),
-                ("ssl.keystore.password", "changeit"),
-            ],
-        )
-        .unwrap();
-        write_and_read_back(&broker, cfg, "mtls-compat", 50);
+        write_and_read_back(&broker, keytool_p12_config(&broker), "mtls-compat", 50);
         refused_without_a_certificate(&broker);
     });
 }
