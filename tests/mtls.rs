@@ -36,19 +36,21 @@ fn write_and_read_back(broker: &MtlsBroker, cfg: ProducerConfig, prefix: &str, n
     support::written::write_keyed_and_read_back(&p, &broker.plaintext, &topic, n);
 }
 
+/// The PKCS12 store at `location` (password changeit) with `extra` properties.
+fn pkcs12_config(broker: &MtlsBroker, location: &str, extra: &[(&str, &str)]) -> ProducerConfig {
+    let mut props = vec![
+        ("ssl.keystore.type", "PKCS12"),
+        ("ssl.keystore.location", location),
+        ("ssl.keystore.password", "changeit"),
+    ];
+    props.extend_from_slice(extra);
+    config(broker, &props).unwrap()
+}
+
 /// keytool's `client.p12`, passed as Java users do (type, location, both passwords).
 fn keytool_p12_config(broker: &MtlsBroker) -> ProducerConfig {
     let p12 = broker.file("client.p12");
-    config(
-        broker,
-        &[
-            ("ssl.keystore.type", "PKCS12"),
-            ("ssl.keystore.location", &p12),
-            ("ssl.keystore.password", "changeit"),
-            ("ssl.key.password", "changeit"),
-        ],
-    )
-    .unwrap()
+    pkcs12_config(broker, &p12, &[("ssl.key.password", "changeit")])
 }
 
 /// keytool's `client.p12`, passed as Java users do.
@@ -230,15 +232,7 @@ fn jks_key_store_says_how_to_convert() {
         .output()
         .expect("keytool");
     assert!(out.status.success(), "{command}: {out:?}");
-    let cfg = config(
-        &broker,
-        &[
-            ("ssl.keystore.type", "PKCS12"),
-            ("ssl.keystore.location", &converted),
-            ("ssl.keystore.password", "changeit"),
-        ],
-    )
-    .unwrap();
+    let cfg = pkcs12_config(&broker, &converted, &[]);
     write_and_read_back(&broker, cfg, "mtls-jks-converted", 100);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -161,6 +161,11 @@ impl Harness {
 
     /// Appends a record (about 100 bytes) to `partition`.
     fn send(&self, partition: i32) -> SendFuture {
+        self.send_with(partition, None)
+    }
+
+    /// [`send`](Self::send) with a callback.
+    fn send_with(&self, partition: i32, callback: Option<crate::future::Callback>) -> SendFuture {
         let tp = TopicPartition::new(TOPIC, partition);
         let value = [7u8; 100];
         self.shared
@@ -171,7 +176,7 @@ impl Harness {
                 None,
                 Some(&value),
                 &[],
-                None,
+                callback,
                 self.now(),
                 Duration::ZERO,
             )
@@ -291,18 +296,7 @@ fn send_watching_metrics(h: &Harness) -> (SendFuture, SeenAtAnswer) {
         let p = &r.producer;
         *out.lock() = Some((p.in_flight, p.requests.total(), p.errors.total()));
     });
-    let tp = TopicPartition::new(TOPIC, 0);
-    let appended = h.shared.accumulator.append(
-        &tp,
-        0,
-        None,
-        Some(&[7u8; 100]),
-        &[],
-        Some(callback),
-        h.now(),
-        Duration::ZERO,
-    );
-    (appended.expect("append").future, seen)
+    (h.send_with(0, Some(callback)), seen)
 }
 
 /// A caller woken by its answer reads metrics that already count it: its request no longer

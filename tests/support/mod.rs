@@ -78,13 +78,18 @@ impl CompatBroker {
         }
     }
 
+    /// `host:port` of the `--security` listener `offset` ports above PLAINTEXT.
+    fn listener(&self, offset: u16) -> String {
+        let (host, port) = self.bootstrap.rsplit_once(':').expect("host:port");
+        let port: u16 = port.parse().expect("checked by compat_brokers");
+        format!("{host}:{}", port + offset)
+    }
+
     /// The broker's REAUTH listener (port + 5, `connections.max.reauth.ms=10000`) as a
     /// [`SaslBroker`].
     pub fn reauth_broker(&self) -> SaslBroker {
-        let (host, port) = self.bootstrap.rsplit_once(':').expect("host:port");
-        let port: u16 = port.parse().expect("port");
         SaslBroker {
-            sasl: format!("{host}:{}", port + 5),
+            sasl: self.listener(5),
             plaintext: self.bootstrap.clone(),
         }
     }
@@ -92,8 +97,6 @@ impl CompatBroker {
     /// The broker's MTLS listener (port + 7) with its CA and client keys (its `tls/`
     /// directory beside `node1/`).
     pub fn mtls_broker(&self) -> MtlsBroker {
-        let (host, port) = self.bootstrap.rsplit_once(':').expect("host:port");
-        let port: u16 = port.parse().expect("port");
         let dir = self
             .data_dir
             .parent()
@@ -101,7 +104,7 @@ impl CompatBroker {
             .expect("<run dir>/single-<port>/node1/data")
             .join("tls");
         MtlsBroker {
-            mtls: format!("{host}:{}", port + 7),
+            mtls: self.listener(7),
             plaintext: self.bootstrap.clone(),
             ca: dir.join("ca.pem"),
             dir,

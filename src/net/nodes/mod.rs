@@ -318,13 +318,7 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         if !node.may_connect(now) {
             return false;
         }
-        // (The field, not `self.awaits_first_token()`: `node` borrows `self.nodes`.)
-        if self
-            .cfg
-            .sasl
-            .as_ref()
-            .is_some_and(SaslSettings::awaits_first_token)
-        {
+        if awaits_first_token(&self.cfg) {
             return false;
         }
         if node.address >= node.addresses.len() {
@@ -425,25 +419,19 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
     /// Time until the earliest reconnect backoff ends; while the first OAUTHBEARER token is
     /// fetched, [`TOKEN_WAIT`] at least (the login thread does not wake the sender: a short
     /// poll costs nothing next to a token endpoint's round trip).
+    /// Every node connected (the steady state: the sender asks each turn) is answered without
+    /// looking at the token.
     pub fn next_reconnect(&self, now: Instant) -> Option<Duration> {
-        let backoff = self
-            .nodes
-            .values()
-            .filter(|n| n.conn.is_none())
+        let mut unconnected = self.nodes.values().filter(|n| n.conn.is_none()).peekable();
+        unconnected.peek()?;
+        let backoff = unconnected
             .filter_map(|n| n.reconnect_at)
             .map(|t| t.saturating_duration_since(now))
             .min();
-        if self.awaits_first_token() {
+        if awaits_first_token(&self.cfg) {
             return Some(backoff.map_or(TOKEN_WAIT, |b| b.max(TOKEN_WAIT)));
         }
         backoff
-    }
-
-    fn awaits_first_token(&self) -> bool {
-        self.cfg
-            .sasl
-            .as_ref()
-            .is_some_and(SaslSettings::awaits_first_token)
     }
 
     /// Sends `req` to a ready node at the highest version both sides speak (never below
@@ -879,6 +867,14 @@ impl<T: Transport, C: WireParts> NodePool<T, C> {
         node.failures = node.failures.saturating_add(1);
         node.reconnect_at = Some(now + self.reconnect_backoff.backoff(node.failures));
     }
+}
+
+/// Whether connecting now must wait for OAUTHBEARER's first token (a free function so that
+/// `ensure_connected` can ask while it holds a node of `self.nodes`).
+fn awaits_first_token(cfg: &PoolConfig) -> bool {
+    cfg.sasl
+        .as_ref()
+        .is_some_and(SaslSettings::awaits_first_token)
 }
 
 /// Closes `conn` (of node `id`), counting its last traffic and, if its connect had completed,
